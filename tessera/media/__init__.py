@@ -1,0 +1,37 @@
+"""Reading and writing video and images: MP4/H.264, GIF, PNG/JPEG, thumbnails and spritesheets.
+
+Arrays are always uint8 RGB shaped (T, H, W, 3); a still image is a one-frame video.
+"""
+
+from tessera.media.frames import fit, resample, spritesheet, thumbnail
+from tessera.media.io import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    MediaLimits,
+    Video,
+    read_image,
+    read_video,
+    save,
+    write_gif,
+    write_mp4,
+    write_png,
+    write_png_frames,
+)
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "VIDEO_SUFFIXES",
+    "MediaLimits",
+    "Video",
+    "fit",
+    "read_image",
+    "read_video",
+    "resample",
+    "save",
+    "spritesheet",
+    "thumbnail",
+    "write_gif",
+    "write_mp4",
+    "write_png",
+    "write_png_frames",
+]

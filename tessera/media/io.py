@@ -1,0 +1,256 @@
+"""File I/O for video and images (PyAV for video, Pillow for stills and GIF).
+
+Every failure a user can cause (missing, empty, corrupt, truncated, oversized or non-video input) becomes a
+:class:`~tessera.errors.MediaError` that names the file and says what to do; no codec traceback escapes.
+Writes are atomic: the file is written beside its destination and renamed, so a crash never leaves half a
+file where a finished one was expected, and an existing file is only replaced by a complete one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from tessera.errors import InvalidInputError, MediaError
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    """Upper bounds on what a reader accepts, so a hostile or mistaken upload cannot exhaust memory."""
+
+    max_bytes: int = 1 << 30
+    max_frames: int = 10_000
+    max_pixels: int = 4096 * 4096  # per frame
+
+    def __post_init__(self) -> None:
+        for name in ("max_bytes", "max_frames", "max_pixels"):
+            if getattr(self, name) <= 0:
+                raise InvalidInputError(f"MediaLimits.{name} must be positive, got {getattr(self, name)}")
+
+
+DEFAULT_LIMITS = MediaLimits()
+
+
+@dataclass
+class Video:
+    """Decoded frames (T, H, W, 3) uint8 RGB and their frame rate (0.0 for a still image)."""
+
+    frames: np.ndarray
+    fps: float
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def height(self) -> int:
+        return int(self.frames.shape[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.frames.shape[2])
+
+    @property
+    def duration(self) -> float:
+        return self.num_frames / self.fps if self.fps > 0 else 0.0
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+def _check_file(path: Path, limits: MediaLimits) -> None:
+    if not path.exists():
+        raise MediaError(f"{path}: no such file; check the path")
+    if not path.is_file():
+        raise MediaError(f"{path}: is not a file; give the path of a video or image file")
+    size = path.stat().st_size
+    if size == 0:
+        raise MediaError(f"{path}: the file is empty; re-export or re-download it")
+    if size > limits.max_bytes:
+        raise MediaError(
+            f"{path}: {size / 2**20:.0f} MiB is larger than the {limits.max_bytes / 2**20:.0f} MiB limit; "
+            "trim or downscale it first"
+        )
+
+
+def _check_frame(path: Path, height: int, width: int, limits: MediaLimits) -> None:
+    if height * width > limits.max_pixels:
+        raise MediaError(
+            f"{path}: frames of {width}x{height} exceed the limit of {limits.max_pixels} pixels; downscale it first"
+        )
+
+
+def read_image(path: str | os.PathLike, limits: MediaLimits = DEFAULT_LIMITS) -> np.ndarray:
+    """Read a still image (PNG, JPEG, WebP, BMP) as (H, W, 3) uint8 RGB."""
+    path = Path(path)
+    _check_file(path, limits)
+    try:
+        with Image.open(path) as im:
+            _check_frame(path, im.height, im.width, limits)
+            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise MediaError(f"{path}: not a readable image ({e}); use a PNG or JPEG file") from e
+
+
+def read_video(path: str | os.PathLike, limits: MediaLimits = DEFAULT_LIMITS) -> Video:
+    """Read a video (MP4, MOV, MKV, WebM, AVI, GIF) or a still image into a :class:`Video`.
+
+    A still image comes back as a one-frame video with fps 0.0.
+    """
+    path = Path(path)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return Video(read_image(path, limits)[None], 0.0)
+    _check_file(path, limits)
+    try:
+        return _decode(path, limits)
+    except MediaError:
+        raise
+    except (av.FFmpegError, OSError, ValueError, EOFError) as e:
+        raise MediaError(
+            f"{path}: could not decode it as video ({type(e).__name__}: {e}); the file is corrupt, truncated or "
+            "not a video; re-export it as MP4 (H.264)"
+        ) from e
+
+
+def _decode(path: Path, limits: MediaLimits) -> Video:
+    with av.open(str(path), mode="r") as container:
+        if not container.streams.video:
+            raise MediaError(f"{path}: has no video stream; give a video file")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        _check_frame(path, stream.codec_context.height, stream.codec_context.width, limits)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        frames = []
+        for frame in container.decode(stream):
+            if len(frames) >= limits.max_frames:
+                raise MediaError(
+                    f"{path}: has more than {limits.max_frames} frames; trim it or lower its frame rate first"
+                )
+            frames.append(frame.to_ndarray(format="rgb24"))
+        expected = stream.frames  # from the container index; 0 when the container does not say
+    if not frames:
+        raise MediaError(f"{path}: contains no decodable frames; the file is empty or truncated")
+    if expected and len(frames) < expected:
+        raise MediaError(
+            f"{path}: only {len(frames)} of {expected} frames could be decoded; the file is truncated or corrupt"
+        )
+    fps = float(rate) if rate else 0.0
+    if path.suffix.lower() == ".gif" and not fps:
+        fps = 10.0  # GIFs without timing: the browser convention of 100 ms a frame
+    return Video(np.stack(frames), fps)
+
+
+# --------------------------------------------------------------------------------------------- writing
+
+
+def _as_frames(frames: np.ndarray) -> np.ndarray:
+    frames = np.asarray(frames)
+    if frames.ndim == 3:
+        frames = frames[None]
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise InvalidInputError(f"frames must be shaped (T, H, W, 3) RGB, got {frames.shape}")
+    if frames.shape[0] == 0:
+        raise InvalidInputError("there are no frames to write")
+    if frames.dtype != np.uint8:
+        raise InvalidInputError(f"frames must be uint8, got {frames.dtype}; scale floats to 0..255 first")
+    return frames
+
+
+def _check_fps(fps: float) -> Fraction:
+    if not (0 < fps <= 240):
+        raise InvalidInputError(f"fps must be in (0, 240], got {fps}")
+    return Fraction(fps).limit_denominator(1001)
+
+
+@contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: float, crf: int = 18) -> Path:
+    """Write H.264 (yuv420p) MP4 with the index at the front (faststart) so it streams in a browser.
+
+    yuv420p needs even sizes: an odd height or width is padded by repeating the last row or column.
+    """
+    path = Path(path)
+    frames = _as_frames(frames)
+    rate = _check_fps(fps)
+    pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
+    if pad_h or pad_w:
+        frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    with _atomic(path) as tmp:
+        with av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
+            stream = container.add_stream("libx264", rate=rate)
+            stream.width, stream.height = frames.shape[2], frames.shape[1]
+            stream.pix_fmt = "yuv420p"
+            stream.options = {"crf": str(crf), "preset": "medium"}
+            for image in frames:
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+            container.mux(stream.encode())
+    return path
+
+
+def write_gif(path: str | os.PathLike, frames: np.ndarray, fps: float) -> Path:
+    """Write an looping animated GIF (Pillow's adaptive palette, one per frame)."""
+    path = Path(path)
+    frames = _as_frames(frames)
+    _check_fps(fps)
+    images = [Image.fromarray(f) for f in frames]
+    with _atomic(path) as tmp:
+        images[0].save(
+            tmp, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0
+        )
+    return path
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
+    """Write one (H, W, 3) uint8 image as PNG."""
+    path = Path(path)
+    image = _as_frames(image)
+    if image.shape[0] != 1:
+        raise InvalidInputError(f"write_png takes one image, got {image.shape[0]} frames; use write_png_frames")
+    with _atomic(path) as tmp:
+        Image.fromarray(image[0]).save(tmp, format="PNG")
+    return path
+
+
+def write_png_frames(folder: str | os.PathLike, frames: np.ndarray) -> list[Path]:
+    """Write each frame as ``folder/00000.png``, ``00001.png``, ..."""
+    folder = Path(folder)
+    frames = _as_frames(frames)
+    return [write_png(folder / f"{i:05d}.png", f) for i, f in enumerate(frames)]
+
+
+def save(path: str | os.PathLike, frames: np.ndarray, fps: float) -> Path:
+    """Write frames in the format the suffix names: .mp4, .gif, or .png (a single frame)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".mp4":
+        return write_mp4(path, frames, fps)
+    if suffix == ".gif":
+        return write_gif(path, frames, fps)
+    if suffix == ".png":
+        frames = _as_frames(frames)
+        return write_png(path, frames[len(frames) // 2])
+    raise InvalidInputError(f"{path}: unsupported output format {suffix!r}; use .mp4, .gif or .png")

@@ -1,0 +1,91 @@
+"""Read a world-style prompt or caption back into structured attributes.
+
+The inverse of :mod:`tessera.world.caption`: it recognises the same synonym tables, so it is used to turn
+a user's prompt into scene constraints (``tessera world sample "..."``) and, in the benchmark, to check a
+generated clip against what its prompt asked for.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tessera.world.caption import BACKGROUND_WORDS, COLOUR_WORDS, SHAPE_WORDS, SIZE_WORDS
+
+# Motion keywords, checked in this order (the first hit wins, so specific verbs come before general ones).
+MOTION_WORDS: list[tuple[str, tuple[str, ...]]] = [
+    ("occlude", ("behind", "pillar", "reappear", "emerges", "occlud", "passes behind")),
+    ("collide", ("collide", "crash", "hits", "toward each other", "into each other")),
+    ("throw", ("thrown", "throw", "toss", "launch", " arc", "projectile")),
+    ("slide", ("slide", "slides", "skid", "along the floor", "friction")),
+    ("drift", ("drift", "float", "glide", "steady speed", "zero gravity")),
+    ("fall", ("fall", "drop", "bounce", "lands")),
+    ("rest", ("rest", "sits", "still", "stays", "motionless")),
+]
+DIRECTION_PATTERNS: list[tuple[str, str]] = [
+    ("right", r"from the left"),  # "rolls in from the left" moves right
+    ("left", r"from the right"),
+    ("up-left", r"up and (to the )?left|upper left"),
+    ("up-right", r"up and (to the )?right|upper right"),
+    ("down-left", r"down and (to the )?left|lower left"),
+    ("down-right", r"down and (to the )?right|lower right"),
+    ("left", r"\bleft(wards)?\b"),
+    ("right", r"\bright(wards)?\b"),
+    ("up", r"\bupwards?\b"),
+    ("down", r"\bdownwards?\b"),
+]
+_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3}
+
+
+@dataclass
+class ObjectAttrs:
+    colour: str | None = None
+    shape: str | None = None
+    size: str | None = None
+
+
+@dataclass
+class PromptSpec:
+    objects: list[ObjectAttrs] = field(default_factory=list)
+    motion: str | None = None
+    direction: str | None = None
+    background: str | None = None
+
+
+def _alternation(table: dict[str, tuple[str, ...]]) -> tuple[str, dict[str, str]]:
+    lookup = {w: key for key, words in table.items() for w in words}
+    words = sorted(lookup, key=len, reverse=True)  # longest first: "triangular block" before "block"
+    return "|".join(re.escape(w) for w in words), lookup
+
+
+_SIZE_RE, _SIZE = _alternation(SIZE_WORDS)
+_COLOUR_RE, _COLOUR = _alternation(COLOUR_WORDS)
+_SHAPE_RE, _SHAPE = _alternation({k: v + tuple(w + "s" for w in v) + ("sphere", "balls") * (k == "circle")
+                                  for k, v in SHAPE_WORDS.items()})
+_OBJECT = re.compile(
+    rf"\b(?:(?P<num>a|an|one|two|three)\s+)?(?:(?P<size>{_SIZE_RE})\s+)?(?P<colour>{_COLOUR_RE})\s+"
+    rf"(?P<shape>{_SHAPE_RE})\b"
+)
+
+
+def parse_prompt(text: str) -> PromptSpec:
+    """Extract objects (colour, shape, size), motion, direction and background from free text."""
+    low = " ".join(text.lower().replace("-", " - ").split()).replace(" - ", "-")
+    spec = PromptSpec()
+    for m in _OBJECT.finditer(low):
+        count = _NUMBERS.get(m["num"] or "a", 1)
+        for _ in range(count):
+            spec.objects.append(ObjectAttrs(_COLOUR[m["colour"]], _SHAPE[m["shape"]], _SIZE.get(m["size"] or "")))
+    for motion, words in MOTION_WORDS:
+        if any(w in low for w in words):
+            spec.motion = motion
+            break
+    for direction, pattern in DIRECTION_PATTERNS:
+        if re.search(pattern, low):
+            spec.direction = direction
+            break
+    for bg, phrases in BACKGROUND_WORDS.items():
+        if any(p in low for p in phrases):
+            spec.background = bg
+            break
+    return spec
