@@ -3,12 +3,13 @@
 Arrays are always uint8 RGB shaped (T, H, W, 3); a still image is a one-frame video.
 """
 
-from tessera.media.frames import fit, resample, spritesheet, thumbnail
+from tessera.media.frames import fit, grid, parse_size, resample, spritesheet, thumbnail
 from tessera.media.io import (
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
     MediaLimits,
     Video,
+    decode_video,
     read_image,
     read_video,
     save,
@@ -23,7 +24,10 @@ __all__ = [
     "VIDEO_SUFFIXES",
     "MediaLimits",
     "Video",
+    "decode_video",
     "fit",
+    "grid",
+    "parse_size",
     "read_image",
     "read_video",
     "resample",

@@ -10,6 +10,17 @@ from PIL import Image
 from tessera.errors import InvalidInputError
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    """Parse ``"WIDTHxHEIGHT"`` (e.g. ``"112x64"``) into (width, height)."""
+    parts = str(text).lower().replace(" ", "").split("x")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise InvalidInputError(f"size must look like WIDTHxHEIGHT, e.g. 64x64 or 112x64; got {text!r}")
+    width, height = int(parts[0]), int(parts[1])
+    if width <= 0 or height <= 0:
+        raise InvalidInputError(f"size must be positive, got {text!r}")
+    return width, height
+
+
 def _resize(frames: np.ndarray, width: int, height: int) -> np.ndarray:
     if frames.shape[1:3] == (height, width):
         return frames

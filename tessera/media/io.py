@@ -8,6 +8,7 @@ file where a finished one was expected, and an existing file is only replaced by
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from collections.abc import Iterator
@@ -124,30 +125,49 @@ def read_video(path: str | os.PathLike, limits: MediaLimits = DEFAULT_LIMITS) ->
         ) from e
 
 
-def _decode(path: Path, limits: MediaLimits) -> Video:
-    with av.open(str(path), mode="r") as container:
+def decode_video(data: bytes, name: str = "video.mp4", limits: MediaLimits = DEFAULT_LIMITS) -> Video:
+    """Decode a video held in memory (a shard member, an upload); ``name`` labels errors and picks stills."""
+    if not data:
+        raise MediaError(f"{name}: is empty; re-export or re-upload it")
+    if len(data) > limits.max_bytes:
+        raise MediaError(
+            f"{name}: {len(data) / 2**20:.0f} MiB is larger than the {limits.max_bytes / 2**20:.0f} MiB limit"
+        )
+    source = io.BytesIO(data)
+    try:
+        if Path(name).suffix.lower() in IMAGE_SUFFIXES:
+            with Image.open(source) as im:
+                _check_frame(Path(name), im.height, im.width, limits)
+                return Video(np.asarray(im.convert("RGB"), dtype=np.uint8)[None].copy(), 0.0)
+        return _decode(source, limits, Path(name))
+    except MediaError:
+        raise
+    except (av.FFmpegError, UnidentifiedImageError, OSError, ValueError, EOFError) as e:
+        raise MediaError(f"{name}: could not decode it ({type(e).__name__}: {e}); it is corrupt or not a video") from e
+
+
+def _decode(source: Path | io.BytesIO, limits: MediaLimits, label: Path | None = None) -> Video:
+    """Decode a file path or an in-memory file; ``label`` names it in errors (defaults to the path)."""
+    label = label or Path(source)
+    with av.open(str(source) if isinstance(source, Path) else source, mode="r") as container:
         if not container.streams.video:
-            raise MediaError(f"{path}: has no video stream; give a video file")
+            raise MediaError(f"{label}: has no video stream; give a video file")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        _check_frame(path, stream.codec_context.height, stream.codec_context.width, limits)
+        _check_frame(label, stream.codec_context.height, stream.codec_context.width, limits)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         frames = []
         for frame in container.decode(stream):
             if len(frames) >= limits.max_frames:
-                raise MediaError(
-                    f"{path}: has more than {limits.max_frames} frames; trim it or lower its frame rate first"
-                )
+                raise MediaError(f"{label}: has more than {limits.max_frames} frames; trim it or lower its fps first")
             frames.append(frame.to_ndarray(format="rgb24"))
         expected = stream.frames  # from the container index; 0 when the container does not say
     if not frames:
-        raise MediaError(f"{path}: contains no decodable frames; the file is empty or truncated")
+        raise MediaError(f"{label}: contains no decodable frames; the file is empty or truncated")
     if expected and len(frames) < expected:
-        raise MediaError(
-            f"{path}: only {len(frames)} of {expected} frames could be decoded; the file is truncated or corrupt"
-        )
+        raise MediaError(f"{label}: only {len(frames)} of {expected} frames decode; the file is truncated or corrupt")
     fps = float(rate) if rate else 0.0
-    if path.suffix.lower() == ".gif" and not fps:
+    if label.suffix.lower() == ".gif" and not fps:
         fps = 10.0  # GIFs without timing: the browser convention of 100 ms a frame
     return Video(np.stack(frames), fps)
 
@@ -218,9 +238,7 @@ def write_gif(path: str | os.PathLike, frames: np.ndarray, fps: float) -> Path:
     _check_fps(fps)
     images = [Image.fromarray(f) for f in frames]
     with _atomic(path) as tmp:
-        images[0].save(
-            tmp, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0
-        )
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
     return path
 
 

@@ -12,7 +12,23 @@ from tessera.world.simulate import Trajectory, simulate
 from tessera.world.spec import ObjectSpec, Occluder, Scene
 
 __all__ = [
-    "BACKGROUNDS", "COLOURS", "HELD_OUT", "MOTIONS", "SHAPES", "SIZES", "SPLITS", "Clip", "ObjectAttrs",
-    "ObjectSpec", "Occluder", "PromptSpec", "Scene", "Trajectory", "make_clip", "parse_prompt", "sample_clip",
-    "sample_scene", "simulate",
+    "BACKGROUNDS",
+    "COLOURS",
+    "HELD_OUT",
+    "MOTIONS",
+    "SHAPES",
+    "SIZES",
+    "SPLITS",
+    "Clip",
+    "ObjectAttrs",
+    "ObjectSpec",
+    "Occluder",
+    "PromptSpec",
+    "Scene",
+    "Trajectory",
+    "make_clip",
+    "parse_prompt",
+    "sample_clip",
+    "sample_scene",
+    "simulate",
 ]

@@ -22,8 +22,15 @@ SIZE_WORDS: dict[str, tuple[str, ...]] = {
     "large": ("large", "big", "huge"),
 }
 COLOUR_WORDS: dict[str, tuple[str, ...]] = {
-    "red": ("red",), "orange": ("orange",), "yellow": ("yellow",), "green": ("green",), "cyan": ("cyan",),
-    "blue": ("blue",), "purple": ("purple", "violet"), "pink": ("pink",), "white": ("white",),
+    "red": ("red",),
+    "orange": ("orange",),
+    "yellow": ("yellow",),
+    "green": ("green",),
+    "cyan": ("cyan",),
+    "blue": ("blue",),
+    "purple": ("purple", "violet"),
+    "pink": ("pink",),
+    "white": ("white",),
 }
 BACKGROUND_WORDS: dict[str, tuple[str, ...]] = {
     "black": ("on a black background", "in a dark room", "against black"),
@@ -77,7 +84,7 @@ def caption(scene: Scene, traj: Trajectory, rng: np.random.Generator) -> str:
     phrases = [object_phrase(rng, o.shape, o.colour, o.size) for o in objs]
     subject = _join(phrases)
     plural = len(objs) > 1
-    v = (lambda one, many: many if plural else one)  # noqa: E731 - verb agreement
+    v = lambda one, many: many if plural else one  # noqa: E731 - verb agreement
     direction = DIRECTION_WORDS.get(scene.direction or "", ("",))
     m = scene.motion
     if m == "fall":
@@ -87,8 +94,9 @@ def caption(scene: Scene, traj: Trajectory, rng: np.random.Generator) -> str:
             rest = _pick(rng, [" onto the floor", " to the ground and lands"])
         else:
             times = COUNT_WORDS.get(b, "several times")
-            rest = _pick(rng, [f" onto the floor and {v('bounces', 'bounce')} {times}",
-                               f" to the ground, bouncing {times}"])
+            rest = _pick(
+                rng, [f" onto the floor and {v('bounces', 'bounce')} {times}", f" to the ground, bouncing {times}"]
+            )
         sentence = f"{subject} {verb}{rest}"
     elif m == "throw":
         verb = _pick(rng, ["is thrown", "is tossed", "is launched"])
@@ -97,7 +105,9 @@ def caption(scene: Scene, traj: Trajectory, rng: np.random.Generator) -> str:
         sentence = f"{subject} {verb} {_pick(rng, direction)}{arc}{land}"
     elif m == "slide":
         verb = _pick(rng, ["slides", "skids", "glides"])
-        stop = _pick(rng, [" and stops", " and comes to a stop", " until friction stops it"]) if _stopped(traj, 0) else ""
+        stop = (
+            _pick(rng, [" and stops", " and comes to a stop", " until friction stops it"]) if _stopped(traj, 0) else ""
+        )
         sentence = f"{subject} {verb} {_pick(rng, direction)} along the floor{stop}"
     elif m == "drift":
         verb = _pick(rng, [v("drifts", "drift"), v("floats", "float"), v("glides", "glide")])
@@ -114,14 +124,18 @@ def caption(scene: Scene, traj: Trajectory, rng: np.random.Generator) -> str:
             sentence = f"{subject} {_pick(rng, ['slide toward each other and collide', 'move together and crash'])}"
         else:
             mover, other = (0, 1) if moving == [0] else (1, 0)
-            sentence = (f"{phrases[mover]} {_pick(rng, ['slides', 'moves'])} {_pick(rng, direction)} and "
-                        f"{_pick(rng, ['hits', 'crashes into', 'collides with'])} "
-                        f"{object_phrase(rng, objs[other].shape, objs[other].colour, objs[other].size)}")
+            sentence = (
+                f"{phrases[mover]} {_pick(rng, ['slides', 'moves'])} {_pick(rng, direction)} and "
+                f"{_pick(rng, ['hits', 'crashes into', 'collides with'])} "
+                f"{object_phrase(rng, objs[other].shape, objs[other].colour, objs[other].size)}"
+            )
     elif m == "occlude":
         pillar = f"{scene.occluder.colour} {_pick(rng, ['pillar', 'wall', 'post'])}" if scene.occluder else "pillar"
         verb = _pick(rng, ["moves", "slides", "travels"])
-        sentence = (f"{subject} {verb} {_pick(rng, direction)} behind a {pillar} and "
-                    f"{_pick(rng, ['comes out the other side', 'reappears on the other side', 'emerges again'])}")
+        sentence = (
+            f"{subject} {verb} {_pick(rng, direction)} behind a {pillar} and "
+            f"{_pick(rng, ['comes out the other side', 'reappears on the other side', 'emerges again'])}"
+        )
     else:  # rest
         verb = _pick(rng, [v("rests", "rest"), v("sits", "sit"), v("stays", "stay")])
         sentence = f"{subject} {verb} still on the floor"

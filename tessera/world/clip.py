@@ -66,10 +66,17 @@ def make_clip(scene: Scene, caption: str | None = None) -> Clip:
         "version": RECORD_VERSION,
         "caption": caption,
         "scene": scene.to_dict(),
-        "geometry": {"scale": scene.scale, "world_width": scene.world_width, "world_height": scene.world_height,
-                     "floor_top": FLOOR_TOP, "units": "metres, seconds; y up; pixel = (x*scale, height - y*scale)"},
-        "objects": [{"id": i, "shape": o.shape, "colour": o.colour, "size": o.size, "radius": o.radius}
-                    for i, o in enumerate(scene.objects)],
+        "geometry": {
+            "scale": scene.scale,
+            "world_width": scene.world_width,
+            "world_height": scene.world_height,
+            "floor_top": FLOOR_TOP,
+            "units": "metres, seconds; y up; pixel = (x*scale, height - y*scale)",
+        },
+        "objects": [
+            {"id": i, "shape": o.shape, "colour": o.colour, "size": o.size, "radius": o.radius}
+            for i, o in enumerate(scene.objects)
+        ],
         "time": _r(traj.time, 5),
         "position": _r(traj.position),
         "velocity": _r(traj.velocity),
@@ -98,8 +105,12 @@ def sample_clip(
     constraints = {}
     if prompt:
         spec = parse_prompt(prompt)
-        constraints = {"motion": spec.motion, "objects": spec.objects, "direction": spec.direction,
-                       "background": spec.background}
+        constraints = {
+            "motion": spec.motion,
+            "objects": spec.objects,
+            "direction": spec.direction,
+            "background": spec.background,
+        }
     if motion is not None:
         constraints["motion"] = motion
     scene = sample_scene(seed, split, width, height, frames, fps, **constraints)

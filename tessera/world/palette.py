@@ -65,6 +65,20 @@ def polygon(shape: str, radius: float) -> list[tuple[float, float]]:
     return [(-s / 2, -height / 3), (s / 2, -height / 3), (0.0, 2 * height / 3)]
 
 
+def circumradius(shape: str, radius: float) -> float:
+    """Distance from the centroid to the farthest point: what a shape can reach at any angle."""
+    if shape == "circle":
+        return radius
+    return max(math.hypot(x, y) for x, y in polygon(shape, radius))
+
+
+def half_width(shape: str, radius: float) -> float:
+    """Half the horizontal extent when resting flat (angle 0)."""
+    if shape == "circle":
+        return radius
+    return max(x for x, _ in polygon(shape, radius))
+
+
 def half_height(shape: str, radius: float) -> float:
     """Distance from centroid to the lowest point when resting flat (angle 0)."""
     if shape == "circle":

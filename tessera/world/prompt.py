@@ -60,8 +60,9 @@ def _alternation(table: dict[str, tuple[str, ...]]) -> tuple[str, dict[str, str]
 
 _SIZE_RE, _SIZE = _alternation(SIZE_WORDS)
 _COLOUR_RE, _COLOUR = _alternation(COLOUR_WORDS)
-_SHAPE_RE, _SHAPE = _alternation({k: v + tuple(w + "s" for w in v) + ("sphere", "balls") * (k == "circle")
-                                  for k, v in SHAPE_WORDS.items()})
+_SHAPE_RE, _SHAPE = _alternation(
+    {k: v + tuple(w + "s" for w in v) + ("sphere", "balls") * (k == "circle") for k, v in SHAPE_WORDS.items()}
+)
 _OBJECT = re.compile(
     rf"\b(?:(?P<num>a|an|one|two|three)\s+)?(?:(?P<size>{_SIZE_RE})\s+)?(?P<colour>{_COLOUR_RE})\s+"
     rf"(?P<shape>{_SHAPE_RE})\b"

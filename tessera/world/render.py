@@ -13,7 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tessera.world.palette import BACKGROUNDS, COLOURS, FLOOR_COLOUR, FLOOR_TOP, OCCLUDER_COLOURS, polygon
+from tessera.world.palette import (
+    BACKGROUNDS,
+    COLOURS,
+    FLOOR_COLOUR,
+    FLOOR_TOP,
+    OCCLUDER_COLOURS,
+    circumradius,
+    polygon,
+)
 from tessera.world.simulate import Trajectory
 from tessera.world.spec import Scene
 
@@ -54,7 +62,7 @@ def render(scene: Scene, traj: Trajectory) -> Rendered:
     """Draw every frame: background, floor, objects in order, then the occluder in front."""
     h, w, s = scene.height, scene.width, scene.scale
     t_frames = scene.frames
-    bound = max(o.radius for o in scene.objects) * 1.25 * s  # circumradius of the largest shape, pixels
+    bound = max(circumradius(o.shape, o.radius) for o in scene.objects) * s  # pixels
     win = int(math.ceil(2 * bound)) + 4  # window side
     pad = win
     # Rows and columns of pixel centres in frame coordinates, for the padded canvas.

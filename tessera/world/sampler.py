@@ -24,7 +24,9 @@ from tessera.world.palette import (
     SCENE_SPAN,
     SHAPES,
     SIZES,
+    circumradius,
     half_height,
+    half_width,
 )
 from tessera.world.prompt import ObjectAttrs
 from tessera.world.spec import ObjectSpec, Occluder, Scene
@@ -46,10 +48,24 @@ HELD_OUT: tuple[tuple[str, str, str], ...] = (
 GRAVITY_RANGE = (8.0, 12.0)  # m/s^2 in training
 GRAVITY_OOD = ((3.0, 5.5), (15.0, 20.0))
 SPEED_OOD = (1.6, 2.0)  # factor on horizontal speeds
-MOTION_WEIGHTS = {"fall": 0.22, "throw": 0.15, "slide": 0.14, "drift": 0.14, "collide": 0.13, "occlude": 0.12,
-                  "rest": 0.10}
-OBJECT_COUNTS = {"fall": (1, 3), "drift": (1, 3), "rest": (1, 3), "collide": (2, 2), "throw": (1, 1),
-                 "slide": (1, 1), "occlude": (1, 1)}
+MOTION_WEIGHTS = {
+    "fall": 0.22,
+    "throw": 0.15,
+    "slide": 0.14,
+    "drift": 0.14,
+    "collide": 0.13,
+    "occlude": 0.12,
+    "rest": 0.10,
+}
+OBJECT_COUNTS = {
+    "fall": (1, 3),
+    "drift": (1, 3),
+    "rest": (1, 3),
+    "collide": (2, 2),
+    "throw": (1, 1),
+    "slide": (1, 1),
+    "occlude": (1, 1),
+}
 _HELD = {(c, s, m) for c, s, m in HELD_OUT}
 
 
@@ -73,7 +89,8 @@ def _pick_objects(rng, n, motion, split, wanted: list[ObjectAttrs], forced: tupl
         for _ in range(200):
             colour = want.colour or str(rng.choice(list(COLOURS)))
             shape = want.shape or str(rng.choice(SHAPES))
-            size = want.size or str(rng.choice(list(SIZES)))
+            sizes = ["small", "medium"] if motion == "occlude" else list(SIZES)  # large ones would start behind it
+            size = want.size or str(rng.choice(sizes))
             if any(colour == c for _, c, _ in chosen):
                 if want.colour:
                     raise ConfigError(
@@ -149,8 +166,9 @@ def sample_scene(
     ww, wh = width / scale, height / scale
     duration = max(frames - 1, 1) / fps
     bg = background or str(rng.choice(list(BACKGROUNDS)))
-    args = dict(width=width, height=height, frames=frames, fps=fps, background=bg, seed=int(seed), split=split,
-                meta=meta)
+    args = dict(
+        width=width, height=height, frames=frames, fps=fps, background=bg, seed=int(seed), split=split, meta=meta
+    )
     place = _PLACERS[motion]
     return place(rng, picks, ww, wh, duration, g, speed, direction, args)
 
@@ -159,7 +177,7 @@ def sample_scene(
 
 
 def _bound(size: str) -> float:
-    return SIZES[size] * 1.25  # circumradius of the widest shape of this size
+    return circumradius("triangle", SIZES[size])  # the farthest-reaching shape of this size, at any angle
 
 
 def _on_floor(shape: str, size: str) -> float:
@@ -194,7 +212,7 @@ def _place_fall(rng, picks, ww, wh, duration, g, speed, direction, args) -> Scen
 
 
 def _place_throw(rng, picks, ww, wh, duration, g, speed, direction, args) -> Scene:
-    (shape, colour, size), = picks
+    ((shape, colour, size),) = picks
     r, sgn = _bound(size), _lr(rng, direction)
     x = r + 0.15 if sgn > 0 else ww - r - 0.15
     y = _u(rng, FLOOR_TOP + r + 0.3, FLOOR_TOP + 1.5)
@@ -203,12 +221,19 @@ def _place_throw(rng, picks, ww, wh, duration, g, speed, direction, args) -> Sce
     vy = min(vy, math.sqrt(max(2 * g * (wh - 0.1 - r - y), 0.25)))  # keep the apex inside the frame
     spin = _u(rng, -3, 3) if shape != "circle" else 0.0
     obj = ObjectSpec(shape, colour, size, x, y, vx, vy, 0.0, spin)
-    return Scene("throw", [obj], gravity=g, restitution=_u(rng, 0.3, 0.7), friction=0.5,
-                 direction="right" if sgn > 0 else "left", **args)
+    return Scene(
+        "throw",
+        [obj],
+        gravity=g,
+        restitution=_u(rng, 0.3, 0.7),
+        friction=0.5,
+        direction="right" if sgn > 0 else "left",
+        **args,
+    )
 
 
 def _place_slide(rng, picks, ww, wh, duration, g, speed, direction, args) -> Scene:
-    (shape, colour, size), = picks
+    ((shape, colour, size),) = picks
     r, sgn = _bound(size), _lr(rng, direction)
     x = r + 0.15 if sgn > 0 else ww - r - 0.15
     room = ww - 2 * r - 0.3
@@ -217,18 +242,24 @@ def _place_slide(rng, picks, ww, wh, duration, g, speed, direction, args) -> Sce
     v = min(v, 2 * 0.85 * room / t_stop)  # stop before the far wall
     mu = v / (g * t_stop)  # Coulomb friction decelerates at mu * g
     obj = ObjectSpec(shape, colour, size, x, _on_floor(shape, size), sgn * v, 0.0)
-    return Scene("slide", [obj], gravity=g, restitution=0.2, friction=mu,
-                 direction="right" if sgn > 0 else "left", **args)
+    return Scene(
+        "slide", [obj], gravity=g, restitution=0.2, friction=mu, direction="right" if sgn > 0 else "left", **args
+    )
+
+
+def _scatter(rng, picks, ww, wh) -> list[tuple[float, float]]:
+    """Non-overlapping positions in the air for all objects, drawn jointly (a bad first pick is redrawn)."""
+    radii = [circumradius(shape, SIZES[size]) for shape, _, size in picks]
+    for _ in range(500):
+        pts = [(_u(rng, r + 0.1, ww - r - 0.1), _u(rng, FLOOR_TOP + r + 0.1, wh - r - 0.1)) for r in radii]
+        if all(math.dist(pts[i], pts[j]) > radii[i] + radii[j] + 0.1 for i in range(len(pts)) for j in range(i)):
+            return pts
+    raise ConfigError(f"could not fit {len(picks)} objects of these sizes into a {ww:.1f}x{wh:.1f} m scene")
 
 
 def _place_drift(rng, picks, ww, wh, duration, g, speed, direction, args) -> Scene:
     objs: list[ObjectSpec] = []
-    for shape, colour, size in picks:
-        r = _bound(size)
-        for _ in range(100):
-            x, y = _u(rng, r + 0.1, ww - r - 0.1), _u(rng, FLOOR_TOP + r + 0.1, wh - r - 0.1)
-            if all(math.hypot(x - o.x, y - o.y) > r + _bound(o.size) + 0.2 for o in objs):
-                break
+    for (shape, colour, size), (x, y) in zip(picks, _scatter(rng, picks, ww, wh), strict=True):
         v = _u(rng, 1.0, 2.5) * speed
         if direction and len(picks) == 1 and direction in _ANGLES:
             theta = _ANGLES[direction] + _u(rng, -0.25, 0.25)
@@ -240,8 +271,16 @@ def _place_drift(rng, picks, ww, wh, duration, g, speed, direction, args) -> Sce
     return Scene("drift", objs, gravity=0.0, restitution=1.0, friction=0.0, direction=d, **args)
 
 
-_ANGLES = {"right": 0.0, "up-right": math.pi / 4, "up": math.pi / 2, "up-left": 3 * math.pi / 4,
-           "left": math.pi, "down-left": 5 * math.pi / 4, "down": 3 * math.pi / 2, "down-right": 7 * math.pi / 4}
+_ANGLES = {
+    "right": 0.0,
+    "up-right": math.pi / 4,
+    "up": math.pi / 2,
+    "up-left": 3 * math.pi / 4,
+    "left": math.pi,
+    "down-left": 5 * math.pi / 4,
+    "down": 3 * math.pi / 2,
+    "down-right": 7 * math.pi / 4,
+}
 
 
 def _place_collide(rng, picks, ww, wh, duration, g, speed, direction, args) -> Scene:
@@ -264,18 +303,29 @@ def _place_collide(rng, picks, ww, wh, duration, g, speed, direction, args) -> S
 
 
 def _place_occlude(rng, picks, ww, wh, duration, g, speed, direction, args) -> Scene:
-    (shape, colour, size), = picks
-    r, sgn = _bound(size), _lr(rng, direction)
-    occ_w = 2 * r + _u(rng, 0.3, 0.6)
-    occ = Occluder(ww / 2 + _u(rng, -0.3, 0.3), occ_w, _u(rng, 1.8, 3.0),
-                   str(rng.choice(list(OCCLUDER_COLOURS))))
-    x = r + 0.15 if sgn > 0 else ww - r - 0.15
-    exit_x = occ.x + sgn * (occ_w / 2 + r + 0.1)
-    v = abs(exit_x - x) / (_u(rng, 0.5, 0.8) * duration) * speed
-    obj = ObjectSpec(shape, colour, size, x, _on_floor(shape, size), sgn * v)
-    # No walls: the object leaves the frame rather than bouncing back behind the pillar a second time.
-    return Scene("occlude", [obj], gravity=g, restitution=1.0, friction=0.0, occluder=occ, walls=False,
-                 direction="right" if sgn > 0 else "left", **args)
+    ((shape, colour, size),) = picks
+    hw, sgn = half_width(shape, SIZES[size]), _lr(rng, direction)
+    occ_w = 2 * hw + _u(rng, 0.2, 0.4)  # wide enough to hide the object completely
+    occ = Occluder(ww / 2 + _u(rng, -0.15, 0.15), occ_w, _u(rng, 1.8, 3.0), str(rng.choice(list(OCCLUDER_COLOURS))))
+    # Start in full view on one side, end in full view on the other: it must re-emerge inside the clip.
+    x0 = hw + 0.1 if sgn > 0 else ww - hw - 0.1
+    exit_x = occ.x + sgn * (occ_w / 2 + hw + 0.05)
+    far = ww - hw - 0.1 if sgn > 0 else hw + 0.1
+    x_end = exit_x + _u(rng, 0.0, 1.0) * max(0.0, (far - exit_x) * sgn) * sgn
+    v = abs(x_end - x0) / duration * speed
+    obj = ObjectSpec(shape, colour, size, x0, _on_floor(shape, size), sgn * v)
+    # No walls: a fast (out-of-range) object leaves the frame rather than passing behind the pillar twice.
+    return Scene(
+        "occlude",
+        [obj],
+        gravity=g,
+        restitution=1.0,
+        friction=0.0,
+        occluder=occ,
+        walls=False,
+        direction="right" if sgn > 0 else "left",
+        **args,
+    )
 
 
 def _place_rest(rng, picks, ww, wh, duration, g, speed, direction, args) -> Scene:
@@ -283,5 +333,12 @@ def _place_rest(rng, picks, ww, wh, duration, g, speed, direction, args) -> Scen
     return Scene("rest", objs, gravity=g, restitution=0.3, friction=0.8, **args)
 
 
-_PLACERS = {"fall": _place_fall, "throw": _place_throw, "slide": _place_slide, "drift": _place_drift,
-            "collide": _place_collide, "occlude": _place_occlude, "rest": _place_rest}
+_PLACERS = {
+    "fall": _place_fall,
+    "throw": _place_throw,
+    "slide": _place_slide,
+    "drift": _place_drift,
+    "collide": _place_collide,
+    "occlude": _place_occlude,
+    "rest": _place_rest,
+}

