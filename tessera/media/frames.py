@@ -36,9 +36,10 @@ def resample(
     if fps is not None and len(frames) > 1:
         if src_fps <= 0 or fps <= 0:
             raise InvalidInputError(f"frame rates must be positive, got src_fps={src_fps}, fps={fps}")
-        duration = len(frames) / src_fps
-        n = max(1, math.floor(duration * fps + 1e-6))
-        index = np.minimum(np.floor(np.arange(n) * src_fps / fps + 1e-6).astype(int), len(frames) - 1)
+        # Keep the span of frame timestamps: a 17-frame clip at 8 fps (0..2 s) becomes 9 frames at 4 fps.
+        span = (len(frames) - 1) / src_fps
+        n = math.floor(span * fps + 1e-6) + 1
+        index = np.minimum(np.round(np.arange(n) * src_fps / fps + 1e-6).astype(int), len(frames) - 1)
         frames = frames[index]
     if size is not None:
         width, height = size

@@ -114,6 +114,8 @@ def read_video(path: str | os.PathLike, limits: MediaLimits = DEFAULT_LIMITS) ->
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return Video(read_image(path, limits)[None], 0.0)
     _check_file(path, limits)
+    if path.suffix.lower() == ".gif":
+        return _read_gif(path, limits)
     try:
         return _decode(path, limits)
     except MediaError:
@@ -146,6 +148,28 @@ def decode_video(data: bytes, name: str = "video.mp4", limits: MediaLimits = DEF
         raise MediaError(f"{name}: could not decode it ({type(e).__name__}: {e}); it is corrupt or not a video") from e
 
 
+def _read_gif(path: Path, limits: MediaLimits) -> Video:
+    """GIFs have a delay per frame, and encoders merge repeated frames into one longer frame; expand them back
+    to a constant frame rate (the shortest delay), so frame counts and timing survive a round trip."""
+    try:
+        with Image.open(path) as im:
+            _check_frame(path, im.height, im.width, limits)
+            frames, delays = [], []
+            for k in range(getattr(im, "n_frames", 1)):
+                im.seek(k)
+                frames.append(np.asarray(im.convert("RGB"), dtype=np.uint8))
+                delays.append(im.info.get("duration") or 100)  # 100 ms: browsers' default for a missing delay
+                if len(frames) > limits.max_frames:
+                    raise MediaError(f"{path}: has more than {limits.max_frames} frames; trim it first")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
+        raise MediaError(f"{path}: not a readable GIF ({e}); the file is corrupt or truncated") from e
+    base = min(delays)
+    repeats = [max(1, round(d / base)) for d in delays]
+    if sum(repeats) > limits.max_frames:
+        raise MediaError(f"{path}: has more than {limits.max_frames} frames; trim it first")
+    return Video(np.repeat(np.stack(frames), repeats, axis=0), 1000.0 / base)
+
+
 def _decode(source: Path | io.BytesIO, limits: MediaLimits, label: Path | None = None) -> Video:
     """Decode a file path or an in-memory file; ``label`` names it in errors (defaults to the path)."""
     label = label or Path(source)
@@ -166,10 +190,7 @@ def _decode(source: Path | io.BytesIO, limits: MediaLimits, label: Path | None =
         raise MediaError(f"{label}: contains no decodable frames; the file is empty or truncated")
     if expected and len(frames) < expected:
         raise MediaError(f"{label}: only {len(frames)} of {expected} frames decode; the file is truncated or corrupt")
-    fps = float(rate) if rate else 0.0
-    if label.suffix.lower() == ".gif" and not fps:
-        fps = 10.0  # GIFs without timing: the browser convention of 100 ms a frame
-    return Video(np.stack(frames), fps)
+    return Video(np.stack(frames), float(rate) if rate else 0.0)
 
 
 # --------------------------------------------------------------------------------------------- writing

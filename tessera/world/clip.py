@@ -81,6 +81,7 @@ def make_clip(scene: Scene, caption: str | None = None) -> Clip:
         "position": _r(traj.position),
         "velocity": _r(traj.velocity),
         "angle": _r(traj.angle),
+        "spin": _r(traj.spin),
         "visible": _r(drawn.visible, 3),
         "occluded": _r(drawn.occluded, 3),
         "events": events,

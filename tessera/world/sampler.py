@@ -29,7 +29,7 @@ from tessera.world.palette import (
     half_width,
 )
 from tessera.world.prompt import ObjectAttrs
-from tessera.world.spec import ObjectSpec, Occluder, Scene
+from tessera.world.spec import ObjectSpec, Occluder, Scene, check_format
 
 SPLITS = ("train", "in-dist", "ood", "held-out", "custom")
 _SPLIT_STREAM = {name: i for i, name in enumerate(SPLITS)}
@@ -127,6 +127,7 @@ def sample_scene(
         raise ConfigError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
     if motion is not None and motion not in MOTIONS:
         raise ConfigError(f"motion must be one of {', '.join(MOTIONS)}; got {motion!r}")
+    check_format(width, height, frames, fps)
     rng = np.random.default_rng([_SPLIT_STREAM[split], int(seed)])
     wanted = list(objects or [])
 

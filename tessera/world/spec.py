@@ -13,6 +13,16 @@ def _one_of(name: str, value: str, allowed) -> None:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
 
+def check_format(width: int, height: int, frames: int, fps: float) -> None:
+    """Validate a clip's size, length and frame rate (raises :class:`ConfigError` naming the field)."""
+    if width < 16 or height < 16 or width > 2048 or height > 2048:
+        raise ConfigError(f"width and height must be 16..2048 pixels, got {width}x{height}")
+    if frames < 1 or frames > 2000:
+        raise ConfigError(f"frames must be 1..2000, got {frames}")
+    if not 0 < fps <= 120:
+        raise ConfigError(f"fps must be in (0, 120], got {fps}")
+
+
 @dataclass
 class ObjectSpec:
     """One rigid object and its initial state (metres, metres/second, radians, y up)."""
@@ -78,12 +88,7 @@ class Scene:
         _one_of("background", self.background, BACKGROUNDS)
         if not 1 <= len(self.objects) <= 3:
             raise ConfigError(f"a scene holds 1 to 3 objects, got {len(self.objects)}")
-        if self.width < 16 or self.height < 16 or self.width > 2048 or self.height > 2048:
-            raise ConfigError(f"width and height must be 16..2048 pixels, got {self.width}x{self.height}")
-        if self.frames < 1 or self.frames > 2000:
-            raise ConfigError(f"frames must be 1..2000, got {self.frames}")
-        if not 0 < self.fps <= 120:
-            raise ConfigError(f"fps must be in (0, 120], got {self.fps}")
+        check_format(self.width, self.height, self.frames, self.fps)
         if not 0 <= self.restitution <= 1:
             raise ConfigError(f"restitution must be in [0, 1], got {self.restitution}")
         if self.friction < 0:

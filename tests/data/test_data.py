@@ -1,0 +1,114 @@
+"""Shards, user folders, buckets and the on-the-fly world stream."""
+
+import itertools
+import json
+import tarfile
+
+import numpy as np
+import pytest
+
+from tessera.data import (
+    DEFAULT_BUCKETS,
+    Bucket,
+    ShardReader,
+    VideoFolder,
+    WorldStream,
+    batch_by_bucket,
+    fit_to_bucket,
+    make_world_dataset,
+    nearest_bucket,
+)
+from tessera.errors import ConfigError, InvalidInputError, MediaError, NotFoundError
+from tessera.media import write_mp4
+from tessera.world import sample_clip
+
+
+def test_world_dataset_shards_round_trip(tmp_path):
+    paths = make_world_dataset(tmp_path / "ds", clips=12, frames=9, clips_per_shard=5, seed=100, workers=2)
+    assert [p.name for p in paths] == ["shard-000000.tar", "shard-000001.tar", "shard-000002.tar"]
+    with tarfile.open(paths[0]) as tar:
+        names = tar.getnames()
+    assert names[:2] == ["train-000000100.mp4", "train-000000100.json"]
+    samples = list(ShardReader(tmp_path / "ds"))
+    assert len(samples) == 12
+    expected = sample_clip(100, "train", frames=9)
+    assert samples[0]["caption"] == expected.caption and samples[0]["record"] == expected.record
+    assert samples[0]["frames"].shape == (9, 64, 64, 3)
+    assert np.abs(samples[0]["frames"].astype(int) - expected.frames).mean() < 3  # H.264 at crf 18
+    manifest = json.loads((tmp_path / "ds" / "dataset.json").read_text())
+    assert manifest["clips"] == 12 and len(manifest["shards"]) == 3
+
+
+def test_dataset_parameters_are_checked_before_work(tmp_path):
+    with pytest.raises(ConfigError, match="fps"):
+        make_world_dataset(tmp_path / "bad", clips=3, fps=0)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_shard_reader_errors(tmp_path):
+    with pytest.raises(NotFoundError, match="make-dataset"):
+        ShardReader(tmp_path)
+    (tmp_path / "broken.tar").write_bytes(b"nonsense" * 100)
+    with pytest.raises(MediaError, match="broken.tar"):
+        list(ShardReader(tmp_path / "broken.tar"))
+
+
+def test_video_folder_with_jsonl_and_txt(tmp_path):
+    clip = sample_clip(0, frames=9)
+    write_mp4(tmp_path / "a.mp4", clip.frames, 8)
+    write_mp4(tmp_path / "b.mp4", clip.frames[:5], 8)
+    (tmp_path / "captions.jsonl").write_text(
+        json.dumps({"file": "a.mp4", "caption": "first"}) + "\n" + json.dumps({"file": "b.mp4", "caption": "second"})
+    )
+    samples = list(VideoFolder(tmp_path))
+    assert [s["caption"] for s in samples] == ["first", "second"]
+    assert samples[1]["frames"].shape == (5, 64, 64, 3) and samples[1]["fps"] == 8
+
+    other = tmp_path / "txt"
+    other.mkdir()
+    write_mp4(other / "c.mp4", clip.frames, 8)
+    (other / "c.txt").write_text("a caption beside the video\n")
+    assert [s["caption"] for s in VideoFolder(other)] == ["a caption beside the video"]
+
+
+def test_video_folder_errors(tmp_path):
+    with pytest.raises(NotFoundError):
+        VideoFolder(tmp_path / "nope")
+    with pytest.raises(InvalidInputError, match="captions.jsonl"):
+        VideoFolder(tmp_path)
+    (tmp_path / "captions.jsonl").write_text("{not json}\n")
+    with pytest.raises(InvalidInputError, match=r"captions.jsonl:1"):
+        VideoFolder(tmp_path)
+    (tmp_path / "captions.jsonl").write_text(json.dumps({"file": "gone.mp4", "caption": "x"}))
+    with pytest.raises(NotFoundError, match="gone.mp4"):
+        VideoFolder(tmp_path)
+
+
+def test_buckets():
+    with pytest.raises(ConfigError, match="4k\\+1"):
+        Bucket(16, 64, 64)
+    with pytest.raises(ConfigError, match="multiples of 8"):
+        Bucket(17, 60, 64)
+    assert nearest_bucket(40, 720, 1280) == Bucket(33, 64, 112)
+    assert nearest_bucket(20, 500, 480) == Bucket(17, 64, 64)
+    assert nearest_bucket(30, 1920, 1080).width == 64
+    with pytest.raises(InvalidInputError, match="shorter"):
+        nearest_bucket(10, 64, 64)
+    frames = np.zeros((40, 72, 128, 3), np.uint8)
+    assert fit_to_bucket(frames, Bucket(33, 64, 112), start=2).shape == (33, 64, 112, 3)
+
+
+def test_batches_hold_one_shape():
+    stream = WorldStream(buckets=DEFAULT_BUCKETS[:3] + DEFAULT_BUCKETS[3:6:2], seed=5)
+    batches = list(itertools.islice(batch_by_bucket(stream, 3), 4))
+    for batch in batches:
+        assert len(batch) == 3 and len({s["frames"].shape for s in batch}) == 1
+
+
+def test_world_stream_shards_are_disjoint_and_reproducible():
+    def keys(shard):
+        return [s["key"] for s in itertools.islice(WorldStream(seed=0, shard=shard, num_shards=2), 4)]
+
+    a, b = keys(0), keys(1)
+    assert not set(a) & set(b)
+    assert keys(0) == a

@@ -1,0 +1,157 @@
+"""Media round-trips, ffmpeg compatibility, and clear errors for bad input."""
+
+import re
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tessera.errors import InvalidInputError, MediaError
+from tessera.media import (
+    MediaLimits,
+    decode_video,
+    fit,
+    parse_size,
+    read_video,
+    resample,
+    save,
+    spritesheet,
+    thumbnail,
+    write_gif,
+    write_mp4,
+    write_png,
+)
+from tessera.world import sample_clip
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return sample_clip(3, "train", 112, 64, frames=17, fps=8.0, motion="throw")
+
+
+def _psnr(a, b):
+    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
+    return 10 * np.log10(255**2 / mse)
+
+
+def test_mp4_round_trip(tmp_path, clip):
+    path = write_mp4(tmp_path / "c.mp4", clip.frames, clip.fps)
+    video = read_video(path)
+    assert video.frames.shape == clip.frames.shape
+    assert video.fps == pytest.approx(8.0)
+    assert _psnr(video.frames, clip.frames) > 30
+
+
+def test_ffmpeg_reads_our_mp4_as_h264_yuv420p_faststart(tmp_path, clip):
+    import imageio_ffmpeg
+
+    path = write_mp4(tmp_path / "c.mp4", clip.frames, 8.0)
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    # Decode every frame with the ffmpeg command-line tool itself: it must play without an error.
+    run = subprocess.run([ffmpeg, "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True)
+    assert run.returncode == 0 and run.stderr.strip() == ""
+    probe = subprocess.run([ffmpeg, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    stream = re.search(r"Video: (\w+).*?, (yuv\w+)[(,].*?(\d+)x(\d+).*?(\d+(?:\.\d+)?) fps", probe)
+    assert stream, probe
+    assert stream.group(1) == "h264" and stream.group(2) == "yuv420p"
+    assert (int(stream.group(3)), int(stream.group(4))) == (112, 64) and float(stream.group(5)) == 8.0
+    count = subprocess.run(
+        [ffmpeg, "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], capture_output=True, text=True
+    ).stderr
+    assert re.findall(r"frame=\s*(\d+)", count)[-1] == "17"
+    data = path.read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")  # faststart: the index comes first
+
+
+def test_odd_sizes_are_padded_to_even(tmp_path):
+    frames = np.full((3, 33, 45, 3), 128, np.uint8)
+    video = read_video(write_mp4(tmp_path / "odd.mp4", frames, 10))
+    assert video.frames.shape == (3, 34, 46, 3)
+
+
+def test_gif_png_jpeg(tmp_path, clip):
+    gif = read_video(write_gif(tmp_path / "c.gif", clip.frames, 8.0))
+    assert gif.num_frames == 17 and gif.frames.shape[1:] == (64, 112, 3)
+    assert gif.fps == pytest.approx(8.0, rel=0.05)  # GIF delays are whole centiseconds
+    png = read_video(write_png(tmp_path / "f.png", clip.frames[0]))
+    assert np.array_equal(png.frames[0], clip.frames[0]) and png.fps == 0.0
+    Image.fromarray(clip.frames[0]).save(tmp_path / "f.jpg", quality=95)
+    jpg = read_video(tmp_path / "f.jpg")
+    assert jpg.frames.shape == (1, 64, 112, 3) and _psnr(jpg.frames[0], clip.frames[0]) > 30
+    assert save(tmp_path / "s.png", clip.frames, 8).exists()
+    with pytest.raises(InvalidInputError, match="unsupported output format"):
+        save(tmp_path / "s.avi", clip.frames, 8)
+
+
+def test_decode_from_memory(tmp_path, clip):
+    data = write_mp4(tmp_path / "c.mp4", clip.frames, 8.0).read_bytes()
+    assert decode_video(data).num_frames == 17
+
+
+def test_corrupt_truncated_empty_and_wrong_inputs(tmp_path, clip):
+    good = write_mp4(tmp_path / "c.mp4", clip.frames, 8.0).read_bytes()
+    cases = {
+        "empty.mp4": b"",
+        "truncated.mp4": good[: len(good) // 2],
+        "garbage.mp4": b"\x00\x01garbage" * 500,
+        "text.mp4": b"this is not a video\n" * 50,
+        "flipped.mp4": good[:200] + bytes(b ^ 0xFF for b in good[200:]),
+    }
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(MediaError) as err:
+            read_video(tmp_path / name)
+        assert name in str(err.value)
+    with pytest.raises(MediaError, match="no such file"):
+        read_video(tmp_path / "missing.mp4")
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    with pytest.raises(MediaError, match="bad.png"):
+        read_video(tmp_path / "bad.png")
+    with pytest.raises(MediaError):
+        decode_video(b"")
+
+
+def test_oversized_inputs_are_refused(tmp_path, clip):
+    path = write_mp4(tmp_path / "c.mp4", clip.frames, 8.0)
+    with pytest.raises(MediaError, match="larger than"):
+        read_video(path, MediaLimits(max_bytes=100))
+    with pytest.raises(MediaError, match="more than 5 frames"):
+        read_video(path, MediaLimits(max_frames=5))
+    with pytest.raises(MediaError, match="pixels"):
+        read_video(path, MediaLimits(max_pixels=64 * 64))
+
+
+def test_failed_write_keeps_the_existing_file(tmp_path, clip):
+    path = write_mp4(tmp_path / "c.mp4", clip.frames, 8.0)
+    before = path.read_bytes()
+    with pytest.raises(InvalidInputError):
+        write_mp4(path, clip.frames.astype(np.float32), 8.0)
+    with pytest.raises(InvalidInputError):
+        write_mp4(path, clip.frames, 0)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4"]  # no temporary left behind
+
+
+def test_resample_fit_thumbnail_spritesheet(clip):
+    half = resample(clip.frames, 8.0, fps=4.0)
+    assert len(half) == 9 and np.array_equal(half[1], clip.frames[2])
+    double = resample(clip.frames, 8.0, fps=16.0, size=(56, 32))
+    assert double.shape == (33, 32, 56, 3) and np.array_equal(
+        resample(double, 16, fps=8.0), resample(clip.frames, 8.0, size=(56, 32))
+    )
+    square = fit(clip.frames, 64, 64)
+    assert square.shape == (17, 64, 64, 3)
+    assert np.array_equal(square[0], clip.frames[0][:, 24:88])  # centre crop, no resize needed
+    assert np.array_equal(thumbnail(clip.frames), clip.frames[8])
+    sheet = spritesheet(clip.frames, max_frames=16, columns=4, gap=2)
+    assert sheet.shape == (4 * 64 + 3 * 2, 4 * 112 + 3 * 2, 3)
+    with pytest.raises(InvalidInputError):
+        thumbnail(clip.frames, 40)
+
+
+def test_parse_size():
+    assert parse_size("112x64") == (112, 64)
+    for bad in ("64", "axb", "0x64", "64x64x3"):
+        with pytest.raises(InvalidInputError, match="WIDTHxHEIGHT|positive"):
+            parse_size(bad)

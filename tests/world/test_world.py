@@ -1,0 +1,157 @@
+"""Determinism, rendering at every size, captions, the split scheme, and scene validation."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from tessera.errors import ConfigError, TesseraError
+from tessera.world import HELD_OUT, MOTIONS, ObjectSpec, Scene, make_clip, parse_prompt, sample_clip, sample_scene
+from tessera.world.palette import COLOURS
+from tessera.world.sampler import GRAVITY_RANGE
+
+
+def test_same_seed_same_clip_and_record():
+    a, b = sample_clip(11, "train"), sample_clip(11, "train")
+    assert np.array_equal(a.frames, b.frames)
+    assert a.caption == b.caption and a.record == b.record
+
+
+def test_different_seeds_and_splits_differ():
+    assert not np.array_equal(sample_clip(1).frames, sample_clip(2).frames)
+    assert sample_clip(1, "train").record != sample_clip(1, "in-dist").record
+
+
+@pytest.mark.parametrize("size", [(64, 64), (112, 64), (64, 112), (128, 128), (256, 256)])
+def test_renders_at_size_and_objects_sit_where_the_record_says(size):
+    width, height = size
+    clip = sample_clip(4, "train", width, height, frames=9, fps=8.0, motion="drift")
+    assert clip.frames.shape == (9, height, width, 3) and clip.frames.dtype == np.uint8
+    scale = clip.record["geometry"]["scale"]
+    for i, obj in enumerate(clip.record["objects"]):
+        colour = np.array(COLOURS[obj["colour"]])
+        for k in (0, 8):
+            mask = np.abs(clip.frames[k].astype(int) - colour).sum(-1) < 30
+            if clip.record["visible"][i][k] < 0.99 or mask.sum() < 8:
+                continue
+            ys, xs = np.nonzero(mask)
+            x, y = clip.record["position"][i][k]
+            # Centroid of fully-coloured pixels vs. the simulator's centre (triangles' centroid = centre).
+            assert abs(xs.mean() + 0.5 - x * scale) < 0.6 + 0.02 * scale
+            assert abs(ys.mean() + 0.5 - (height - y * scale)) < 0.6 + 0.02 * scale
+
+
+def test_edges_are_antialiased():
+    clip = sample_clip(0, motion="rest", width=128, height=128, frames=1)
+    frame = clip.frames[0].reshape(-1, 3)
+    palette = {tuple(c) for c in clip.frames[0].reshape(-1, 3)}
+    assert len(palette) > 10  # blended edge colours exist, not just the flat palette
+    assert len(frame) > 0
+
+
+def test_any_frame_count_and_fps():
+    for frames, fps in [(1, 8.0), (5, 24.0), (33, 8.0), (50, 30.0)]:
+        clip = sample_clip(0, frames=frames, fps=fps)
+        assert len(clip.frames) == frames and clip.fps == fps
+        assert len(clip.record["time"]) == frames
+
+
+def test_captions_parse_back_to_the_scene():
+    agree = 0
+    n = 300
+    for seed in range(n):
+        clip = sample_clip(seed, "train")
+        spec = parse_prompt(clip.caption)
+        scene = clip.record["scene"]
+        want = sorted((o["colour"], o["shape"], o["size"]) for o in clip.record["objects"])
+        got = sorted((o.colour, o.shape, o.size) for o in spec.objects)
+        agree += spec.motion == scene["motion"] and got == want
+    assert agree / n >= 0.98
+
+
+def test_captions_vary():
+    captions = {sample_clip(s, motion="fall").caption.split(" ", 3)[-1] for s in range(40)}
+    assert len(captions) > 10
+
+
+def test_train_split_never_contains_held_out_combinations():
+    held = set(HELD_OUT)
+    for seed in range(1500):
+        scene = sample_scene(seed, "train")
+        for o in scene.objects:
+            assert (o.colour, o.shape, scene.motion) not in held
+
+
+def test_held_out_split_is_made_of_held_out_combinations():
+    for seed in range(100):
+        scene = sample_scene(seed, "held-out")
+        o = scene.objects[0]
+        assert (o.colour, o.shape, scene.motion) in set(HELD_OUT)
+
+
+def test_ood_split_leaves_the_training_ranges():
+    lo, hi = GRAVITY_RANGE
+    for seed in range(200):
+        scene = sample_scene(seed, "ood")
+        if scene.meta["ood"].startswith("gravity"):
+            assert not lo <= scene.gravity <= hi
+        else:
+            assert scene.meta["ood"] == "speed"
+    for seed in range(200):
+        assert lo <= sample_scene(seed, "in-dist").gravity <= hi or sample_scene(seed, "in-dist").gravity == 0
+
+
+def test_every_motion_and_count_range():
+    for motion in MOTIONS:
+        counts = {len(sample_scene(s, motion=motion).objects) for s in range(40)}
+        assert counts and min(counts) >= 1 and max(counts) <= 3
+
+
+def test_prompt_constraints_are_honoured():
+    clip = sample_clip(0, prompt="a large purple triangle slides to the left along the floor and stops")
+    scene = clip.record["scene"]
+    assert scene["motion"] == "slide" and scene["direction"] == "left"
+    assert [(o["colour"], o["shape"], o["size"]) for o in clip.record["objects"]] == [("purple", "triangle", "large")]
+    assert clip.caption.startswith("a large purple triangle")
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        (dict(width=8), "width"),
+        (dict(frames=0), "frames"),
+        (dict(fps=0), "fps"),
+        (dict(restitution=1.5), "restitution"),
+        (dict(gravity=-1), "gravity"),
+        (dict(motion="explode"), "motion"),
+    ],
+)
+def test_bad_scene_fields_are_named(kwargs, field):
+    base = dict(motion="rest", objects=[ObjectSpec("circle", "red", "small", 1, 1)])
+    base.update(kwargs)
+    with pytest.raises(ConfigError, match=field):
+        Scene(**base)
+
+
+def test_bad_object_and_request_errors_are_tessera_errors():
+    with pytest.raises(TesseraError, match="colour"):
+        ObjectSpec("circle", "mauve", "small", 1, 1)
+    with pytest.raises(TesseraError, match="own colour"):
+        sample_clip(0, prompt="a red ball and a red square fall")
+    with pytest.raises(TesseraError, match="split"):
+        sample_scene(0, split="validation")
+    with pytest.raises(TesseraError, match="at most 1"):
+        sample_scene(0, motion="throw", objects=parse_prompt("a red ball, a blue ball and a green ball").objects)
+
+
+def test_scene_round_trips_through_dict():
+    scene = sample_scene(9, motion="occlude")
+    again = Scene.from_dict(scene.to_dict())
+    assert again == scene
+    assert np.array_equal(make_clip(again).frames, make_clip(scene).frames)
+
+
+def test_objects_in_one_scene_have_distinct_colours():
+    for seed, motion in itertools.product(range(30), ("fall", "drift", "rest", "collide")):
+        colours = [o.colour for o in sample_scene(seed, motion=motion).objects]
+        assert len(set(colours)) == len(colours)
