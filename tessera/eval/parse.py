@@ -98,8 +98,7 @@ def parse_frames(frames: np.ndarray, fps: float) -> ParsedClip:
     t_frames, h, w, _ = frames.shape
     labels = label_pixels(frames)
     scale = min(h, w) / SCENE_SPAN
-    occ_frac = np.isin(labels, _OCC).mean(axis=0)
-    occluder = occ_frac > 0.5
+    occluder = _pillar(np.isin(labels, _OCC).mean(axis=0) > 0.5, 0.5 * scale, h - FLOOR_TOP * scale)
     # Dilate the pillar by a pixel so the anti-aliased seam on each side still bridges two pieces.
     bridge = ndimage.binary_dilation(occluder, iterations=2) if occluder.any() else occluder
     backdrop = np.isin(labels, _BACKDROP)
@@ -111,9 +110,16 @@ def parse_frames(frames: np.ndarray, fps: float) -> ParsedClip:
         counts = masks.sum(axis=(1, 2))
         if counts.max() < min_area:
             continue
-        tr = Track(name, counts >= min_area, counts.astype(float), *(np.full(t_frames, np.nan) for _ in range(2)),
-                   np.full((t_frames, 4), -1), np.zeros(t_frames), np.zeros(t_frames, int),
-                   np.array([""] * t_frames, dtype=object))
+        tr = Track(
+            name,
+            counts >= min_area,
+            counts.astype(float),
+            *(np.full(t_frames, np.nan) for _ in range(2)),
+            np.full((t_frames, 4), -1),
+            np.zeros(t_frames),
+            np.zeros(t_frames, int),
+            np.array([""] * t_frames, dtype=object),
+        )
         for k in np.flatnonzero(tr.present):
             m = masks[k]
             px, py = xs[m] + 0.5, ys[m] + 0.5
@@ -128,6 +134,20 @@ def parse_frames(frames: np.ndarray, fps: float) -> ParsedClip:
         tr.clear = tr.present & ~_touches(tr.bbox, occluder, h, w)
         parsed.tracks[name] = tr
     return parsed
+
+
+def _pillar(mask: np.ndarray, min_height: float, floor_px: float) -> np.ndarray:
+    """Keep only solid, tall pieces of pillar-coloured pixels that stand on the floor. Blends can take a
+    pillar's colour too (the seam where floor meets background, the rim of a white object), but they are
+    thin, hollow, or float."""
+    lab, n = ndimage.label(mask)
+    keep = np.zeros_like(mask)
+    for i, sl in enumerate(ndimage.find_objects(lab), 1):
+        piece = lab[sl] == i
+        tall = sl[0].stop - sl[0].start >= min_height
+        if tall and piece.mean() >= 0.7 and sl[0].stop >= floor_px - 1:
+            keep |= lab == i
+    return keep
 
 
 def _touches(bbox: np.ndarray, occluder: np.ndarray, h: int, w: int, margin: int = 1) -> np.ndarray:

@@ -1,0 +1,112 @@
+"""The benchmark on ground truth (calibration) and on clips with planted defects."""
+
+import numpy as np
+import pytest
+
+from tessera.eval.parse import OBJECT_NAMES, label_pixels, parse_frames
+from tessera.eval.score import aggregate, score_clip, wilson
+from tessera.world import ObjectSpec, Scene, Trajectory, make_clip, sample_clip
+from tessera.world.palette import COLOURS, FLOOR_TOP
+from tessera.world.render import render
+
+
+@pytest.fixture(scope="module")
+def ground_truth():
+    clips = [sample_clip(s, "in-dist") for s in range(40)]
+    return [score_clip(c.frames, c.fps, c.caption, c.record, start_fixed=True) for c in clips]
+
+
+def test_ground_truth_scores_near_perfect(ground_truth):
+    agg = aggregate(ground_truth)
+    for name in (
+        "count_conservation",
+        "identity_persistence",
+        "trajectory_error",
+        "gravity",
+        "non_penetration",
+        "dynamic_degree",
+        "flicker_jitter",
+    ):
+        assert agg[name]["pass_rate"] >= 0.97, (name, agg[name])
+    for name in ("bounce_and_momentum", "prompt_adherence"):
+        assert agg[name]["pass_rate"] >= 0.85, (name, agg[name])
+    assert agg["passed_all"]["pass_rate"] >= 0.85
+
+
+def test_parser_finds_every_object_with_its_shape():
+    for seed in range(20):
+        clip = sample_clip(seed, width=128, height=128)
+        parsed = parse_frames(clip.frames, clip.fps)
+        assert set(parsed.tracks) == {o["colour"] for o in clip.record["objects"]}
+        for obj in clip.record["objects"]:
+            tr = parsed.tracks[obj["colour"]]
+            shapes = [s for s in tr.shape[tr.clear] if s]
+            assert shapes and max(set(shapes), key=shapes.count) == obj["shape"]
+
+
+def _fall():
+    obj = ObjectSpec("circle", "red", "large", 2.5, 4.2)
+    return Scene("fall", [obj], frames=17, fps=8.0, gravity=9.81, restitution=0.7, background="black")
+
+
+def _metric(frames, prompt, record=None, fixed=False):
+    return score_clip(frames, 8.0, prompt, record, start_fixed=fixed)["metrics"]
+
+
+def test_object_vanishing_mid_air_is_caught():
+    clip = make_clip(_fall())
+    assert _metric(clip.frames, clip.caption, clip.record, True)["count_conservation"]["passed"]
+    frames = clip.frames.copy()
+    red = np.abs(frames[3:5].astype(int) - COLOURS["red"]).sum(-1) < 200
+    frames[3:5][red] = frames[3, 0, 0]  # paint the ball out for two frames in mid-air
+    assert not _metric(frames, clip.caption, clip.record, True)["count_conservation"]["passed"]
+
+
+def test_colour_change_is_caught():
+    clip = make_clip(_fall())
+    assert _metric(clip.frames, clip.caption)["identity_persistence"]["passed"]
+    frames = clip.frames.copy()
+    red = label_pixels(frames[6:]) == OBJECT_NAMES.index("red")
+    frames[6:][red] = COLOURS["blue"]
+    m = _metric(frames, clip.caption)["identity_persistence"]
+    assert not m["passed"] and m["colour_switches"][0]["from"] == "red"
+
+
+def _scripted(y_of_t, scene):
+    t = np.arange(scene.frames) / scene.fps
+    pos = np.stack([np.full_like(t, 2.5), y_of_t(t)], -1)[None]
+    vel = np.gradient(pos, t, axis=1)
+    traj = Trajectory(t, pos, vel, np.zeros((1, len(t))), np.zeros((1, len(t))))
+    return render(scene, traj).frames
+
+
+def test_reversed_gravity_is_caught():
+    scene = _fall()
+    normal = _scripted(lambda t: np.maximum(4.2 - 0.5 * 9.81 * t**2, FLOOR_TOP + 0.65), scene)  # falls, lands
+    assert _metric(normal, "a large red ball falls")["gravity"]["passed"]
+    up = _scripted(lambda t: 1.5 + 0.5 * 9.81 * t**2 * 0.4, scene)  # accelerates upwards
+    m = _metric(up, "a large red ball falls")["gravity"]
+    assert not m["passed"] and m["g_fit"] < 0
+
+
+def test_passing_through_the_floor_is_caught():
+    scene = _fall()
+    sinking = _scripted(lambda t: 4.2 - 0.5 * 9.81 * t**2, scene)  # no floor contact at all
+    m = _metric(sinking, "a large red ball falls")["non_penetration"]
+    assert not m["passed"] and m["frames"]
+    resting = make_clip(Scene("rest", [ObjectSpec("square", "red", "large", 2.5, FLOOR_TOP + 0.58)], frames=9))
+    assert _metric(resting.frames, resting.caption)["non_penetration"]["passed"]
+
+
+def test_wrong_direction_is_caught():
+    clip = sample_clip(0, prompt="a medium blue square slides to the right along the floor and stops")
+    assert _metric(clip.frames, clip.caption)["prompt_adherence"]["passed"]
+    mirrored = clip.frames[:, :, ::-1].copy()
+    m = _metric(mirrored, clip.caption)["prompt_adherence"]
+    assert not m["passed"] and m["checks"]["direction"] is False and m["checks"]["motion"] is True
+
+
+def test_wilson_interval():
+    lo, hi = wilson(50, 100)
+    assert lo == pytest.approx(0.4038, abs=1e-3) and hi == pytest.approx(0.5962, abs=1e-3)
+    assert wilson(0, 0) == (0.0, 1.0)
