@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 import tessera
+from tessera.cli.eval import eval_command
 from tessera.cli.world import world_app
 from tessera.errors import TesseraError
 
@@ -23,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(world_app, name="world")
+app.command("eval")(eval_command)
 console = Console()
 err_console = Console(stderr=True)
 

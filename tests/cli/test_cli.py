@@ -66,3 +66,24 @@ def test_user_errors_print_one_line_without_traceback(tmp_path):
         )
         assert run.returncode == 1, run
         assert "error:" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_eval_on_a_folder_of_videos_writes_report_and_plots(tmp_path):
+    from tessera.media import write_mp4
+    from tessera.world import sample_clip
+
+    folder = tmp_path / "videos"
+    lines = []
+    for seed in range(3):
+        clip = sample_clip(seed, "in-dist")
+        write_mp4(folder / f"c{seed}.mp4", clip.frames, clip.fps)
+        (folder / f"c{seed}.json").write_text(json.dumps(clip.record))
+        lines.append(json.dumps({"file": f"c{seed}.mp4", "caption": clip.caption}))
+    (folder / "captions.jsonl").write_text("\n".join(lines))
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["eval", "--videos", str(folder), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert len(report["clips"]) == 3 and "passed_all" in report["aggregate"]
+    assert (out / "metrics.png").stat().st_size > 1000 and (out / "trajectories.png").stat().st_size > 1000
+    assert "| count_conservation |" in (out / "report.md").read_text()
