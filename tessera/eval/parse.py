@@ -54,10 +54,6 @@ class Track:
     shape: np.ndarray  # (T,) object shape guessed per frame ("" when absent)
     clear: np.ndarray = field(default=None)  # (T,) fully in view: away from frame edges and the pillar
 
-    @property
-    def frames_present(self) -> int:
-        return int(self.present.sum())
-
 
 @dataclass
 class ParsedClip:

@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 from tessera.eval.metrics import METRIC_NAMES  # noqa: E402
 from tessera.eval.parse import parse_frames  # noqa: E402
 from tessera.eval.score import aggregate, score_clip  # noqa: E402
+from tessera.world.palette import COLOURS  # noqa: E402
 
 
 def evaluate_world_set(
@@ -144,7 +145,7 @@ def _trajectories(path: Path, samples: list[dict]) -> None:
         t = np.arange(len(sample["frames"])) / sample["fps"]
         rec = sample["record"]
         for tr in parsed.tracks.values():
-            colour = np.array(tr_rgb(tr.colour)) / 255
+            colour = np.array(COLOURS[tr.colour]) / 255
             ax.plot(t[tr.present], (parsed.height - tr.cy[tr.present]) / parsed.scale, "o", ms=3, color=colour)
             if rec:
                 for i, o in enumerate(rec["objects"]):
@@ -158,9 +159,3 @@ def _trajectories(path: Path, samples: list[dict]) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def tr_rgb(colour: str) -> tuple[int, int, int]:
-    from tessera.world.palette import COLOURS
-
-    return COLOURS[colour]
