@@ -1,0 +1,301 @@
+"""The spacetime-patch diffusion transformer.
+
+A noisy video latent ``(B, C, T, H, W)`` is cut into ``pt x ph x pw`` spacetime patches, each embedded as one
+token; the tokens attend to each other (3D RoPE over their (t, h, w) patch coordinates, so any duration,
+resolution and aspect ratio works in one model) and to the text encoder's token states (cross-attention);
+the flow-matching time enters through adaLN-Zero modulation. The network predicts the velocity.
+
+Conditioning on given frames (image-to-video, extend, connect, loop) uses one mechanism: a per-latent-frame
+mask. Masked frames are replaced by their clean latents in the input, and the mask itself is an extra input
+channel, so the model knows which frames are given and which it must generate.
+
+Structure follows facebookresearch/DiT's ``models.py``: ``modulate``, embedders, the block, the final layer,
+one ``initialize_weights``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from tessera.errors import ConfigError, InvalidInputError
+from tessera.models.pretrained import load_weights, params_from_dict, read_config, save_model
+
+KIND = "dit"
+
+
+@dataclass(frozen=True)
+class DiTParams:
+    in_channels: int = 16  # latent channels of the autoencoder
+    patch: tuple[int, int, int] = (1, 2, 2)  # (t, h, w) latent cells per token
+    dim: int = 384
+    depth: int = 8
+    heads: int = 6
+    mlp_ratio: float = 4.0
+    text_dim: int = 384  # width of the text encoder's token states
+    qk_norm: bool = True
+    rope_theta: float = 10000.0
+    rope_split: tuple[int, int, int] = field(default=())  # head-dim channels for (t, h, w); () = automatic
+
+    def __post_init__(self) -> None:
+        for name in ("in_channels", "dim", "depth", "heads", "text_dim"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if len(self.patch) != 3 or any(p < 1 for p in self.patch):
+            raise ConfigError(f"patch must be three positive sizes (t, h, w), got {self.patch}")
+        if self.dim % self.heads:
+            raise ConfigError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
+        if self.head_dim % 2:
+            raise ConfigError(f"dim / heads must be even for RoPE, got {self.head_dim}")
+        if self.mlp_ratio <= 0:
+            raise ConfigError(f"mlp_ratio must be > 0, got {self.mlp_ratio}")
+        split = self.rope_dims
+        if len(split) != 3 or sum(split) != self.head_dim or any(s % 2 for s in split):
+            raise ConfigError(
+                f"rope_split must be three even numbers summing to dim / heads ({self.head_dim}), got {split}"
+            )
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.heads
+
+    @property
+    def rope_dims(self) -> tuple[int, int, int]:
+        if self.rope_split:
+            return tuple(self.rope_split)
+        # A quarter of the rotary pairs for time, the rest shared by height and width (as in Wan / HunyuanVideo).
+        pairs = self.head_dim // 2
+        t = pairs // 4
+        h = (pairs - t) // 2
+        return (2 * t, 2 * h, 2 * (pairs - t - h))
+
+
+PRESETS: dict[str, DiTParams] = {
+    "tiny": DiTParams(in_channels=4, dim=32, depth=2, heads=2, text_dim=32),
+    "s": DiTParams(dim=256, depth=8, heads=4),
+    "b": DiTParams(dim=768, depth=12, heads=12),
+    "l": DiTParams(dim=1024, depth=24, heads=16, text_dim=1024),
+    "xl": DiTParams(dim=2048, depth=28, heads=16, text_dim=4096),
+}
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+
+
+class TimestepEmbedder(nn.Module):
+    """Flow time t in [0, 1] -> sinusoidal features (of 1000 t, the DiT range) -> MLP."""
+
+    def __init__(self, dim: int, freq_dim: int = 256) -> None:
+        super().__init__()
+        self.freq_dim = freq_dim
+        self.mlp = nn.Sequential(nn.Linear(freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        half = self.freq_dim // 2
+        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+        args = 1000.0 * t.float()[:, None] * freqs[None]
+        return self.mlp(torch.cat([torch.cos(args), torch.sin(args)], dim=-1))
+
+
+def rope_tables(grid: tuple[int, int, int], p: DiTParams, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin of shape (tokens, head_dim / 2) for a (t, h, w) patch grid, token order t-major."""
+    angles = []
+    for size, dims in zip(grid, p.rope_dims, strict=True):
+        inv = 1.0 / p.rope_theta ** (torch.arange(0, dims, 2, device=device, dtype=torch.float32) / dims)
+        angles.append(torch.arange(size, device=device, dtype=torch.float32)[:, None] * inv[None])
+    t, h, w = grid
+    full = torch.cat(
+        [
+            angles[0][:, None, None].expand(t, h, w, -1),
+            angles[1][None, :, None].expand(t, h, w, -1),
+            angles[2][None, None, :].expand(t, h, w, -1),
+        ],
+        dim=-1,
+    ).reshape(t * h * w, -1)
+    return full.cos(), full.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate channel pairs (x[2i], x[2i+1]) of (B, heads, N, head_dim) by the token's angles."""
+    x1, x2 = x.unflatten(-1, (-1, 2)).unbind(-1)
+    return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
+
+
+class Attention(nn.Module):
+    """Multi-head attention (self when ``context`` is None) with QK RMS-norm, optional RoPE, and SDPA."""
+
+    def __init__(self, dim: int, heads: int, qk_norm: bool, context_dim: int | None = None) -> None:
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(context_dim or dim, 2 * dim)
+        self.out = nn.Linear(dim, dim)
+        head_dim = dim // heads
+        # QK-norm keeps attention logits bounded, which is what makes bf16 and larger learning rates stable.
+        self.q_norm = nn.RMSNorm(head_dim, eps=1e-6) if qk_norm else nn.Identity()
+        self.k_norm = nn.RMSNorm(head_dim, eps=1e-6) if qk_norm else nn.Identity()
+
+    def forward(self, x, context=None, rope=None, mask=None) -> torch.Tensor:
+        b, n, d = x.shape
+        src = x if context is None else context
+        q = self.q(x).view(b, n, self.heads, -1).transpose(1, 2)
+        k, v = self.kv(src).view(b, src.shape[1], 2, self.heads, -1).permute(2, 0, 3, 1, 4)
+        # Norm and rotation in fp32 (cheap, per head), attention itself in the autocast dtype.
+        q, k = self.q_norm(q.float()), self.k_norm(k.float())
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        out = F.scaled_dot_product_attention(q.to(v.dtype), k.to(v.dtype), v, attn_mask=mask)
+        return self.out(out.transpose(1, 2).reshape(b, n, d))
+
+
+class Block(nn.Module):
+    """adaLN-Zero block: self-attention, cross-attention to text, MLP; gates start at zero (identity block)."""
+
+    def __init__(self, p: DiTParams) -> None:
+        super().__init__()
+        d = p.dim
+        self.norm1 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.attn = Attention(d, p.heads, p.qk_norm)
+        self.norm2 = nn.LayerNorm(d, elementwise_affine=True, eps=1e-6)
+        self.cross = Attention(d, p.heads, p.qk_norm, context_dim=p.text_dim)
+        self.norm3 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        hidden = int(d * p.mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, d))
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d))
+
+    def forward(self, x, c, text, text_mask, rope) -> torch.Tensor:
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(c).chunk(6, dim=-1)
+        x = x + gate1.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift1, scale1), rope=rope)
+        x = x + self.cross(self.norm2(x), context=text, mask=text_mask)
+        return x + gate2.unsqueeze(1) * self.mlp(modulate(self.norm3(x), shift2, scale2))
+
+
+class FinalLayer(nn.Module):
+    def __init__(self, p: DiTParams) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(p.dim, elementwise_affine=False, eps=1e-6)
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(p.dim, 2 * p.dim))
+        self.linear = nn.Linear(p.dim, p.in_channels * math.prod(p.patch))
+
+    def forward(self, x, c) -> torch.Tensor:
+        shift, scale = self.ada(c).chunk(2, dim=-1)
+        return self.linear(modulate(self.norm(x), shift, scale))
+
+
+class DiT(nn.Module):
+    def __init__(self, params: DiTParams) -> None:
+        super().__init__()
+        self.params = p = params
+        self.gradient_checkpointing = False
+        # +1 input channel: the condition mask (1 on latent frames given clean).
+        self.patch_embed = nn.Linear((p.in_channels + 1) * math.prod(p.patch), p.dim)
+        self.t_embed = TimestepEmbedder(p.dim)
+        self.text_proj = nn.Sequential(nn.Linear(p.text_dim, p.dim), nn.SiLU(), nn.Linear(p.dim, p.dim))
+        self.blocks = nn.ModuleList(Block(p) for _ in range(p.depth))
+        self.final = FinalLayer(p)
+        self.initialize_weights()
+
+    def initialize_weights(self) -> None:
+        def basic(m: nn.Module) -> None:
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+        self.apply(basic)
+        nn.init.normal_(self.t_embed.mlp[0].weight, std=0.02)
+        nn.init.normal_(self.t_embed.mlp[2].weight, std=0.02)
+        for block in self.blocks:  # adaLN-Zero: every residual branch starts switched off
+            nn.init.zeros_(block.ada[-1].weight)
+            nn.init.zeros_(block.ada[-1].bias)
+            nn.init.zeros_(block.cross.out.weight)
+        nn.init.zeros_(self.final.ada[-1].weight)
+        nn.init.zeros_(self.final.ada[-1].bias)
+        nn.init.zeros_(self.final.linear.weight)
+        nn.init.zeros_(self.final.linear.bias)
+
+    def fsdp_units(self) -> list[nn.Module]:
+        return list(self.blocks)
+
+    def grid(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
+        t, h, w = shape[-3:]
+        pt, ph, pw = self.params.patch
+        if t % pt or h % ph or w % pw:
+            raise InvalidInputError(
+                f"latent (t, h, w) = {(t, h, w)} must be divisible by the patch {self.params.patch}"
+            )
+        return t // pt, h // ph, w // pw
+
+    def patchify(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, T, H, W) -> (B, tokens, C * pt * ph * pw), tokens ordered (t, h, w)."""
+        b, c = x.shape[:2]
+        (gt, gh, gw), (pt, ph, pw) = self.grid(x.shape), self.params.patch
+        x = x.reshape(b, c, gt, pt, gh, ph, gw, pw).permute(0, 2, 4, 6, 1, 3, 5, 7)
+        return x.reshape(b, gt * gh * gw, c * pt * ph * pw)
+
+    def unpatchify(self, x: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+        b = x.shape[0]
+        (gt, gh, gw), (pt, ph, pw), c = grid, self.params.patch, self.params.in_channels
+        x = x.reshape(b, gt, gh, gw, c, pt, ph, pw).permute(0, 4, 1, 5, 2, 6, 3, 7)
+        return x.reshape(b, c, gt * pt, gh * ph, gw * pw)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        text: torch.Tensor,
+        text_mask: torch.Tensor | None = None,
+        cond: torch.Tensor | None = None,
+        cond_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Velocity for noisy latent ``x`` (B, C, T, H, W) at times ``t`` (B,) given text (B, L, text_dim).
+
+        ``text_mask`` (B, L) is True on real tokens. ``cond`` (B, C, T, H, W) holds clean latents for the frames
+        where ``cond_mask`` (B, T) is True; those frames' outputs are meaningless and ignored by losses/samplers.
+        """
+        p = self.params
+        if x.ndim != 5 or x.shape[1] != p.in_channels:
+            raise InvalidInputError(f"expected latent (B, {p.in_channels}, T, H, W), got {tuple(x.shape)}")
+        b, _, frames = x.shape[:3]
+        if cond_mask is None:
+            cond_mask = torch.zeros(b, frames, dtype=torch.bool, device=x.device)
+        if cond is not None:
+            x = torch.where(cond_mask[:, None, :, None, None], cond.to(x.dtype), x)
+        m = cond_mask[:, None, :, None, None].to(x.dtype).expand(b, 1, *x.shape[2:])
+        grid = self.grid(x.shape)
+        tokens = self.patch_embed(self.patchify(torch.cat([x, m], dim=1)))  # (B, N, dim)
+        rope = rope_tables(grid, p, x.device)
+        if text_mask is None:
+            text_mask = torch.ones(text.shape[:2], dtype=torch.bool, device=text.device)
+        # Pooled text joins the time embedding, so the global conditioning vector also carries the prompt.
+        weights = text_mask.unsqueeze(-1).to(text.dtype)
+        pooled = (text * weights).sum(1) / weights.sum(1).clamp(min=1)
+        c = self.t_embed(t) + self.text_proj(pooled)
+        attn_mask = text_mask[:, None, None, :]  # (B, 1, 1, L): True = attend
+        for block in self.blocks:
+            if self.gradient_checkpointing and self.training:
+                tokens = checkpoint(block, tokens, c, text, attn_mask, rope, use_reentrant=False)
+            else:
+                tokens = block(tokens, c, text, attn_mask, rope)
+        return self.unpatchify(self.final(tokens, c), grid)
+
+    def save_pretrained(self, directory: str | os.PathLike) -> None:
+        save_model(self, self.params, KIND, directory)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike) -> DiT:
+        config = read_config(directory, KIND)
+        return load_weights(cls(params_from_dict(DiTParams, config["params"])), directory).eval()
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides) -> DiT:
+        if name not in PRESETS:
+            raise ConfigError(f"unknown transformer preset {name!r}; choose one of {', '.join(PRESETS)}")
+        return cls(replace(PRESETS[name], **overrides))

@@ -1,0 +1,160 @@
+"""Training batches: one bucket shape per step, drawn deterministically from (seed, step).
+
+Why deterministic per step instead of a stateful iterator: batch ``step`` is a pure function of the seed, so
+resuming from a checkpoint needs no data-loader state and continues bit for bit, and rank ``r`` of ``n``
+takes exactly its slice of the global batch, so DDP on ``n`` processes sees the same samples as one
+process with the combined batch.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from tessera.data.buckets import Bucket, fit_to_bucket
+from tessera.errors import ConfigError, InvalidInputError
+
+
+@dataclass
+class Batch:
+    video: torch.Tensor  # (B, 3, T, H, W) float in [-1, 1]
+    captions: list[str]
+    keys: list[tuple] | None = None  # identifies each clip (for caching its latent); None if not cacheable
+    indices: list[int] | None = None  # global sample indices: per-sample randomness is seeded from them
+
+    def generator(self, seed: int, i: int) -> torch.Generator:
+        """Generator of sample ``i``'s noise: a function of (seed, global index), so the draws do not depend
+        on how the global batch is split over processes."""
+        return torch.Generator(self.video.device).manual_seed(seed * 1_000_003 + self.indices[i] * 7919 + 17)
+
+    def rng(self, seed: int, i: int) -> np.random.Generator:
+        return np.random.default_rng([seed, self.indices[i], 4])
+
+
+def to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> float (3, T, H, W) in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div(127.5).sub(1.0)
+
+
+def to_frames(video: torch.Tensor) -> np.ndarray:
+    """float (3, T, H, W) in [-1, 1] -> uint8 (T, H, W, 3)."""
+    x = ((video.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(1, 2, 3, 0).cpu().numpy()
+
+
+class BatchSource:
+    """Base: ``batch(step, batch_size, rank, world_size)`` returns this rank's slice of the global batch."""
+
+    def __init__(self, buckets: tuple[Bucket, ...], seed: int = 0, window: bool = False) -> None:
+        if not buckets:
+            raise ConfigError("buckets: give at least one training shape")
+        self.buckets, self.seed, self.window = tuple(buckets), seed, window
+
+    def bucket(self, step: int, indices: range) -> Bucket:
+        """The step's shape, drawn among the buckets every sample of the global batch can fill."""
+        fitting = self.fitting(indices)
+        return fitting[int(np.random.default_rng([self.seed, step, 1]).integers(len(fitting)))]
+
+    def fitting(self, indices: range) -> tuple[Bucket, ...]:
+        return self.buckets
+
+    def sample(self, index: int, bucket: Bucket, rng: np.random.Generator) -> tuple[np.ndarray, str, tuple]:
+        """Frames, caption, and a key that is equal exactly when the frames are equal."""
+        raise NotImplementedError
+
+    def batch(self, step: int, batch_size: int, rank: int = 0, world_size: int = 1) -> Batch:
+        if batch_size % world_size:
+            raise ConfigError(f"batch_size ({batch_size}) must be divisible by the number of processes ({world_size})")
+        bucket = self.bucket(step, range(step * batch_size, (step + 1) * batch_size))
+        local = batch_size // world_size
+        videos, captions, keys, indices = [], [], [], []
+        for j in range(rank * local, (rank + 1) * local):
+            index = step * batch_size + j
+            frames, caption, key = self.sample(index, bucket, np.random.default_rng([self.seed, index, 2]))
+            videos.append(to_tensor(frames))
+            captions.append(caption)
+            keys.append((key, bucket))
+            indices.append(index)
+        return Batch(torch.stack(videos), captions, None if self.window else keys, indices)
+
+    def _take(self, frames: np.ndarray, bucket: Bucket, rng: np.random.Generator) -> np.ndarray:
+        """A bucket-sized window: random start when ``window`` (autoencoder training), else the first frames."""
+        start = int(rng.integers(len(frames) - bucket.frames + 1)) if self.window else 0
+        return fit_to_bucket(frames, bucket, start)
+
+
+class WorldSource(BatchSource):
+    """World clips rendered on the fly (about 3 ms each) at the bucket's size.
+
+    With ``pool``, clip indices repeat every ``pool`` samples: a finite data set whose latents can be cached.
+    """
+
+    def __init__(
+        self, buckets, seed: int = 0, window: bool = False, split: str = "train", fps: float = 8.0, pool: int = 0
+    ) -> None:
+        super().__init__(buckets, seed, window)
+        if pool < 0:
+            raise ConfigError(f"pool must be >= 0 (0 = endless), got {pool}")
+        self.split, self.fps, self.pool = split, fps, pool
+
+    def sample(self, index, bucket, rng):
+        from tessera.world import sample_clip
+
+        if self.pool:
+            index %= self.pool
+        # With windows, render a longer clip so windows cover every phase of a motion, not only its start.
+        frames = max(bucket.frames, 33) if self.window else bucket.frames
+        clip = sample_clip(self.seed * 1_000_003 + index, self.split, bucket.width, bucket.height, frames, self.fps)
+        return self._take(clip.frames, bucket, rng), clip.caption, index
+
+
+class SampleListSource(BatchSource):
+    """Samples held in memory (from shards or a video folder); a seeded permutation per epoch."""
+
+    def __init__(self, samples: list[dict], buckets, seed: int = 0, window: bool = False, name: str = "") -> None:
+        super().__init__(buckets, seed, window)
+        shortest = min(b.frames for b in self.buckets)
+        self.samples = [s for s in samples if len(s["frames"]) >= shortest]
+        if not self.samples:
+            raise InvalidInputError(f"{name}: no video has {shortest} frames or more; add longer videos")
+        self._orders: dict[int, np.ndarray] = {}
+
+    def _position(self, index: int) -> int:
+        n = len(self.samples)
+        epoch = index // n
+        if epoch not in self._orders:
+            self._orders = {epoch: np.random.default_rng([self.seed, epoch, 3]).permutation(n)}
+        return int(self._orders[epoch][index % n])
+
+    def fitting(self, indices):
+        shortest = min(len(self.samples[self._position(i)]["frames"]) for i in indices)
+        return tuple(b for b in self.buckets if b.frames <= shortest)
+
+    def sample(self, index, bucket, rng):
+        position = self._position(index)
+        s = self.samples[position]
+        return self._take(s["frames"], bucket, rng), s["caption"], position
+
+
+def make_source(
+    data: str, buckets: tuple[Bucket, ...], seed: int = 0, window: bool = False, fps: float = 8.0, pool: int = 0
+) -> BatchSource:
+    """``world`` / ``world:SPLIT`` for clips rendered on the fly, a folder of shards, or a folder of videos."""
+    if data == "world" or data.startswith("world:"):
+        split = data.partition(":")[2] or "train"
+        return WorldSource(buckets, seed, window, split=split, fps=fps, pool=pool)
+    if not os.path.isdir(data):
+        raise ConfigError(f"data: {data!r} is neither 'world', 'world:SPLIT', nor a folder of shards or videos")
+    from pathlib import Path
+
+    from tessera.data.folder import VideoFolder
+    from tessera.data.shards import ShardReader
+
+    if any(Path(data).glob("*.tar")):
+        samples = list(ShardReader(data))
+    else:
+        samples = list(VideoFolder(data))
+    return SampleListSource(samples, buckets, seed, window, name=data)

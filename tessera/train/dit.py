@@ -1,0 +1,152 @@
+"""Transformer training: flow matching on autoencoder latents, with random conditioning tasks and text dropout.
+
+Each sample of a batch draws a task: text-to-video, first-frame image-to-video, extend forward (given the
+first latent frames), extend backward (given the last ones) or connect (given both ends; a loop is a connect
+whose two ends are the same frame). The given frames enter as clean latents under the frame mask and are left
+out of the loss. Captions are dropped to "" with probability ``text_dropout``, which is what classifier-free
+guidance needs at sampling time.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from tessera.diffusion import add_noise, flow_loss, logit_normal, shift_for, time_shift
+from tessera.errors import ConfigError
+from tessera.models.autoencoder import Autoencoder
+from tessera.models.dit import DiT, DiTParams
+from tessera.models.pretrained import atomic_write_text, params_to_dict
+from tessera.models.text import TextEncoder, TextEncoderParams
+from tessera.train.data import Batch, make_source
+from tessera.train.loop import TrainConfig, Trainer
+
+TASKS = ("t2v", "i2v", "extend", "extend_back", "connect")
+DEFAULTS = {
+    "vae": None,  # path of a trained autoencoder folder (required)
+    "text": "minilm",  # text encoder source
+    "text_dropout": 0.1,
+    "task_weights": [0.5, 0.2, 0.1, 0.1, 0.1],  # in the order of TASKS
+    "pool": 0,  # world clips repeat every `pool` samples (0 = endless); lets latents be cached
+    "cache_latents": True,
+}
+PIPELINE_CONFIG = "pipeline.json"
+
+
+def condition_mask(task: str, frames: int, rng: np.random.Generator) -> torch.Tensor:
+    """(frames,) bool: True on the latent frames given clean for ``task``."""
+    mask = torch.zeros(frames, dtype=torch.bool)
+    if frames == 1 or task == "t2v":
+        return mask
+    if task == "i2v":
+        mask[0] = True
+    elif task == "extend":
+        mask[: int(rng.integers(1, frames))] = True
+    elif task == "extend_back":
+        mask[frames - int(rng.integers(1, frames)) :] = True
+    elif task == "connect":
+        mask[0] = mask[-1] = True
+    else:
+        raise ConfigError(f"unknown conditioning task {task!r}; choose from {', '.join(TASKS)}")
+    return mask
+
+
+class DiTObjective:
+    """The loss function: owns the frozen autoencoder, the text encoder and their caches."""
+
+    def __init__(self, vae: Autoencoder, text: TextEncoder, extra: dict, seed: int) -> None:
+        self.vae, self.text, self.seed = vae.eval().requires_grad_(False), text, seed
+        self.text_dropout = float(extra["text_dropout"])
+        weights = np.asarray(extra["task_weights"], dtype=float)
+        if len(weights) != len(TASKS) or (weights < 0).any() or weights.sum() <= 0:
+            raise ConfigError(f"task_weights: give {len(TASKS)} non-negative weights for {', '.join(TASKS)}")
+        self.task_p = weights / weights.sum()
+        self.cache: dict | None = {} if extra["cache_latents"] else None
+
+    @torch.no_grad()
+    def latents(self, batch: Batch) -> torch.Tensor:
+        """Normalised latent means of the batch, from the cache when the same clip was encoded before."""
+        keys = batch.keys if self.cache is not None and batch.keys else None
+        if keys is not None and all(k in self.cache for k in keys):
+            return torch.stack([self.cache[k] for k in keys]).to(batch.video.device)
+        with torch.autocast(batch.video.device.type, enabled=False):
+            z = self.vae.normalize(self.vae.encode(batch.video.float())[0])
+        if keys is not None:
+            for k, zi in zip(keys, z, strict=True):
+                self.cache[k] = zi.cpu()
+        return z
+
+    def __call__(self, model: nn.Module, batch: Batch, step: int):
+        z = self.latents(batch)
+        b, _, frames = z.shape[:3]
+        masks, captions, noise, t = [], [], [], []
+        for i in range(b):
+            rng, gen = batch.rng(self.seed, i), batch.generator(self.seed, i)
+            task = TASKS[int(rng.choice(len(TASKS), p=self.task_p))]
+            masks.append(condition_mask(task, frames, rng))
+            captions.append("" if rng.random() < self.text_dropout else batch.captions[i])
+            noise.append(torch.randn(z.shape[1:], generator=gen, device=z.device))
+            t.append(logit_normal(1, gen, device=z.device))
+        cond_mask, noise = torch.stack(masks).to(z.device), torch.stack(noise)
+        text, text_mask = self.text(captions, device=z.device)
+        tokens = z[0, 0].numel() // math.prod(model_params(model).patch)
+        t = time_shift(torch.cat(t), shift_for(tokens))
+        x_t = add_noise(z, noise, t)
+        pred = model(x_t, t, text, text_mask, cond=z, cond_mask=cond_mask)
+        loss = flow_loss(pred, z, noise, cond_mask)
+        return loss, {}
+
+
+def model_params(model: nn.Module) -> DiTParams:
+    return (model.module if hasattr(model, "module") else model).params
+
+
+def write_pipeline_folder(folder: Path, dit_state: dict, params: DiTParams, vae_dir: Path, text_source: str) -> None:
+    """``folder`` becomes a complete pipeline: transformer/, autoencoder/ and pipeline.json."""
+    import json
+
+    dit = DiT(params)
+    dit.load_state_dict(dit_state)
+    dit.save_pretrained(folder / "transformer")
+    if (folder / "autoencoder").resolve() != vae_dir.resolve():
+        shutil.copytree(vae_dir, folder / "autoencoder", dirs_exist_ok=True)
+    config = {"transformer": "transformer", "autoencoder": "autoencoder", "text_encoder": {"source": text_source}}
+    atomic_write_text(folder / PIPELINE_CONFIG, json.dumps(config, indent=2) + "\n")
+
+
+def train_dit(params: DiTParams, cfg: TrainConfig, resume: bool = True, until: int | None = None) -> Path | None:
+    """Train (or resume) the transformer; ``cfg.out/model`` becomes a pipeline folder (EMA weights)."""
+    extra = {**DEFAULTS, **cfg.extra}
+    unknown = set(extra) - set(DEFAULTS)
+    if unknown:
+        raise ConfigError(f"unknown transformer setting(s) {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}")
+    if not extra["vae"]:
+        raise ConfigError("transformer training needs a trained autoencoder: --vae DIR (a `tessera train vae` model)")
+    vae_dir = Path(extra["vae"])
+    vae = Autoencoder.from_pretrained(vae_dir)
+    text = TextEncoder(TextEncoderParams(source=str(extra["text"])))
+    if params.in_channels != vae.params.latent_channels or params.text_dim != text.dim:
+        raise ConfigError(
+            f"transformer in_channels/text_dim ({params.in_channels}/{params.text_dim}) must match the autoencoder's "
+            f"latent_channels ({vae.params.latent_channels}) and the text encoder's width ({text.dim})"
+        )
+    factor = vae.params.spatial_factor
+    for bucket in cfg.buckets():
+        if bucket.height % (factor * params.patch[1]) or bucket.width % (factor * params.patch[2]):
+            raise ConfigError(
+                f"sizes: {bucket.size} must be a multiple of {factor * params.patch[1]} (autoencoder x patch)"
+            )
+    source = make_source(cfg.data, cfg.buckets(), cfg.seed, pool=int(extra["pool"]))
+    objective = DiTObjective(vae, text, extra, cfg.seed)
+
+    def save(state: dict, folder: Path) -> None:
+        write_pipeline_folder(folder, state, params, vae_dir, str(extra["text"]))
+
+    describe = {"kind": "dit", "params": params_to_dict(params)}
+    torch.manual_seed(cfg.seed)  # the initial weights are a function of the seed
+    return Trainer(DiT(params), cfg, source, objective, save, describe).fit(resume=resume, until=until)

@@ -1,0 +1,72 @@
+"""Autoencoder training: L1 + MSE reconstruction and a small KL term; PSNR logged as it trains."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from tessera.models.autoencoder import Autoencoder, AutoencoderParams
+from tessera.models.pretrained import params_to_dict
+from tessera.train.data import Batch, make_source
+from tessera.train.loop import TrainConfig, Trainer
+
+DEFAULTS = {"kl_weight": 1e-6, "stats_clips": 32}
+
+
+def psnr(recon: torch.Tensor, target: torch.Tensor) -> float:
+    """PSNR in dB of videos in [-1, 1] (peak-to-peak 2, the same number as for 0-255 frames)."""
+    mse = float(((recon.float().clamp(-1, 1) - target.float()) ** 2).mean())
+    return 10 * math.log10(4.0 / max(mse, 1e-12))
+
+
+def vae_loss(kl_weight: float, seed: int):
+    def loss_fn(model: nn.Module, batch: Batch, step: int):
+        x = batch.video
+        recon, mean, logvar = model(x, seeds=[batch.generator(seed, i) for i in range(len(x))])
+        err = recon.float() - x
+        l1, mse = err.abs().mean(), err.pow(2).mean()
+        mean, logvar = mean.float(), logvar.float()
+        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
+        loss = l1 + mse + kl_weight * kl
+        mse = float(mse.detach())
+        return loss, {
+            "l1": float(l1.detach()),
+            "kl": float(kl.detach()),
+            "psnr": 10 * math.log10(4.0 / max(mse, 1e-12)),
+        }
+
+    return loss_fn
+
+
+@torch.no_grad()
+def latent_stats(model: Autoencoder, source, clips: int) -> tuple[float, float]:
+    """Mean and std of the latent means over ``clips`` clips: the transformer's normalisation."""
+    values = []
+    for step in range(clips):
+        batch = source.batch(10_000_000 + step, 1)
+        values.append(model.encode(batch.video)[0].flatten())
+    z = torch.cat(values)
+    return float(z.mean()), float(z.std())
+
+
+def train_vae(
+    params: AutoencoderParams, cfg: TrainConfig, resume: bool = True, until: int | None = None
+) -> Path | None:
+    """Train (or resume) an autoencoder; the EMA weights go to ``cfg.out/model`` with latent statistics."""
+    extra = {**DEFAULTS, **cfg.extra}
+    source = make_source(cfg.data, cfg.buckets(), cfg.seed, window=True)
+
+    def save(state: dict, folder: Path) -> None:
+        model = Autoencoder(params)
+        model.load_state_dict(state)
+        model.eval()
+        model.with_latent_stats(*latent_stats(model, source, int(extra["stats_clips"])))
+        model.save_pretrained(folder)
+
+    describe = {"kind": "autoencoder", "params": params_to_dict(params)}
+    torch.manual_seed(cfg.seed)  # the initial weights are a function of the seed
+    trainer = Trainer(Autoencoder(params), cfg, source, vae_loss(float(extra["kl_weight"]), cfg.seed), save, describe)
+    return trainer.fit(resume=resume, until=until)

@@ -1,0 +1,108 @@
+"""Flow matching: schedules, samplers against exact solutions, guidance, condition frames, the loss."""
+
+import pytest
+import torch
+
+from tessera.diffusion import (
+    add_noise,
+    denoise,
+    flow_loss,
+    get_schedule,
+    guided,
+    logit_normal,
+    shift_for,
+    time_shift,
+    velocity_target,
+)
+from tessera.errors import ConfigError
+
+
+def test_time_shift_keeps_endpoints_and_adds_noise_in_between():
+    t = torch.linspace(0, 1, 11)
+    shifted = time_shift(t, 3.0)
+    assert shifted[0] == 0 and shifted[-1] == 1
+    assert (shifted[1:-1] > t[1:-1]).all() and (shifted.diff() > 0).all()
+    assert torch.equal(time_shift(t, 1.0), t)
+    assert shift_for(64) == 1.0 and shift_for(1024) == pytest.approx(2.0) and shift_for(10**9) == 6.0
+
+
+def test_schedule_runs_from_start_to_zero():
+    s = get_schedule(10, shift=2.0)
+    assert len(s) == 11 and s[0] == 1 and s[-1] == 0 and (s.diff() < 0).all()
+    edit = get_schedule(5, start=0.6)
+    assert edit[0] == pytest.approx(0.6) and edit[-1] == 0
+    with pytest.raises(ConfigError, match="steps"):
+        get_schedule(0)
+    with pytest.raises(ConfigError, match="strength"):
+        get_schedule(4, start=1.5)
+
+
+def test_logit_normal_times_lie_inside_the_unit_interval():
+    t = logit_normal(10000, torch.Generator().manual_seed(0))
+    assert 0 < t.min() and t.max() < 1 and abs(float(t.mean()) - 0.5) < 0.01
+
+
+def test_euler_follows_a_straight_path_exactly():
+    x0 = torch.randn(2, 3, 2, 4, 4)
+
+    def velocity(x, t):  # the true field when all data is the single point x0
+        return (x - x0) / t.view(-1, 1, 1, 1, 1)
+
+    out = denoise(velocity, torch.randn_like(x0), get_schedule(4))
+    torch.testing.assert_close(out, x0, rtol=1e-5, atol=1e-5)
+
+
+def test_heun_beats_euler_on_a_curved_field():
+    s = 3.0  # data ~ N(0, s^2): the exact flow maps noise n to s * n
+
+    def velocity(x, t):
+        t = t.view(-1, 1)
+        return (t - (1 - t) * s**2) / ((1 - t) ** 2 * s**2 + t**2) * x
+
+    noise = torch.randn(4, 8)
+    errors = {m: (denoise(velocity, noise, get_schedule(6), m) - s * noise).abs().max() for m in ("euler", "heun")}
+    assert errors["heun"] < errors["euler"] / 3
+    with pytest.raises(ConfigError, match="sampler"):
+        denoise(velocity, noise, get_schedule(2), "ddim")
+
+
+def test_classifier_free_guidance_formula():
+    def cond(x, t):
+        return torch.full_like(x, 2.0)
+
+    def uncond(x, t):
+        return torch.full_like(x, 0.5)
+
+    x, t = torch.zeros(1, 3), torch.zeros(1)
+    assert torch.equal(guided(cond, uncond, 4.0)(x, t), torch.full((1, 3), 6.5))
+    assert guided(cond, None, 4.0) is cond
+
+
+def test_condition_frames_come_back_unchanged():
+    cond = torch.randn(1, 2, 4, 3, 3)
+    mask = torch.tensor([[True, False, False, True]])
+    seen = []
+
+    def velocity(x, t):
+        seen.append(x[:, :, 0].clone())
+        return torch.randn_like(x)
+
+    out = denoise(velocity, torch.randn(1, 2, 4, 3, 3), get_schedule(5), "heun", cond=cond, cond_mask=mask)
+    assert torch.equal(out[:, :, 0], cond[:, :, 0]) and torch.equal(out[:, :, 3], cond[:, :, 3])
+    assert all(torch.equal(s, cond[:, :, 0]) for s in seen)  # the model always saw the clean frame
+    assert not torch.equal(out[:, :, 1], cond[:, :, 1])
+
+
+def test_loss_is_zero_for_the_true_velocity_and_ignores_condition_frames():
+    x0, noise = torch.randn(2, 3, 4, 2, 2), torch.randn(2, 3, 4, 2, 2)
+    t = torch.tensor([0.3, 0.8])
+    xt = add_noise(x0, noise, t)
+    torch.testing.assert_close(xt[1], 0.2 * x0[1] + 0.8 * noise[1])
+    target = velocity_target(x0, noise)
+    assert flow_loss(target, x0, noise) == 0
+    wrong = target.clone()
+    wrong[:, :, 0] += 5.0
+    mask = torch.zeros(2, 4, dtype=torch.bool)
+    assert flow_loss(wrong, x0, noise) > 1
+    mask[:, 0] = True
+    assert flow_loss(wrong, x0, noise, mask) == 0

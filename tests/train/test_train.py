@@ -1,0 +1,146 @@
+"""Training: loss goes down, an overfit transformer samples its clip, exact resume, DDP == combined batch."""
+
+import csv
+import os
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from safetensors.torch import load_file
+
+from tessera.diffusion import denoise, get_schedule
+from tessera.errors import ConfigError
+from tessera.models.autoencoder import Autoencoder, AutoencoderParams
+from tessera.models.dit import PRESETS, DiT
+from tessera.models.text import TextEncoder, TextEncoderParams
+from tessera.train.data import WorldSource
+from tessera.train.dit import train_dit
+from tessera.train.loop import TrainConfig, checkpoint_dirs
+from tessera.train.vae import train_vae
+
+TINY_VAE = AutoencoderParams(latent_channels=4, channels=(8, 16, 16))
+
+
+def _cfg(out, **kw):
+    base = dict(out=str(out), steps=4, batch_size=2, lr=3e-3, warmup=0, sizes=("32x32",), frames=(5,), bf16=False)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _losses(out):
+    with open(out / "log.csv") as f:
+        return [float(r["loss"]) for r in csv.DictReader(f)]
+
+
+@pytest.fixture(scope="module")
+def vae_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("vae") / "model"
+    torch.manual_seed(0)
+    Autoencoder(TINY_VAE).with_latent_stats(0.0, 0.2).save_pretrained(folder)
+    return folder
+
+
+def test_autoencoder_loss_decreases_when_overfitting_a_few_clips(tmp_path):
+    cfg = _cfg(tmp_path, steps=40, log_every=5, extra={"stats_clips": 2})
+    cfg.data = "world"
+    model_dir = train_vae(TINY_VAE, cfg)
+    losses = _losses(tmp_path)
+    assert losses[-1] < 0.7 * losses[0]
+    vae = Autoencoder.from_pretrained(model_dir)
+    assert vae.params.latent_std != 1.0  # latent statistics were measured on export
+
+
+def _dit_cfg(out, vae_dir, **kw):
+    extra = {"vae": str(vae_dir), "text": "toy:32", "pool": 1, "task_weights": [1, 0, 0, 0, 0], "text_dropout": 0.0}
+    extra.update(kw.pop("extra", {}))
+    return _cfg(out, extra=extra, **kw)
+
+
+def test_overfit_transformer_reproduces_its_clip_with_euler(tmp_path, vae_dir):
+    cfg = _dit_cfg(tmp_path, vae_dir, steps=300, batch_size=4, lr=2e-3, log_every=50, ema_decay=0.0)
+    folder = train_dit(PRESETS["tiny"], cfg)
+    losses = _losses(tmp_path)
+    assert losses[-1] < 0.5 * losses[0]
+    vae = Autoencoder.from_pretrained(folder / "autoencoder")
+    dit = DiT.from_pretrained(folder / "transformer")
+    source = WorldSource(cfg.buckets(), cfg.seed, pool=1)
+    batch = source.batch(0, 1)
+    with torch.no_grad():
+        target = vae.normalize(vae.encode(batch.video)[0])
+        text, mask = TextEncoder(TextEncoderParams(source="toy:32"))(batch.captions)
+        sample = denoise(lambda x, t: dit(x, t, text, mask), torch.randn_like(target), get_schedule(30))
+        other = torch.randn_like(target)
+    error = float((sample - target).pow(2).mean() / target.pow(2).mean())
+    baseline = float((other - target).pow(2).mean() / target.pow(2).mean())
+    assert error < 0.1 < baseline
+
+
+def test_resume_continues_bit_for_bit(tmp_path, vae_dir):
+    straight = train_dit(PRESETS["tiny"], _dit_cfg(tmp_path / "a", vae_dir, steps=4, ckpt_every=2, extra={"pool": 0}))
+    interrupted = train_dit(PRESETS["tiny"], _dit_cfg(tmp_path / "b", vae_dir, steps=4, extra={"pool": 0}), until=2)
+    assert interrupted is None
+    assert [p.name for p in checkpoint_dirs(tmp_path / "b")] == ["step-00000002"]
+    resumed = train_dit(PRESETS["tiny"], _dit_cfg(tmp_path / "b", vae_dir, steps=4, extra={"pool": 0}))
+    a = load_file(straight / "transformer" / "model.safetensors")
+    b = load_file(resumed / "transformer" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    ckpt_a, ckpt_b = checkpoint_dirs(tmp_path / "a")[-1], checkpoint_dirs(tmp_path / "b")[-1]
+    assert ckpt_a.name == ckpt_b.name == "step-00000004"
+    raw_a, raw_b = load_file(ckpt_a / "model.safetensors"), load_file(ckpt_b / "model.safetensors")
+    assert all(torch.equal(raw_a[k], raw_b[k]) for k in raw_a)
+    assert [r for r in open(tmp_path / "b" / "log.csv")][0].startswith("step,")
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank, world_size, port, out, vae_dir):
+    os.environ.update(
+        {"RANK": str(rank), "WORLD_SIZE": str(world_size), "LOCAL_RANK": str(rank)},
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
+    torch.set_num_threads(1)
+    try:
+        cfg = _dit_cfg(out, vae_dir, steps=2, batch_size=4, extra={"pool": 0, "task_weights": [1, 1, 1, 1, 1]})
+        cfg.ema_decay = 0.0
+        train_dit(PRESETS["tiny"], cfg)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_ddp_on_two_gloo_processes_equals_one_process_with_the_combined_batch(tmp_path, vae_dir):
+    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path / "ddp"), str(vae_dir)), nprocs=2, join=True)
+    cfg = _dit_cfg(tmp_path / "one", vae_dir, steps=2, batch_size=4, extra={"pool": 0, "task_weights": [1, 1, 1, 1, 1]})
+    cfg.ema_decay = 0.0
+    torch.set_num_threads(1)
+    train_dit(PRESETS["tiny"], cfg)
+    ddp = load_file(checkpoint_dirs(tmp_path / "ddp")[-1] / "model.safetensors")
+    one = load_file(checkpoint_dirs(tmp_path / "one")[-1] / "model.safetensors")
+    init = DiT.from_preset("tiny").state_dict()
+    moved = 0
+    for k in one:
+        torch.testing.assert_close(ddp[k], one[k], rtol=1e-4, atol=1e-6)
+        moved += int(not torch.equal(one[k], init[k]))
+    assert moved > 10  # the step really changed the weights
+
+
+def test_bad_configs_name_the_bad_field(tmp_path, vae_dir):
+    with pytest.raises(ConfigError, match="steps"):
+        _cfg(tmp_path, steps=0)
+    with pytest.raises(ConfigError, match="sizes"):
+        _cfg(tmp_path, sizes=("64by64",))
+    with pytest.raises(ConfigError, match="4k\\+1"):
+        _cfg(tmp_path, frames=(8,))
+    with pytest.raises(ConfigError, match="--vae"):
+        train_dit(PRESETS["tiny"], _cfg(tmp_path))
+    with pytest.raises(ConfigError, match="task_weights"):
+        train_dit(PRESETS["tiny"], _dit_cfg(tmp_path, vae_dir, extra={"task_weights": [1, 2]}))
+    with pytest.raises(ConfigError, match="text_dropout_rate"):
+        train_dit(PRESETS["tiny"], _dit_cfg(tmp_path, vae_dir, extra={"text_dropout_rate": 0.1}))
+    with pytest.raises(ConfigError, match="divisible by the number of processes"):
+        WorldSource(_cfg(tmp_path).buckets()).batch(0, 3, rank=0, world_size=2)
