@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import typer
@@ -36,6 +37,10 @@ def _config(out: Path, **kw):
         except json.JSONDecodeError:
             extra[key] = value
     return TrainConfig(out=str(out), frames=frames, sizes=_csv(kw.pop("sizes")), extra=extra, **kw)
+
+
+def _main_process() -> bool:
+    return os.environ.get("RANK", "0") == "0"
 
 
 def _logging() -> None:
@@ -111,7 +116,8 @@ def train_vae_command(
         set_=set_,
     )
     folder = train_vae(PRESETS[preset], cfg, resume=resume)
-    console.print(f"autoencoder written to {folder}")
+    if _main_process():
+        console.print(f"autoencoder written to {folder}")
 
 
 @train_app.command("dit")
@@ -174,4 +180,5 @@ def train_dit_command(
     )
     cfg.extra = {**cfg.extra, "vae": str(vae), "text": text}
     folder = train_dit(params, cfg, resume=resume)
-    console.print(f"pipeline folder written to {folder}")
+    if _main_process():
+        console.print(f"pipeline folder written to {folder}")

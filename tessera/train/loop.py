@@ -312,6 +312,14 @@ class Trainer:
         self.step += 1
         return {"loss": float(loss.detach()), "grad_norm": float(norm), "lr": lr, **metrics}
 
+    def _mean_over_processes(self, sums: dict[str, float]) -> dict[str, float]:
+        """Each process saw its own slice of the batch; the logged numbers are of the whole batch."""
+        if self.dist.world_size == 1 or not sums:
+            return sums
+        values = torch.tensor(list(sums.values()), dtype=torch.float64, device=self.dist.device)
+        dist.all_reduce(values)
+        return dict(zip(sums, (values / self.dist.world_size).tolist(), strict=True))
+
     def _log_row(self, row: dict) -> None:
         path = self.out / "log.csv"
         new = not path.exists()
@@ -370,6 +378,7 @@ class Trainer:
                     sums[k] = sums.get(k, 0.0) + v
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     n = cfg.log_every if self.step % cfg.log_every == 0 else self.step % cfg.log_every
+                    sums = self._mean_over_processes(sums)
                     elapsed = time.perf_counter() - window_start
                     row = {"step": self.step, **{k: round(v / n, 6) for k, v in sums.items()}}
                     row["samples_per_s"] = round(window_samples / elapsed, 3)
