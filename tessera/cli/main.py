@@ -13,6 +13,7 @@ from rich.table import Table
 
 import tessera
 from tessera.cli.eval import eval_command
+from tessera.cli.generate import generate_command
 from tessera.cli.train import train_app
 from tessera.cli.world import world_app
 from tessera.errors import TesseraError
@@ -25,6 +26,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(world_app, name="world")
+app.command("generate")(generate_command)
 app.command("eval")(eval_command)
 app.add_typer(train_app, name="train")
 console = Console()

@@ -106,8 +106,10 @@ def model_params(model: nn.Module) -> DiTParams:
     return (model.module if hasattr(model, "module") else model).params
 
 
-def write_pipeline_folder(folder: Path, dit_state: dict, params: DiTParams, vae_dir: Path, text_source: str) -> None:
-    """``folder`` becomes a complete pipeline: transformer/, autoencoder/ and pipeline.json."""
+def write_pipeline_folder(
+    folder: Path, dit_state: dict, params: DiTParams, vae_dir: Path, text_source: str, cfg: TrainConfig
+) -> None:
+    """``folder`` becomes a complete pipeline: transformer/, autoencoder/ and pipeline.json (the trained shapes)."""
     import json
 
     dit = DiT(params)
@@ -115,7 +117,13 @@ def write_pipeline_folder(folder: Path, dit_state: dict, params: DiTParams, vae_
     dit.save_pretrained(folder / "transformer")
     if (folder / "autoencoder").resolve() != vae_dir.resolve():
         shutil.copytree(vae_dir, folder / "autoencoder", dirs_exist_ok=True)
-    config = {"transformer": "transformer", "autoencoder": "autoencoder", "text_encoder": {"source": text_source}}
+    config = {
+        "sizes": list(cfg.sizes),
+        "max_frames": max(cfg.frames),
+        "text_encoder": {"source": text_source},
+        "transformer": "transformer",
+        "autoencoder": "autoencoder",
+    }
     atomic_write_text(folder / PIPELINE_CONFIG, json.dumps(config, indent=2) + "\n")
 
 
@@ -145,7 +153,7 @@ def train_dit(params: DiTParams, cfg: TrainConfig, resume: bool = True, until: i
     objective = DiTObjective(vae, text, extra, cfg.seed)
 
     def save(state: dict, folder: Path) -> None:
-        write_pipeline_folder(folder, state, params, vae_dir, str(extra["text"]))
+        write_pipeline_folder(folder, state, params, vae_dir, str(extra["text"]), cfg)
 
     describe = {"kind": "dit", "params": params_to_dict(params)}
     torch.manual_seed(cfg.seed)  # the initial weights are a function of the seed

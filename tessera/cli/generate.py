@@ -1,0 +1,119 @@
+"""``tessera generate``: a prompt in, a video out (the README's main command)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+console = Console(stderr=True)
+
+
+def default_model() -> Path:
+    """The shipped model: ``models/tessera-world-s`` beside the package (a clone's root)."""
+    import tessera
+
+    return Path(tessera.__file__).resolve().parent.parent / "models" / "tessera-world-s"
+
+
+def generate_command(
+    prompt: str = typer.Argument(..., help="What should happen, e.g. 'a red ball falls and bounces on the floor'"),
+    output: Path = typer.Option(Path("video.mp4"), "-o", "--output", help="Output file: .mp4, .gif or .png"),
+    model: Path | None = typer.Option(None, "--model", help="Pipeline folder (default: models/tessera-world-s)"),
+    seconds: float = typer.Option(2.0, help="Duration; frames = seconds x fps + 1, rounded to 4k+1"),
+    size: str = typer.Option("64x64", help="WIDTHxHEIGHT; the model lists the sizes it supports"),
+    fps: float | None = typer.Option(None, help="Frames per second (default: the model's, 8)"),
+    seed: int = typer.Option(0, help="Same seed, same video"),
+    steps: int | None = typer.Option(None, help="Sampling steps (default: the model's)"),
+    guidance: float | None = typer.Option(None, help="Classifier-free guidance scale (default: the model's)"),
+    negative: str | None = typer.Option(None, help="Negative prompt: what to steer away from"),
+    image: Path | None = typer.Option(None, help="Image-to-video: start from this image"),
+    extend: Path | None = typer.Option(None, help="Extend this clip (see --direction)"),
+    direction: str = typer.Option("forward", help="--extend direction: forward (continue) or backward (lead in)"),
+    connect: list[Path] | None = typer.Option(None, help="Connect two clips: give --connect A.mp4 --connect B.mp4"),
+    loop: bool = typer.Option(False, "--loop", help="Make a seamless loop (the last frame returns to the first)"),
+    edit: Path | None = typer.Option(None, help="Edit this clip under the prompt (SDEdit; see --strength)"),
+    strength: float = typer.Option(0.6, help="--edit strength: 0 keeps the clip, 1 ignores it"),
+    gif: bool = typer.Option(False, "--gif", help="Also write a GIF beside the output"),
+    sampler: str | None = typer.Option(None, help="euler or heun (default: the model's)"),
+) -> None:
+    """Generate a video (or an image, with --seconds 0) from a prompt."""
+    from tessera.errors import InvalidInputError
+    from tessera.media import parse_size, save
+    from tessera.pipeline import TextToVideoPipeline
+
+    width, height = parse_size(size)
+    if seconds < 0:
+        raise InvalidInputError(f"--seconds must be >= 0, got {seconds}")
+    if connect and len(connect) != 2:
+        raise InvalidInputError(
+            f"--connect needs exactly two clips (--connect A.mp4 --connect B.mp4), got {len(connect)}"
+        )
+    tasks = [
+        name
+        for name, v in (
+            ("--image", image),
+            ("--extend", extend),
+            ("--connect", connect),
+            ("--edit", edit),
+            ("--loop", loop),
+        )
+        if v
+    ]
+    if len(tasks) > 1:
+        raise InvalidInputError(f"choose one of {', '.join(tasks)}")
+    model = model or default_model()
+    t0 = time.perf_counter()
+    with console.status(f"loading {model}"):
+        pipe = TextToVideoPipeline.from_pretrained(model)
+    fps = fps or pipe.config.fps
+    frames = round(seconds * fps) + 1
+    kwargs: dict = {}
+    if image:
+        kwargs["image"] = image
+    if extend:
+        kwargs.update(video=extend, direction=direction)
+    if connect:
+        kwargs.update(video=connect[0], end_video=connect[1])
+    if edit:
+        kwargs.update(video=edit, strength=strength)
+    columns = [TextColumn("[bold]sampling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("steps", total=None)
+
+        def on_step(done: int, total: int, _latents) -> None:
+            bar.update(task, completed=done, total=total)
+
+        out = pipe(
+            prompt,
+            negative_prompt=negative,
+            num_frames=frames,
+            height=height,
+            width=width,
+            fps=fps,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            seed=seed,
+            loop=loop,
+            sampler=sampler,
+            callback_on_step_end=on_step,
+            **kwargs,
+        )
+    video = out.frames[0]
+    if video.shape[0] == 1 and output.suffix.lower() in (".mp4", ".gif"):
+        console.print("one frame requested: writing a one-frame video (use -o NAME.png for an image)")
+    written = [save(output, video, out.fps)]
+    if gif:
+        written.append(save(output.with_suffix(".gif"), video, out.fps))
+    total = time.perf_counter() - t0
+    t = out.timings
+    for path in written:
+        typer.echo(str(path))
+    console.print(
+        f"{video.shape[0]} frames {video.shape[2]}x{video.shape[1]} at {out.fps:g} fps  |  load {t['load']:.2f}s  "
+        f"sample {t['sample']:.2f}s  decode {t['decode']:.2f}s  total {total:.2f}s",
+        highlight=False,
+    )

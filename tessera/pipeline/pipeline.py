@@ -1,0 +1,463 @@
+"""``TextToVideoPipeline``: the one public way to generate.
+
+One model does every task through the transformer's frame mask: latent frames given clean are conditions,
+the rest are generated.
+
+- text-to-video, and text-to-image (``num_frames=1``);
+- image-to-video (``image=``: the first frame is given);
+- extend forward (``video=``: its last frames open the new clip) or backward (``direction="backward"``: its
+  first frames close the new clip);
+- connect (``video=`` and ``end_video=``: the first clip's last frame opens, the second's first frame closes);
+- loop (``loop=True``: the first frame is generated, then the clip is regenerated to return to it);
+- edit (``video=`` + ``strength=``: SDEdit — noise the clip's latent to ``strength``, denoise under the prompt).
+
+Clips longer than the model's longest training clip are generated in chunks, each extending the previous
+one with an overlap of latent frames.
+
+Why conditions are encoded alone: the autoencoder is causal, so a clip's first latent frame is its first
+pixel frame encoded by itself, exactly what the transformer saw as the given frame in training.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tessera.diffusion import SAMPLERS, denoise, get_schedule, guided, shift_for
+from tessera.errors import ConfigError, InvalidInputError, NotFoundError
+from tessera.media import Video, fit, read_image, read_video
+from tessera.models.autoencoder import Autoencoder
+from tessera.models.dit import DiT
+from tessera.models.pretrained import atomic_write_text
+from tessera.models.text import TextEncoder, TextEncoderParams
+
+log = logging.getLogger("tessera.pipeline")
+
+CONFIG_NAME = "pipeline.json"
+DIRECTIONS = ("forward", "backward")
+OUTPUT_TYPES = ("np", "pil", "latent")
+
+
+@dataclass
+class PipelineConfig:
+    """Defaults and limits stored in ``pipeline.json`` beside the component folders."""
+
+    sizes: tuple[str, ...] = ("64x64", "112x64", "64x112")  # WIDTHxHEIGHT the model was trained at
+    max_frames: int = 33  # longest clip generated in one piece; longer clips are chunked
+    fps: float = 8.0
+    steps: int = 24
+    guidance: float = 4.0
+    sampler: str = "euler"
+    shift: float = 0.0  # time shift; 0 = resolution-dependent (shift_for)
+    overlap: int = 2  # latent frames shared by consecutive chunks of a long clip
+    decode_chunk: int = 3  # latent frames decoded at a time
+    text_encoder: dict = field(default_factory=lambda: {"source": "minilm"})
+    transformer: str = "transformer"
+    autoencoder: str = "autoencoder"
+
+    def __post_init__(self) -> None:
+        self.sizes = tuple(self.sizes)
+        if self.sampler not in SAMPLERS:
+            raise ConfigError(f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
+        if self.max_frames < 5 or (self.max_frames - 1) % 4:
+            raise ConfigError(f"max_frames must be 4k+1 and >= 5, got {self.max_frames}")
+        for name in ("steps", "overlap", "decode_chunk"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.fps <= 0 or self.guidance < 0 or self.shift < 0:
+            raise ConfigError("fps must be > 0, guidance and shift >= 0")
+
+
+@dataclass
+class VideoPipelineOutput:
+    frames: list  # per prompt: uint8 (T, H, W, 3) for "np", a list of PIL images for "pil", a latent for "latent"
+    fps: float
+    timings: dict[str, float]
+
+
+def _as_frames(value, name: str) -> np.ndarray:
+    """A path, a Video, a PIL image or an array -> uint8 (T, H, W, 3)."""
+    if isinstance(value, str | os.PathLike):
+        path = Path(value)
+        suffix = path.suffix.lower()
+        value = read_image(path)[None] if suffix in (".png", ".jpg", ".jpeg", ".webp", ".bmp") else read_video(path)
+    if isinstance(value, Video):
+        value = value.frames
+    if hasattr(value, "convert"):  # a PIL image
+        value = np.asarray(value.convert("RGB"))
+    arr = np.asarray(value)
+    if arr.ndim == 3:
+        arr = arr[None]
+    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8 or 0 in arr.shape:
+        raise InvalidInputError(f"{name} must be uint8 RGB frames (T, H, W, 3) or an image file, got {arr.shape}")
+    return arr
+
+
+class TextToVideoPipeline:
+    def __init__(
+        self,
+        transformer: DiT,
+        autoencoder: Autoencoder,
+        text_encoder: TextEncoder,
+        config: PipelineConfig | None = None,
+    ) -> None:
+        self.transformer, self.autoencoder, self.text_encoder = transformer.eval(), autoencoder.eval(), text_encoder
+        self.config = config or PipelineConfig()
+        if transformer.params.in_channels != autoencoder.params.latent_channels:
+            raise ConfigError("transformer in_channels must equal the autoencoder's latent_channels")
+        if transformer.params.text_dim != text_encoder.dim:
+            raise ConfigError(
+                f"transformer text_dim ({transformer.params.text_dim}) must equal the text encoder's width "
+                f"({text_encoder.dim})"
+            )
+        self.load_seconds = 0.0
+
+    # -- folders ----------------------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike) -> TextToVideoPipeline:
+        t0 = time.perf_counter()
+        directory = Path(directory)
+        path = directory / CONFIG_NAME
+        if not path.is_file():
+            raise NotFoundError(
+                f"{directory}: not a pipeline folder (no {CONFIG_NAME}); give e.g. models/tessera-world-s"
+            )
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}: not valid JSON ({e})") from e
+        known = set(PipelineConfig.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+        config = PipelineConfig(**data)
+        text = dict(config.text_encoder)
+        source = str(text.pop("source", "minilm"))
+        if source not in ("minilm",) and not source.startswith("toy:") and not os.path.isabs(source):
+            source = str(directory / source)  # a text encoder folder inside the pipeline folder
+        pipe = cls(
+            DiT.from_pretrained(directory / config.transformer),
+            Autoencoder.from_pretrained(directory / config.autoencoder),
+            TextEncoder(TextEncoderParams(source=source, **text)),
+            config,
+        )
+        pipe.load_seconds = time.perf_counter() - t0
+        return pipe
+
+    def save_pretrained(self, directory: str | os.PathLike, dtype: torch.dtype | None = None) -> Path:
+        """Write the pipeline folder; ``dtype=torch.float16`` halves the weights on disk (loaded back as fp32)."""
+        from dataclasses import asdict
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for module, sub in ((self.transformer, self.config.transformer), (self.autoencoder, self.config.autoencoder)):
+            if dtype is None:
+                module.save_pretrained(directory / sub)
+            else:
+                copy = type(module)(module.params)
+                copy.load_state_dict(module.state_dict())
+                copy.to(dtype).save_pretrained(directory / sub)
+        config = asdict(self.config)
+        config["sizes"] = list(config["sizes"])
+        atomic_write_text(directory / CONFIG_NAME, json.dumps(config, indent=2) + "\n")
+        return directory
+
+    # -- inputs -----------------------------------------------------------------------------------------------
+    def check_inputs(
+        self, prompt, num_frames, height, width, fps, steps, guidance, strength, direction, output_type, sampler
+    ) -> int:
+        """Validate arguments; returns the frame count rounded to 4k+1."""
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt or [])
+        if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
+            raise InvalidInputError("prompt must be a non-empty string (or a list of them)")
+        size = f"{width}x{height}"
+        if size not in self.config.sizes:
+            raise InvalidInputError(
+                f"size {size} is not supported by this model; supported: {', '.join(self.config.sizes)}"
+            )
+        if num_frames < 1:
+            raise InvalidInputError(f"num_frames must be >= 1, got {num_frames}")
+        factor = self.autoencoder.params.temporal_factor
+        rounded = 1 + factor * round((num_frames - 1) / factor)
+        if rounded != num_frames:
+            log.warning("num_frames %d is not %dk+1; using %d", num_frames, factor, rounded)
+        if fps <= 0:
+            raise InvalidInputError(f"fps must be > 0, got {fps}")
+        if steps < 1:
+            raise InvalidInputError(f"num_inference_steps must be >= 1, got {steps}")
+        if guidance < 0:
+            raise InvalidInputError(f"guidance_scale must be >= 0, got {guidance}")
+        if strength is not None and not 0 < strength <= 1:
+            raise InvalidInputError(f"strength must be in (0, 1], got {strength}")
+        if direction not in DIRECTIONS:
+            raise InvalidInputError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+        if output_type not in OUTPUT_TYPES:
+            raise InvalidInputError(f"output_type must be one of {', '.join(OUTPUT_TYPES)}, got {output_type!r}")
+        if sampler not in SAMPLERS:
+            raise InvalidInputError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+        return rounded
+
+    # -- latents ----------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, frames: np.ndarray, width: int, height: int) -> torch.Tensor:
+        """uint8 frames (4k+1 of them) -> normalised latent (1, C, k+1, h, w) at the pipeline's size."""
+        frames = fit(frames, width, height)
+        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div(127.5).sub(1)[None]
+        return self.autoencoder.normalize(self.autoencoder.encode(x)[0])
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor) -> np.ndarray:
+        """Normalised latent (B, C, t, h, w) -> uint8 frames (B, T, H, W, 3), decoded in temporal chunks."""
+        x = self.autoencoder.decode(self.autoencoder.denormalize(latents), chunk=self.config.decode_chunk)
+        x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        return x.permute(0, 2, 3, 4, 1).cpu().numpy()
+
+    def _latent_shape(self, frames: int, height: int, width: int) -> tuple[int, int, int, int]:
+        p = self.autoencoder.params
+        return (
+            p.latent_channels,
+            1 + (frames - 1) // p.temporal_factor,
+            height // p.spatial_factor,
+            width // p.spatial_factor,
+        )
+
+    @staticmethod
+    def _clip_frames(frames: np.ndarray, count: int, from_end: bool) -> np.ndarray:
+        """``count`` (4k+1) frames from the start or end of a clip; a shorter clip gives its longest 4k+1 run."""
+        usable = 1 + 4 * ((min(count, len(frames)) - 1) // 4)
+        return frames[len(frames) - usable :] if from_end else frames[:usable]
+
+    @torch.no_grad()
+    def _sample(
+        self,
+        prompts: list[str],
+        negative: str | None,
+        shape,
+        generator,
+        steps,
+        guidance,
+        sampler,
+        cond=None,
+        cond_mask=None,
+        start_latents=None,
+        strength=1.0,
+        callback=None,
+    ) -> torch.Tensor:
+        b = len(prompts)
+        text, text_mask = self.text_encoder(prompts)
+        noise = torch.randn((b, *shape), generator=generator)
+        grid = self.transformer.grid(shape)
+        shift = self.config.shift or shift_for(grid[0] * grid[1] * grid[2])
+        schedule = get_schedule(steps, shift, start=strength)
+        x = noise if start_latents is None else (1 - schedule[0]) * start_latents + schedule[0] * noise
+        if cond is not None:
+            cond, cond_mask = cond.expand(b, *shape), cond_mask.expand(b, -1)
+
+        def velocity_for(states, mask):
+            def velocity(xt, t):
+                return self.transformer(xt, t, states, mask, cond, cond_mask)
+
+            return velocity
+
+        uncond = None
+        if guidance != 1.0:
+            u_states, u_mask = self.text_encoder([negative or ""] * b)
+            uncond = velocity_for(u_states, u_mask)
+        fn = guided(velocity_for(text, text_mask), uncond, guidance)
+        return denoise(fn, x, schedule, sampler, cond, cond_mask, callback)
+
+    # -- the call ---------------------------------------------------------------------------------------------
+    def __call__(
+        self,
+        prompt: str | list[str],
+        negative_prompt: str | None = None,
+        num_frames: int = 17,
+        height: int = 64,
+        width: int = 64,
+        fps: float | None = None,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        generator: torch.Generator | None = None,
+        seed: int | None = None,
+        output_type: str = "np",
+        callback_on_step_end: Callable[[int, int, torch.Tensor], None] | None = None,
+        image=None,
+        video=None,
+        end_video=None,
+        direction: str = "forward",
+        loop: bool = False,
+        strength: float | None = None,
+        sampler: str | None = None,
+    ) -> VideoPipelineOutput:
+        """Generate; the task follows from the arguments (see the module docstring)."""
+        cfg = self.config
+        fps = cfg.fps if fps is None else fps
+        steps = cfg.steps if num_inference_steps is None else num_inference_steps
+        guidance = cfg.guidance if guidance_scale is None else guidance_scale
+        sampler = sampler or cfg.sampler
+        # 1. check inputs
+        frames = self.check_inputs(
+            prompt, num_frames, height, width, fps, steps, guidance, strength, direction, output_type, sampler
+        )
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        if strength is not None and video is None:
+            raise InvalidInputError("strength (editing) needs video= (the clip to edit)")
+        if end_video is not None and video is None:
+            raise InvalidInputError("end_video (connecting two clips) also needs video= (the first clip)")
+        given = sum(v is not None for v in (image, video)) + bool(loop)
+        if given > 1 or (loop and frames == 1):
+            raise InvalidInputError(
+                "choose one task: image=, video= (extend/connect/edit) or loop=True (with frames > 1)"
+            )
+        if generator is None:
+            generator = torch.Generator().manual_seed(0 if seed is None else seed)
+        t0 = time.perf_counter()
+        timings = {"load": self.load_seconds}
+        done = [0]
+        total_steps = steps * (2 if loop else 1)
+
+        def callback(i, x):
+            done[0] += 1
+            if callback_on_step_end is not None:
+                callback_on_step_end(done[0], total_steps, x)
+
+        common = dict(
+            prompts=prompts,
+            negative=negative_prompt,
+            generator=generator,
+            steps=steps,
+            guidance=guidance,
+            sampler=sampler,
+            callback=callback,
+        )
+        # 2. build conditions and sample
+        prefix = suffix = None  # pixel frames of the given clips, put back around the generated ones
+        if strength is not None:
+            clip = self._clip_frames(_as_frames(video, "video"), frames, from_end=False)
+            start = self.encode(clip, width, height)
+            latents = self._sample(shape=start.shape[1:], start_latents=start, strength=strength, **common)
+        elif frames > cfg.max_frames:
+            latents = self._long(frames, height, width, image, common)
+        else:
+            shape = self._latent_shape(frames, height, width)
+            cond, mask, prefix, suffix = self._conditions(shape, width, height, image, video, end_video, direction)
+            latents = self._sample(shape=shape, cond=cond, cond_mask=mask, **common)
+            if loop:
+                # Second pass: the first pass's first frame opens the clip and, held for one latent block, closes
+                # it; that held block is dropped after decoding, so playback wraps back to the first frame.
+                first = self.decode(latents[:, :, :1])[:, 0]
+                cond, mask = self._loop_conditions(shape, width, height, first)
+                latents = self._sample(shape=shape, cond=cond, cond_mask=mask, **common)
+        timings["sample"] = time.perf_counter() - t0
+        if output_type == "latent":
+            timings["decode"] = 0.0
+            return VideoPipelineOutput(list(latents), fps, timings)
+        # 3. decode
+        t1 = time.perf_counter()
+        videos = list(self.decode(latents))
+        if loop:
+            videos = [v[: -self.autoencoder.params.temporal_factor] for v in videos]
+        if prefix is not None or suffix is not None:
+            videos = [
+                np.concatenate(
+                    [
+                        p
+                        for p in (fit_or_none(prefix, width, height), v, fit_or_none(suffix, width, height))
+                        if p is not None
+                    ]
+                )
+                for v in videos
+            ]
+        timings["decode"] = time.perf_counter() - t1
+        if output_type == "pil":
+            from PIL import Image
+
+            videos = [[Image.fromarray(f) for f in v] for v in videos]
+        return VideoPipelineOutput(videos, fps, timings)
+
+    def _block_latent(self, frames: np.ndarray, width: int, height: int) -> torch.Tensor:
+        """The latent of one 4-frame block as it appears after a clip's first frame (not an image latent).
+
+        Given frames closing a clip sit at non-first latent positions, where training put latents of 4-frame
+        blocks encoded in context; encoding ``[f0, f1..f4]`` and keeping latent 1 gives exactly such a block.
+        """
+        n = self.autoencoder.params.temporal_factor + 1
+        frames = np.concatenate([frames, np.repeat(frames[-1:], max(0, n - len(frames)), axis=0)])[:n]
+        return self.encode(frames, width, height)[:, :, 1:2]
+
+    def _conditions(self, shape, width, height, image, video, end_video, direction):
+        """Clean latents, frame mask, and the given pixel frames that go before/after the generated clip."""
+        if image is None and video is None:
+            return None, None, None, None
+        t = shape[1]
+        cond = torch.zeros((1, *shape))
+        mask = torch.zeros(1, t, dtype=torch.bool)
+        if image is not None:
+            cond[:, :, :1] = self.encode(_as_frames(image, "image")[:1], width, height)
+            mask[:, 0] = True
+            return cond, mask, None, None
+        frames = _as_frames(video, "video")
+        if end_video is not None:
+            # Connect: the first clip's last frame opens the new clip, the second clip's first block closes it.
+            end = _as_frames(end_video, "end_video")
+            cond[:, :, :1] = self.encode(frames[-1:], width, height)
+            cond[:, :, -1:] = self._block_latent(end, width, height)
+            mask[:, [0, -1]] = True
+            block = self.autoencoder.params.temporal_factor + 1
+            return cond, mask, frames[:-1], end[block:]
+        # Extend: about half of the new clip is given.
+        factor = self.autoencoder.params.temporal_factor
+        if direction == "forward":
+            given = self._clip_frames(frames, factor * (t // 2) + 1, from_end=True)
+            z = self.encode(given, width, height)
+            k = z.shape[2]
+            cond[:, :, :k], mask[:, :k] = z, True
+            return cond, mask, frames[: len(frames) - len(given)], None
+        # Backward: the clip's first frames close the new one. Their first latent is an image latent (a clip's
+        # opening), which cannot sit at a later position, so the closing blocks start after it.
+        given = self._clip_frames(frames, factor * (t // 2) + 1, from_end=False)
+        z = self.encode(given, width, height)[:, :, 1:]
+        k = z.shape[2]
+        if k:
+            cond[:, :, t - k :], mask[:, t - k :] = z, True
+        else:  # a one-frame "clip": hold it as the closing block
+            cond[:, :, -1:], mask[:, -1] = self._block_latent(given, width, height), True
+        return cond, mask, None, frames[len(given) :]
+
+    def _loop_conditions(self, shape, width, height, first: np.ndarray):
+        cond = torch.zeros((len(first), *shape))
+        for i, frame in enumerate(first):
+            cond[i : i + 1, :, :1] = self.encode(frame[None], width, height)
+            cond[i : i + 1, :, -1:] = self._block_latent(frame[None], width, height)
+        mask = torch.zeros(1, shape[1], dtype=torch.bool)
+        mask[:, [0, -1]] = True
+        return cond, mask
+
+    def _long(self, frames, height, width, image, common) -> torch.Tensor:
+        """Generate ``frames`` > max_frames in chunks: each chunk is conditioned on the previous one's tail."""
+        cfg = self.config
+        chunk_shape = self._latent_shape(cfg.max_frames, height, width)
+        total = self._latent_shape(frames, height, width)[1]
+        cond, mask, _, _ = self._conditions(chunk_shape, width, height, image, None, None, "forward")
+        latents = self._sample(shape=chunk_shape, cond=cond, cond_mask=mask, **common)
+        overlap = min(cfg.overlap, chunk_shape[1] - 1)
+        while latents.shape[2] < total:
+            cond = torch.zeros((latents.shape[0], *chunk_shape))
+            cond[:, :, :overlap] = latents[:, :, -overlap:]
+            mask = torch.zeros(1, chunk_shape[1], dtype=torch.bool)
+            mask[:, :overlap] = True
+            nxt = self._sample(shape=chunk_shape, cond=cond, cond_mask=mask, **common)
+            latents = torch.cat([latents, nxt[:, :, overlap:]], dim=2)
+        return latents[:, :, :total]
+
+
+def fit_or_none(frames: np.ndarray | None, width: int, height: int) -> np.ndarray | None:
+    return None if frames is None or len(frames) == 0 else fit(frames, width, height)

@@ -1,0 +1,114 @@
+"""The pipeline on a tiny random model: every task's shapes, conditions honoured, determinism, clear errors."""
+
+import numpy as np
+import pytest
+import torch
+
+from tessera.errors import InvalidInputError, NotFoundError
+from tessera.models.autoencoder import Autoencoder
+from tessera.models.dit import DiT
+from tessera.models.text import TextEncoder, TextEncoderParams
+from tessera.pipeline import PipelineConfig, TextToVideoPipeline
+
+KW = dict(height=32, width=32, num_inference_steps=2)
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    torch.manual_seed(0)
+    dit = DiT.from_preset("tiny")
+    for p in dit.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    config = PipelineConfig(sizes=("32x32", "48x32"), max_frames=9, steps=2, guidance=2.0)
+    return TextToVideoPipeline(dit, Autoencoder.from_preset("tiny"), TextEncoder(TextEncoderParams("toy:32")), config)
+
+
+def _clip(frames=13, seed=0):
+    return np.random.default_rng(seed).integers(0, 255, (frames, 32, 32, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize(
+    "kwargs,frames",
+    [
+        ({"num_frames": 9}, 9),
+        ({"num_frames": 1}, 1),
+        ({"num_frames": 7}, 9),  # rounded to 4k+1
+        ({"num_frames": 21}, 21),  # longer than max_frames: chunked
+        ({"num_frames": 9, "image": np.zeros((40, 50, 3), np.uint8)}, 9),
+        ({"num_frames": 9, "video": _clip()}, 13 - 5 + 9),  # extend forward: the clip, then new frames
+        ({"num_frames": 9, "video": _clip(), "direction": "backward"}, 9 + 13 - 5),
+        ({"num_frames": 9, "video": _clip(), "end_video": _clip(seed=1)}, 12 + 9 + 8),
+        ({"num_frames": 9, "loop": True}, 5),
+        ({"num_frames": 9, "video": _clip(), "strength": 0.5}, 9),
+    ],
+)
+def test_every_task_returns_frames_of_the_requested_size(pipe, kwargs, frames):
+    out = pipe("a red ball falls", **{**KW, **kwargs})
+    video = out.frames[0]
+    assert video.dtype == np.uint8 and video.shape == (frames, 32, 32, 3)
+    assert set(out.timings) == {"load", "sample", "decode"}
+
+
+def test_same_seed_same_video_and_other_seed_differs(pipe):
+    a = pipe("a red ball falls", seed=3, **KW).frames[0]
+    assert np.array_equal(a, pipe("a red ball falls", seed=3, **KW).frames[0])
+    assert not np.array_equal(a, pipe("a red ball falls", seed=4, **KW).frames[0])
+
+
+def test_given_image_latent_comes_back_unchanged(pipe):
+    image = _clip(1)[0]
+    latents = pipe("a red ball", image=image, num_frames=9, output_type="latent", **KW).frames[0]
+    torch.testing.assert_close(latents[:, :1], pipe.encode(image[None], 32, 32)[0])
+
+
+def test_prompt_and_negative_prompt_change_the_result(pipe):
+    base = pipe("a red ball falls", **KW).frames[0]
+    assert not np.array_equal(base, pipe("a blue square slides", **KW).frames[0])
+    assert not np.array_equal(base, pipe("a red ball falls", negative_prompt="blue", **KW).frames[0])
+
+
+def test_pil_output_and_step_callback(pipe):
+    seen = []
+    out = pipe(
+        "a ball", num_frames=5, output_type="pil", callback_on_step_end=lambda i, n, x: seen.append((i, n)), **KW
+    )
+    assert len(out.frames[0]) == 5 and out.frames[0][0].size == (32, 32)
+    assert seen == [(1, 2), (2, 2)]
+
+
+def test_save_and_load_round_trip_in_half_precision(pipe, tmp_path):
+    pipe.save_pretrained(tmp_path / "p", dtype=torch.float16)
+    (tmp_path / "p" / "pipeline.json").write_text(
+        (tmp_path / "p" / "pipeline.json").read_text().replace('"minilm"', '"toy:32"')
+    )
+    loaded = TextToVideoPipeline.from_pretrained(tmp_path / "p")
+    assert loaded.config.sizes == pipe.config.sizes
+    a, b = pipe("a ball", **KW).frames[0].astype(int), loaded("a ball", **KW).frames[0].astype(int)
+    assert np.abs(a - b).mean() < 2  # fp16 storage changes pixels by rounding only
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"height": 64}, "supported: 32x32, 48x32"),
+        ({"prompt": ""}, "non-empty"),
+        ({"num_frames": 0}, "num_frames"),
+        ({"strength": 1.5, "video": _clip()}, "strength"),
+        ({"strength": 0.5}, "needs video"),
+        ({"end_video": _clip()}, "also needs video"),
+        ({"direction": "sideways", "video": _clip()}, "direction"),
+        ({"image": np.zeros((4, 4), np.uint8)}, "uint8 RGB"),
+        ({"loop": True, "image": _clip(1)[0]}, "choose one task"),
+        ({"output_type": "tensor"}, "output_type"),
+        ({"sampler": "ddim"}, "sampler"),
+    ],
+)
+def test_bad_inputs_get_clear_errors(pipe, kwargs, message):
+    args = {**KW, "prompt": "a red ball", **kwargs}
+    with pytest.raises(InvalidInputError, match=message):
+        pipe(**args)
+
+
+def test_missing_folder_says_what_to_give(tmp_path):
+    with pytest.raises(NotFoundError, match="pipeline.json"):
+        TextToVideoPipeline.from_pretrained(tmp_path)
