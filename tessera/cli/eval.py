@@ -27,13 +27,39 @@ def eval_command(
     size: str = typer.Option("64x64", help="WIDTHxHEIGHT for rendered sets"),
     frames: int = typer.Option(17, help="Frames per rendered clip"),
     seed: int = typer.Option(0, help="Seed of the first clip"),
+    model: Path | None = typer.Option(
+        None, "--model", help="Pipeline folder: score its text-to-video clips for the set's captions"
+    ),
+    autoencoder: Path | None = typer.Option(
+        None, "--autoencoder", help="Autoencoder folder: score its reconstructions of the set (the floor for models)"
+    ),
+    steps: int | None = typer.Option(None, help="--model sampling steps (default: the model's)"),
+    guidance: float | None = typer.Option(None, help="--model guidance scale (default: the model's)"),
 ) -> None:
     """Score clips on physics and consistency and write a report with plots."""
     from tessera.errors import ConfigError
-    from tessera.eval.report import evaluate_folder, evaluate_world_set, write_report
+    from tessera.eval.report import (
+        autoencoder_source,
+        evaluate_folder,
+        evaluate_world_set,
+        model_source,
+        write_report,
+    )
 
     if clips < 1:
         raise ConfigError("--clips must be at least 1")
+    if sum(x is not None for x in (videos, model, autoencoder)) > 1:
+        raise ConfigError("choose one of --videos, --model, --autoencoder")
+    source, what = None, "ground-truth renders"
+    if model is not None:
+        from tessera.pipeline import TextToVideoPipeline
+
+        source, what = model_source(TextToVideoPipeline.from_pretrained(model), steps, guidance), f"model {model}"
+    elif autoencoder is not None:
+        from tessera.models.autoencoder import Autoencoder
+
+        source = autoencoder_source(Autoencoder.from_pretrained(autoencoder))
+        what = f"reconstructions by {autoencoder}"
     t0 = time.perf_counter()
     with Progress(TextColumn("[bold]scoring"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
         if videos is not None:
@@ -44,9 +70,9 @@ def eval_command(
             width, height = parse_size(size)
             task = bar.add_task("clips", total=clips)
             scores, samples = evaluate_world_set(
-                set_, clips, seed, width, height, frames, progress=lambda n: bar.advance(task, n)
+                set_, clips, seed, width, height, frames, progress=lambda n: bar.advance(task, n), source=source
             )
-            title = f"Tessera benchmark: ground-truth renders, split {set_}"
+            title = f"Tessera benchmark: {what}, split {set_}"
     agg = write_report(out, title, scores, samples)
     table = Table(title=title)
     for col in ("metric", "clips", "mean", "pass rate"):

@@ -133,15 +133,19 @@ def parse_frames(frames: np.ndarray, fps: float) -> ParsedClip:
 
 
 def _pillar(mask: np.ndarray, min_height: float, floor_px: float) -> np.ndarray:
-    """Keep only solid, tall pieces of pillar-coloured pixels that stand on the floor. Blends can take a
-    pillar's colour too (the seam where floor meets background, the rim of a white object), but they are
-    thin, hollow, or float."""
+    """Keep only solid, tall, wide pieces of pillar-coloured pixels that stand on the floor. Blends can take a
+    pillar's colour too (the seam where floor meets background, the rim of an object), but they are one or
+    two pixels thin: cutting the floor seam off and opening the mask removes them, so they can neither pass
+    for a pillar nor join a real pillar into one hollow piece."""
+    rows = np.arange(mask.shape[0])[:, None]
+    mask = ndimage.binary_opening(mask & (rows < floor_px - 1), structure=np.ones((3, 3)))
     lab, n = ndimage.label(mask)
     keep = np.zeros_like(mask)
     for i, sl in enumerate(ndimage.find_objects(lab), 1):
         piece = lab[sl] == i
         tall = sl[0].stop - sl[0].start >= min_height
-        if tall and piece.mean() >= 0.7 and sl[0].stop >= floor_px - 1:
+        wide = sl[1].stop - sl[1].start >= 0.6 * min_height
+        if tall and wide and piece.mean() >= 0.7 and sl[0].stop >= floor_px - 3:
             keep |= lab == i
     return keep
 
