@@ -59,6 +59,10 @@ class AutoencoderParams:
             raise ConfigError(f"patch must be >= 1, got {self.patch}")
         if self.in_channels < 1:
             raise ConfigError(f"in_channels must be >= 1, got {self.in_channels}")
+        if self.channels[-1] % self.latent_channels:
+            raise ConfigError(
+                f"channels[-1] ({self.channels[-1]}) must be a multiple of latent_channels ({self.latent_channels})"
+            )
         if not self.latent_std > 0:
             raise ConfigError(f"latent_std must be > 0, got {self.latent_std}")
 
@@ -73,7 +77,7 @@ class AutoencoderParams:
 
 PRESETS: dict[str, AutoencoderParams] = {
     "tiny": AutoencoderParams(latent_channels=4, channels=(8, 16, 16)),
-    "s": AutoencoderParams(latent_channels=16, channels=(64, 128, 192)),
+    "s": AutoencoderParams(latent_channels=16, channels=(48, 96, 192)),
     "b": AutoencoderParams(latent_channels=16, channels=(128, 256, 512), blocks=2),
 }
 
@@ -131,19 +135,36 @@ class ResBlock(nn.Module):
         return self.skip(x) + h
 
 
+def causal_pool(x: torch.Tensor, temporal: bool) -> torch.Tensor:
+    """Average 2x2 pixels (and, in time, frame pairs ``(2j-1, 2j)`` with frame 0 alone): ``1 + 2m -> 1 + m``."""
+    b, c, t, h, w = x.shape
+    x = F.avg_pool3d(x, (1, 2, 2))
+    if temporal and t > 1:
+        rest = x[:, :, 1:].reshape(b, c, (t - 1) // 2, 2, h // 2, w // 2).mean(3)
+        x = torch.cat([x[:, :, :1], rest], dim=2)
+    return x
+
+
 class Downsample(nn.Module):
-    """Strided causal conv: 2x in space, and in time ``1 + 2m -> 1 + m`` (output frame 0 sees input frame 0)."""
+    """Strided causal conv: 2x in space, and in time ``1 + 2m -> 1 + m`` (output frame 0 sees input frame 0).
+
+    Plus a parameter-free shortcut, the average-pooled input (DC-AE's space-to-channel shortcut with the
+    channels averaged): the conv only learns a residual, which is what lets a deep, highly compressing
+    autoencoder leave the "predict the mean colour" plateau quickly.
+    """
 
     def __init__(self, channels: int, temporal: bool) -> None:
         super().__init__()
+        self.temporal = temporal
         self.conv = CausalConv3d(channels, channels, stride=(2 if temporal else 1, 2, 2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x)
+        return self.conv(x) + causal_pool(x, self.temporal)
 
 
 class Upsample(nn.Module):
-    """Nearest 2x in space, and in time ``1 + m -> 1 + 2m`` (the first frame is not doubled), then a conv."""
+    """Nearest 2x in space, and in time ``1 + m -> 1 + 2m`` (the first frame is not doubled), then a conv
+    added to the upsampled input (the duplicate shortcut that mirrors :class:`Downsample`'s)."""
 
     def __init__(self, channels: int, temporal: bool) -> None:
         super().__init__()
@@ -159,7 +180,7 @@ class Upsample(nn.Module):
             doubled = x[:, :, 1:] if first else x
             doubled = doubled.repeat_interleave(2, dim=2)
             x = torch.cat([x[:, :, :1], doubled], dim=2) if first else doubled
-        return self.conv(x, cache)
+        return x + self.conv(x, cache)
 
 
 class Encoder(nn.Module):
@@ -178,6 +199,7 @@ class Encoder(nn.Module):
         self.mid = ResBlock(cin, cin)
         self.norm_out = RMSNorm(cin)
         self.conv_out = CausalConv3d(cin, 2 * p.latent_channels)
+        self.latent_channels = p.latent_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, t, h, w = x.shape
@@ -195,14 +217,18 @@ class Encoder(nn.Module):
             if level.down is not None:
                 x = level.down(x)
         x = self.mid(x)
-        return self.conv_out(F.silu(self.norm_out(x)))
+        out = self.conv_out(F.silu(self.norm_out(x)))
+        # Shortcut to the latent mean: the features averaged in groups down to the latent channels.
+        b, c, t, h, w = x.shape
+        shortcut = x.reshape(b, self.latent_channels, c // self.latent_channels, t, h, w).mean(2)
+        return out + torch.cat([shortcut, torch.zeros_like(shortcut)], dim=1)
 
 
 class Decoder(nn.Module):
     def __init__(self, p: AutoencoderParams) -> None:
         super().__init__()
         self.patch, self.out_channels = p.patch, p.in_channels
-        top = p.channels[-1]
+        self.top = top = p.channels[-1]
         self.conv_in = CausalConv3d(p.latent_channels, top)
         self.mid = ResBlock(top, top)
         self.levels = nn.ModuleList()
@@ -218,7 +244,9 @@ class Decoder(nn.Module):
         self.conv_out = CausalConv3d(cin, p.in_channels * p.patch**2)
 
     def forward(self, z: torch.Tensor, cache: _Cache | None = None) -> torch.Tensor:
-        x = self.mid(self.conv_in(z, cache), cache)
+        # Shortcut from the latent: its channels repeated up to the top width (mirrors the encoder's average).
+        x = self.conv_in(z, cache) + z.repeat_interleave(self.top // z.shape[1], dim=1)
+        x = self.mid(x, cache)
         for level in self.levels:
             for block in level.blocks:
                 x = block(x, cache)
