@@ -83,8 +83,9 @@ def make_dataset(
     seed: int = typer.Option(0, help="Seed of the first clip"),
     shard_size: int = typer.Option(1000, help="Clips per shard"),
     workers: int = typer.Option(2, help="Worker processes"),
+    layout: str = typer.Option("shards", help="shards (tar, for training) or folder (MP4 + JSON per clip)"),
 ) -> None:
-    """Render world clips into WebDataset-style tar shards (mp4 + json per clip)."""
+    """Render world clips into WebDataset-style tar shards, or a folder of MP4s with captions and records."""
     from tessera.data import make_world_dataset
     from tessera.errors import ConfigError
 
@@ -108,6 +109,8 @@ def make_dataset(
             shard_size,
             workers,
             progress=lambda n: bar.advance(task, n),
+            layout=layout,
         )
     dt = time.perf_counter() - t0
-    console.print(f"[green]wrote[/] {clips} clips in {len(paths)} shard(s) to {out} ({clips / dt:.0f} clips/s)")
+    what = f"{len(paths)} shard(s)" if layout == "shards" else "a folder"
+    console.print(f"[green]wrote[/] {clips} clips in {what} to {out} ({clips / dt:.0f} clips/s)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from tessera.errors import InvalidInputError, NotFoundError
@@ -55,3 +55,20 @@ class VideoFolder:
         for path, caption in self.items:
             video = read_video(path)
             yield {"key": path.stem, "frames": video.frames, "fps": video.fps, "caption": caption, "record": None}
+
+
+def write_folder(out: str | os.PathLike, samples: Iterable[dict]) -> list[Path]:
+    """Write samples (``key``, ``caption``, ``mp4`` bytes, optional ``record``) as a folder that
+    :class:`VideoFolder` and ``tessera eval --videos`` read: KEY.mp4, KEY.json and captions.jsonl."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths, lines = [], []
+    for sample in samples:
+        path = out / f"{sample['key']}.mp4"
+        path.write_bytes(sample["mp4"])
+        meta = {"caption": sample["caption"], "fps": sample.get("fps"), "record": sample.get("record")}
+        (out / f"{sample['key']}.json").write_text(json.dumps(meta))
+        lines.append(json.dumps({"file": path.name, "caption": sample["caption"]}))
+        paths.append(path)
+    (out / "captions.jsonl").write_text("\n".join(lines) + "\n")
+    return paths

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from tessera.errors import MediaError, NotFoundError
+from tessera.errors import ConfigError, MediaError, NotFoundError
 from tessera.media.io import decode_video, write_mp4
 
 
@@ -28,7 +28,8 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def _encode_mp4(frames, fps: float) -> bytes:
     with tempfile.TemporaryDirectory() as d:
-        path = write_mp4(Path(d) / "clip.mp4", frames, fps)
+        # Full colour resolution: 4:2:0 would blur the colour of objects a few pixels wide.
+        path = write_mp4(Path(d) / "clip.mp4", frames, fps, pix_fmt="yuv444p")
         return path.read_bytes()
 
 
@@ -149,8 +150,11 @@ def make_world_dataset(
     clips_per_shard: int = 1000,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
+    layout: str = "shards",
 ) -> list[Path]:
-    """Render ``clips`` world clips into shards under ``out`` and write ``dataset.json`` describing them."""
+    """Render ``clips`` world clips under ``out`` — tar shards, or (``layout="folder"``) one MP4 + JSON record
+    per clip with ``captions.jsonl`` — and write ``dataset.json`` describing them."""
+    from tessera.data.folder import write_folder
     from tessera.world import sample_scene
 
     sample_scene(seed, split, width, height, frames, fps)  # fail fast on bad parameters, before any worker starts
@@ -163,7 +167,9 @@ def make_world_dataset(
                     progress(1)
                 yield sample
 
-    paths = write_shards(out, produced(), clips_per_shard)
+    if layout not in ("shards", "folder"):
+        raise ConfigError(f"layout must be 'shards' or 'folder', got {layout!r}")
+    paths = write_shards(out, produced(), clips_per_shard) if layout == "shards" else write_folder(out, produced())
     manifest = {
         "clips": clips,
         "size": f"{width}x{height}",
@@ -171,7 +177,8 @@ def make_world_dataset(
         "fps": fps,
         "split": split,
         "seed": seed,
-        "shards": [p.name for p in paths],
+        "layout": layout,
+        "files": [p.name for p in paths],
     }
     (Path(out) / "dataset.json").write_text(json.dumps(manifest, indent=2))
     return paths

@@ -234,15 +234,14 @@ def _segments(pc: ParsedClip, tr: Track) -> list[np.ndarray]:
         if ok.sum() >= 2:
             cut[1:-1] |= ok & (np.abs(d2 - np.median(d2[ok])) > 0.75)
     runs, cur = [], []
-    for k in range(len(air)):
-        if air[k] and not cut[k]:
+    for k in [*range(len(air)), None]:
+        if k is not None and air[k] and not cut[k]:
             cur.append(k)
-        else:
-            if len(cur) >= 4:
-                runs.append(np.array(cur))
-            cur = []
-    if len(cur) >= 4:
-        runs.append(np.array(cur))
+            continue
+        # An object resting on another one is off the floor but not flying: a run must move.
+        if len(cur) >= 4 and np.ptp(tr.cy[cur]) >= 1.0:
+            runs.append(np.array(cur))
+        cur = []
     return runs
 
 
@@ -264,7 +263,7 @@ def gravity(pc: ParsedClip, ex: Expectation) -> Metric:
     resid = float(np.median([f[1] for f in fits]))
     if ex.record is not None:
         g_true = ex.record["scene"]["gravity"]
-        ok = abs(g_fit - g_true) <= 0.1 * g_true + 0.5
+        ok = abs(g_fit - g_true) <= 0.1 * g_true + 0.75
     elif ex.motion == "drift":
         g_true, ok = 0.0, abs(g_fit) <= 1.0
     else:
@@ -304,6 +303,9 @@ def bounce_and_momentum(pc: ParsedClip, ex: Expectation) -> Metric:
         for s0, s1 in zip(segs, segs[1:], strict=False):
             if s1[0] - s0[-1] > 3:
                 continue
+            # A floor bounce turns falling into rising; a wall hit between two segments does not.
+            if not (tr.cy[s0[-1]] > tr.cy[s0[-2]] and tr.cy[s1[1]] < tr.cy[s1[0]]):
+                continue
             speeds = []
             for ks in (s0, s1):
                 b, c = np.polyfit(ks, tr.cy[ks] - a * ks**2, 1)
@@ -341,7 +343,7 @@ def bounce_and_momentum(pc: ParsedClip, ex: Expectation) -> Metric:
         e_true = ex.record["scene"]["restitution"]
         balls = {o["colour"] for o in ex.record["objects"] if o["shape"] == "circle"}
         detail["restitution_world"] = e_true
-        ok = ok and all(abs(e - e_true) <= 0.12 for e, colour in es if colour in balls)
+        ok = ok and all(abs(e - e_true) <= 0.15 for e, colour in es if colour in balls)
     score = 1.0 - min(1.0, max([max(0.0, e - 1) for e, _ in es] + [m for m in momenta] + [0.0]) * 2)
     return Metric("bounce_and_momentum", score if ok else min(score, 0.5), ok, detail)
 
@@ -395,7 +397,8 @@ def object_permanence(pc: ParsedClip, ex: Expectation) -> Metric:
         back = [k for k in range(hidden[0], len(tr.present)) if tr.present[k]]
         side_ok = bool(back) and (tr.cx[back[0]] - pc.occluder.nonzero()[1].mean()) * vx > 0
         if back:
-            ok = side_ok and abs(back[0] - k_pred) <= 1.5
+            # Constant speed is predicted; friction behind the pillar can only make the object later.
+            ok = side_ok and -1.5 <= back[0] - k_pred <= 2.5
         else:
             ok = k_pred > len(tr.present) - 1 - 1.0
         checks.append(
@@ -438,14 +441,13 @@ def classify_motion(pc: ParsedClip) -> str | None:
         return "rest"
     moving = [tr for tr, d in zip(trs, disp, strict=True) if d >= 0.15 * pc.scale]
     # Objects that start on the floor slide or collide (a collision may knock a light one into the air).
-    if all(_on_floor(pc, tr)[np.flatnonzero(tr.present)[:2]].all() for tr in trs) and all(
-        _on_floor(pc, tr)[tr.present].mean() > 0.3 for tr in trs
-    ):
-        # Objects on the floor: one sliding alone, or two that come within 0.3 m (a contact may fall between
-        # frames, so approach distance, not a frame showing contact, decides).
+    if all(_on_floor(pc, tr)[np.flatnonzero(tr.present)[:2]].all() for tr in trs):
+        # Objects on the floor: two that come within 0.3 m collide (a contact may fall between frames, so
+        # approach distance, not a frame showing contact, decides); one that stays down slides.
         if len(trs) >= 2 and min(_gap(a, b) for i, a in enumerate(trs) for b in trs[i + 1 :]) <= 0.3 * pc.scale:
             return "collide"
-        return "slide"
+        if all(_on_floor(pc, tr)[tr.present].mean() > 0.6 for tr in trs):
+            return "slide"
     g = [_fit_g(pc, ks, tr.cy[ks])[0] for tr in moving for ks in _segments(pc, tr)]
     if g and abs(float(np.median(g))) < 2.0:
         return "drift"
@@ -456,13 +458,25 @@ def classify_motion(pc: ParsedClip) -> str | None:
     return "throw" if vy0 < -1.0 or (abs(vx0) > 1.2 and len(moving) == 1) else "fall"
 
 
+def _first_run(tr: Track, k: np.ndarray, longest: int = 5) -> np.ndarray:
+    """The first frames (up to ``longest``) before any change of velocity (a wall bounce)."""
+    run = k[:2]
+    for n in range(3, min(longest, len(k)) + 1):
+        ks = k[:n]
+        d2 = np.abs(np.diff(tr.cx[ks], 2)) + np.abs(np.diff(tr.cy[ks], 2))
+        if (d2 > 0.75).any():
+            break
+        run = ks
+    return run
+
+
 def _direction(pc: ParsedClip, motion: str | None) -> str | None:
     movers = [tr for tr in pc.tracks.values() if tr.present.sum() >= 3]
     best = None
     for tr in movers:
         k = np.flatnonzero(tr.present)
         # Drifting objects bounce off walls: their direction is the one they set off in.
-        half = k[:3] if motion == "drift" else k[: max(2, len(k) // 2)]
+        half = _first_run(tr, k) if motion == "drift" else k[: max(2, len(k) // 2)]
         dx, dy = tr.cx[half[-1]] - tr.cx[half[0]], tr.cy[half[-1]] - tr.cy[half[0]]
         if best is None or math.hypot(dx, dy) > math.hypot(*best):
             best = (dx, dy)
@@ -521,7 +535,8 @@ def flicker_and_jitter(pc: ParsedClip, ex: Expectation, frames: np.ndarray) -> M
             for c in (tr.cx[ks], tr.cy[ks]):
                 jerks += list(np.abs(np.diff(c, 3)))
     jitter = float(np.median(jerks)) if jerks else 0.0
-    ok = flicker <= 1.5 and jitter <= 0.5
+    # Anti-aliased centroids of the smallest objects wobble by a few tenths of a pixel on their own.
+    ok = flicker <= 1.5 and jitter <= 1.0
     return Metric(
         "flicker_jitter",
         max(0.0, 1 - flicker / 15 - jitter / 3),

@@ -166,8 +166,9 @@ def _jsonable(x):
 def _metric_bars(path: Path, agg: dict, title: str) -> None:
     names = [n for n in METRIC_NAMES if agg[n]["n"]] + ["passed_all"]
     rates = [agg[n]["pass_rate"] for n in names]
-    lo = [r - agg[n]["pass_ci95"][0] for n, r in zip(names, rates, strict=True)]
-    hi = [agg[n]["pass_ci95"][1] - r for n, r in zip(names, rates, strict=True)]
+    # max(0, .): at a pass rate of 1 the interval's upper end can round to just below it
+    lo = [max(0.0, r - agg[n]["pass_ci95"][0]) for n, r in zip(names, rates, strict=True)]
+    hi = [max(0.0, agg[n]["pass_ci95"][1] - r) for n, r in zip(names, rates, strict=True)]
     fig, ax = plt.subplots(figsize=(8, 3.6))
     ax.bar(range(len(names)), rates, yerr=[lo, hi], capsize=3, color=["#4c72b0"] * (len(names) - 1) + ["#dd8452"])
     ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)

@@ -36,7 +36,7 @@ def test_world_dataset_shards_round_trip(tmp_path):
     assert samples[0]["frames"].shape == (9, 64, 64, 3)
     assert np.abs(samples[0]["frames"].astype(int) - expected.frames).mean() < 3  # H.264 at crf 18
     manifest = json.loads((tmp_path / "ds" / "dataset.json").read_text())
-    assert manifest["clips"] == 12 and len(manifest["shards"]) == 3
+    assert manifest["clips"] == 12 and len(manifest["files"]) == 3 and manifest["layout"] == "shards"
 
 
 def test_dataset_parameters_are_checked_before_work(tmp_path):
