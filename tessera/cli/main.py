@@ -57,7 +57,25 @@ def info() -> None:
     table.add_row("world splits", ", ".join(SPLITS))
     table.add_row("held-out combinations", "; ".join(" ".join(h) for h in HELD_OUT))
     table.add_row("training buckets", ", ".join(sorted({f"{b.size}x{b.frames}f" for b in DEFAULT_BUCKETS})))
+    table.add_row("autoencoder presets", _preset_sizes("autoencoder"))
+    table.add_row("transformer presets", _preset_sizes("dit"))
     console.print(table)
+
+
+def _preset_sizes(kind: str) -> str:
+    """Parameter counts of every preset, built on the meta device (no memory, even for the billions of xl)."""
+    import torch
+
+    from tessera.models import autoencoder, dit
+    from tessera.models.pretrained import count_params
+
+    module, cls = (autoencoder, autoencoder.Autoencoder) if kind == "autoencoder" else (dit, dit.DiT)
+    parts = []
+    for name, params in module.PRESETS.items():
+        with torch.device("meta"):
+            n = count_params(cls(params))
+        parts.append(f"{name} {n / 1e9:.2f}B" if n >= 1e9 else f"{name} {n / 1e6:.1f}M")
+    return ", ".join(parts)
 
 
 def main() -> None:
