@@ -1,0 +1,51 @@
+"""Generation speed for a 2 s 64x64 clip (17 frames at 8 fps): model load, sampling, decode, total, and the
+real-time factor (seconds of video per second of compute; > 1 is faster than real time).
+
+    python bench/generate.py [--model models/tessera-world-s] [--steps N] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from tessera.cli.generate import default_model
+from tessera.pipeline import TextToVideoPipeline
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default=str(default_model()))
+    ap.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    pipe = TextToVideoPipeline.from_pretrained(args.model)
+    load = time.perf_counter() - t0
+    prompt = "a small red ball falls onto the floor and bounces"
+    pipe(prompt, num_frames=17, num_inference_steps=2)  # warm-up: first-call allocations, prompt cache
+    rows = []
+    for seed in range(args.repeats):
+        t0 = time.perf_counter()
+        out = pipe(prompt, num_frames=17, height=64, width=64, num_inference_steps=args.steps, seed=seed)
+        total = time.perf_counter() - t0
+        rows.append((out.timings["sample"], out.timings["decode"], total))
+    sample, decode, total = (min(r[i] for r in rows) for i in range(3))
+    seconds = 16 / pipe.config.fps  # 17 frames span 16 frame intervals
+    steps = args.steps or pipe.config.steps
+    print(f"model {args.model}: {torch.get_num_threads()} threads, {steps} steps, guidance {pipe.config.guidance}")
+    print(f"  load      {load:6.2f} s")
+    print(f"  sample    {sample:6.2f} s   ({steps / sample:.1f} steps/s)")
+    print(f"  decode    {decode:6.2f} s")
+    print(f"  total     {total:6.2f} s   (per clip, best of {args.repeats})")
+    print(
+        f"  real-time factor: sampling {seconds / sample:.2f}x, end to end {seconds / total:.2f}x "
+        f"({seconds:.0f} s of video)"
+    )
+
+
+if __name__ == "__main__":
+    main()
