@@ -44,6 +44,7 @@ def generate_command(
     from tessera.errors import InvalidInputError
     from tessera.media import parse_size, save
     from tessera.pipeline import TextToVideoPipeline
+    from tessera.provenance import Generation, sign_file
 
     width, height = parse_size(size)
     if seconds < 0:
@@ -108,6 +109,22 @@ def generate_command(
     written = [save(output, video, out.fps)]
     if gif:
         written.append(save(output.with_suffix(".gif"), video, out.fps))
+    chosen = [
+        name
+        for name, given in (
+            ("image-to-video", image),
+            ("extend", extend),
+            ("connect", connect),
+            ("edit", edit),
+            ("loop", loop),
+        )
+        if given
+    ]
+    task = chosen[0] if chosen else "text-to-video" if video.shape[0] > 1 else "text-to-image"
+    inputs = [p for p in (image, extend, edit, *(connect or [])) if p]
+    gen = Generation(pipe.name, pipe.weights_sha256, task, out.watermarks[0], inputs, prompt)
+    for path in written:  # every file is fully written before it is signed
+        sign_file(path, gen)
     total = time.perf_counter() - t0
     t = out.timings
     for path in written:

@@ -59,6 +59,8 @@ class PipelineConfig:
     shift: float = 0.0  # time shift; 0 = resolution-dependent (shift_for)
     overlap: int = 2  # latent frames shared by consecutive chunks of a long clip
     decode_chunk: int = 3  # latent frames decoded at a time
+    watermark: bool = True  # every output carries the invisible mark (tessera.provenance)
+    generator_id: int = 1  # the mark's 8-bit generator field
     text_encoder: dict = field(default_factory=lambda: {"source": "minilm"})
     transformer: str = "transformer"
     autoencoder: str = "autoencoder"
@@ -81,6 +83,7 @@ class VideoPipelineOutput:
     frames: list  # per prompt: uint8 (T, H, W, 3) for "np", a list of PIL images for "pil", a latent for "latent"
     fps: float
     timings: dict[str, float]
+    watermarks: list[int | None] = field(default_factory=list)  # the payload marked into each video
 
 
 def _as_frames(value, name: str) -> np.ndarray:
@@ -119,6 +122,7 @@ class TextToVideoPipeline:
                 f"({text_encoder.dim})"
             )
         self.load_seconds = 0.0
+        self.name, self.weights_sha256 = "unsaved", ""  # set by from_pretrained; recorded in C2PA manifests
 
     # -- folders ----------------------------------------------------------------------------------------------
     @classmethod
@@ -150,6 +154,8 @@ class TextToVideoPipeline:
             config,
         )
         pipe.load_seconds = time.perf_counter() - t0
+        pipe.name = directory.resolve().name
+        pipe.weights_sha256 = _sha256(directory / config.transformer / "model.safetensors")
         return pipe
 
     def save_pretrained(self, directory: str | os.PathLike, dtype: torch.dtype | None = None) -> Path:
@@ -377,11 +383,18 @@ class TextToVideoPipeline:
                 for v in videos
             ]
         timings["decode"] = time.perf_counter() - t1
+        payloads: list[int | None] = [None] * len(videos)
+        if cfg.watermark:
+            from tessera.provenance import embed, make_payload
+
+            # A fresh content id per video: the mark ties a file to this one generation, not to its prompt.
+            payloads = [make_payload(cfg.generator_id, os.urandom(16)) for _ in videos]
+            videos = [embed(v, p) for v, p in zip(videos, payloads, strict=True)]
         if output_type == "pil":
             from PIL import Image
 
             videos = [[Image.fromarray(f) for f in v] for v in videos]
-        return VideoPipelineOutput(videos, fps, timings)
+        return VideoPipelineOutput(videos, fps, timings, payloads)
 
     def _block_latent(self, frames: np.ndarray, width: int, height: int) -> torch.Tensor:
         """The latent of one 4-frame block as it appears after a clip's first frame (not an image latent).
@@ -457,6 +470,16 @@ class TextToVideoPipeline:
             nxt = self._sample(shape=chunk_shape, cond=cond, cond_mask=mask, **common)
             latents = torch.cat([latents, nxt[:, :, overlap:]], dim=2)
         return latents[:, :, :total]
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def fit_or_none(frames: np.ndarray | None, width: int, height: int) -> np.ndarray | None:
