@@ -325,6 +325,7 @@ class TextToVideoPipeline:
             )
         if generator is None:
             generator = torch.Generator().manual_seed(0 if seed is None else seed)
+        first_seed = generator.initial_seed()
         t0 = time.perf_counter()
         timings = {"load": self.load_seconds}
         done = [0]
@@ -387,8 +388,10 @@ class TextToVideoPipeline:
         if cfg.watermark:
             from tessera.provenance import embed, make_payload
 
-            # A fresh content id per video: the mark ties a file to this one generation, not to its prompt.
-            payloads = [make_payload(cfg.generator_id, os.urandom(16)) for _ in videos]
+            # The content id hashes everything that determines the video (model, seed, prompt, settings), so the
+            # same call gives the same bytes (determinism) and different generations get different ids.
+            key = f"{self.weights_sha256}|{first_seed}|{frames}|{height}x{width}|{steps}|{guidance}|{strength}|{loop}"
+            payloads = [make_payload(cfg.generator_id, f"{key}|{i}|{p}") for i, p in enumerate(prompts)]
             videos = [embed(v, p) for v, p in zip(videos, payloads, strict=True)]
         if output_type == "pil":
             from PIL import Image

@@ -83,7 +83,9 @@ def test_save_and_load_round_trip_in_half_precision(pipe, tmp_path):
     )
     loaded = TextToVideoPipeline.from_pretrained(tmp_path / "p")
     assert loaded.config.sizes == pipe.config.sizes
+    pipe.config.watermark = loaded.config.watermark = False  # compare the models, not their (hash-keyed) marks
     a, b = pipe("a ball", **KW).frames[0].astype(int), loaded("a ball", **KW).frames[0].astype(int)
+    pipe.config.watermark = True
     assert np.abs(a - b).mean() < 2  # fp16 storage changes pixels by rounding only
 
 
