@@ -143,17 +143,27 @@ def _residual(luma: np.ndarray) -> np.ndarray:
     """The picture with its content removed as far as possible, keeping the mark's band.
 
     The mark is smooth (its steepest slope is a few levels per pixel); object edges are steep. Pixels near a
-    steep edge are zeroed — an edge carries energy at every frequency and would drown the mark — and slow
-    shading is taken out with a wide blur.
+    steep edge are zeroed — an edge carries energy at every frequency and would drown the mark. Between the
+    edges, each connected region loses its own mean (a flat-coloured object or background then leaves only
+    the mark, and a blur across an edge can no longer leak the step into the band), and what shading is
+    left is taken out with a wide blur over the region pixels only.
     """
-    r = luma - ndimage.gaussian_filter(luma, sigma=(0, 8, 8), mode="reflect")
     gy, gx = np.gradient(luma, axis=(1, 2))
     slope = np.hypot(gy, gx)
     # Steep = well above the mark's own slope and among the steepest fifth, so textured pictures keep most
     # of their pixels (the whitening then copes with the texture).
     steep = (slope > 3 * EDGE_SLOPE) & (slope >= np.quantile(slope, 0.8))
-    r[ndimage.binary_dilation(steep, structure=np.ones((1, 5, 5)))] = 0.0
-    limit = 4.0 * EDGE_SLOPE * 2
+    valid = ~ndimage.binary_dilation(steep, structure=np.ones((1, 5, 5)))
+    r = np.zeros_like(luma)
+    for k in range(len(luma)):
+        labels, n = ndimage.label(valid[k])
+        if n:
+            means = ndimage.mean(luma[k], labels, np.arange(1, n + 1))
+            r[k] = np.where(labels > 0, luma[k] - np.concatenate([[0.0], means])[labels], 0.0)
+    weight = ndimage.gaussian_filter(valid.astype(np.float32), sigma=(0, 8, 8))
+    shading = ndimage.gaussian_filter(r, sigma=(0, 8, 8)) / np.maximum(weight, 1e-3)
+    r = np.where(valid, r - shading, 0.0)
+    limit = 8.0 * EDGE_SLOPE
     return np.clip(r, -limit, limit)
 
 
