@@ -66,6 +66,11 @@ def generate_command(
     ]
     if len(tasks) > 1:
         raise InvalidInputError(f"choose one of {', '.join(tasks)}")
+    from tessera.safety import check_prompt
+
+    for text in (prompt, negative):  # refused before the model is even loaded
+        if text:
+            check_prompt(text).raise_if_blocked()
     model = model or default_model()
     t0 = time.perf_counter()
     with console.status(f"loading {model}"):

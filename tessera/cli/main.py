@@ -14,6 +14,7 @@ from rich.table import Table
 import tessera
 from tessera.cli.eval import eval_command
 from tessera.cli.generate import generate_command
+from tessera.cli.redteam import redteam_command
 from tessera.cli.train import train_app
 from tessera.cli.verify import verify_command
 from tessera.cli.world import world_app
@@ -30,6 +31,7 @@ app.add_typer(world_app, name="world")
 app.command("generate")(generate_command)
 app.command("eval")(eval_command)
 app.command("verify")(verify_command)
+app.command("redteam")(redteam_command)
 app.add_typer(train_app, name="train")
 console = Console()
 err_console = Console(stderr=True)

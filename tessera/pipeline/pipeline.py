@@ -59,6 +59,7 @@ class PipelineConfig:
     shift: float = 0.0  # time shift; 0 = resolution-dependent (shift_for)
     overlap: int = 2  # latent frames shared by consecutive chunks of a long clip
     decode_chunk: int = 3  # latent frames decoded at a time
+    safety: bool = True  # prompts go through tessera.safety's policy before any compute
     watermark: bool = True  # every output carries the invisible mark (tessera.provenance)
     generator_id: int = 1  # the mark's 8-bit generator field
     text_encoder: dict = field(default_factory=lambda: {"source": "minilm"})
@@ -314,6 +315,12 @@ class TextToVideoPipeline:
             prompt, num_frames, height, width, fps, steps, guidance, strength, direction, output_type, sampler
         )
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        if cfg.safety:
+            from tessera.safety import check_prompt
+
+            # Before any compute: a blocked prompt costs nothing and produces nothing.
+            for text in prompts + ([negative_prompt] if negative_prompt else []):
+                check_prompt(text).raise_if_blocked()
         if strength is not None and video is None:
             raise InvalidInputError("strength (editing) needs video= (the clip to edit)")
         if end_video is not None and video is None:

@@ -1,0 +1,117 @@
+"""The prompt policy: allow or block, with the category, a score and a reason, for every prompt.
+
+Layers, cheapest first: every reading of the prompt (normalisation defeats cheap obfuscation) goes through
+the rules and the named-person detector; what they do not block goes to the learned classifier, which
+also sees each scene of a multi-scene prompt on its own. Every decision is logged (without the prompt
+text, only its length and a hash, so logs do not keep what people typed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tessera.errors import BlockedPromptError, ConfigError
+from tessera.safety.normalize import readings, segments
+from tessera.safety.rules import CATEGORIES, match
+
+log = logging.getLogger("tessera.safety")
+
+DEFAULT_OFF = ("copyright",)  # an operator option: on for a public service, off for private use
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    category: str | None
+    score: float  # 0..1: how harmful the policy finds the prompt
+    reason: str
+    layer: str  # "rules", "classifier" or "none"
+
+    def raise_if_blocked(self) -> None:
+        if not self.allowed:
+            raise BlockedPromptError(
+                f"prompt blocked by the safety policy ({CATEGORIES[self.category]}); rephrase it without that content"
+            )
+
+
+@dataclass
+class Policy:
+    categories: tuple[str, ...] = tuple(c for c in CATEGORIES if c not in DEFAULT_OFF)
+    threshold: float = 0.5  # classifier probability of a harmful category that blocks
+    use_classifier: bool = True
+    extra_people: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.categories) - set(CATEGORIES))
+        if unknown:
+            raise ConfigError(f"unknown safety categories {', '.join(unknown)}; known: {', '.join(CATEGORIES)}")
+        if not 0 < self.threshold <= 1:
+            raise ConfigError(f"threshold must be in (0, 1], got {self.threshold}")
+        self.categories = tuple(self.categories)
+        people = os.environ.get("TESSERA_SAFETY_PEOPLE")
+        if people:
+            if not Path(people).is_file():
+                raise ConfigError(f"TESSERA_SAFETY_PEOPLE: {people} is not a file of names")
+            names = [n.strip().lower() for n in Path(people).read_text().splitlines() if n.strip()]
+            self.extra_people = tuple(self.extra_people) + tuple(names)
+
+    def check(self, prompt: str) -> Decision:
+        decision = self._decide(prompt)
+        digest = hashlib.sha256(prompt.encode()).hexdigest()[:12]
+        log.info(
+            "safety %s %s score=%.2f layer=%s prompt=%s (%d chars)",
+            "allow" if decision.allowed else "block",
+            decision.category or "-",
+            decision.score,
+            decision.layer,
+            digest,
+            len(prompt),
+        )
+        return decision
+
+    def check_many(self, prompts: list[str]) -> list[Decision]:
+        return [self.check(p) for p in prompts]
+
+    def _decide(self, prompt: str) -> Decision:
+        if not isinstance(prompt, str):
+            raise ConfigError("prompt must be a string")
+        texts = readings(prompt)
+        for reading, loose in texts:
+            for hit in match(reading, loose, self.extra_people):
+                if hit.category in self.categories:
+                    how = "as written" if reading == texts[0][0] else "after undoing obfuscation"
+                    return Decision(False, hit.category, 1.0, f"matched a {hit.category} rule {how}", "rules")
+        if not self.use_classifier:
+            return Decision(True, None, 0.0, "no rule matched", "none")
+        from tessera.safety.classifier import LABELS, Classifier
+
+        candidates = [r for r, _ in texts] + [s for s in segments(texts[0][0]) if s != texts[0][0]]
+        probs = Classifier.shipped().probabilities(candidates)
+        best_cat, best_p = None, 0.0
+        for i, label in enumerate(LABELS):
+            if label in self.categories and probs[:, i].max() > best_p:
+                best_cat, best_p = label, float(probs[:, i].max())
+        if best_cat is not None and best_p >= self.threshold:
+            return Decision(
+                False, best_cat, best_p, f"the classifier reads it as {best_cat} ({best_p:.2f})", "classifier"
+            )
+        return Decision(True, None, best_p, "allowed", "classifier")
+
+
+_DEFAULT: Policy | None = None
+
+
+def default_policy() -> Policy:
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = Policy()
+    return _DEFAULT
+
+
+def check_prompt(prompt: str, policy: Policy | None = None) -> Decision:
+    """Decide with the default policy (or ``policy``); raises nothing — see ``Decision.raise_if_blocked``."""
+    return (policy or default_policy()).check(prompt)
