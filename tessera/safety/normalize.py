@@ -113,7 +113,9 @@ def readings(text: str) -> list[tuple[str, bool]]:
     )
     joined = _join_spaced(leet)
     squeezed = re.sub(r"(?<=[a-z])[._*\-](?=[a-z])", "", joined)  # "n.ude", "nu-de"
+    every = plain.translate(LEET)  # digits-only words too ("45" -> "as"), as a reading of its own
     candidates = [(plain, False), (leet, False), (joined, joined != leet), (squeezed, squeezed != leet)]
+    candidates += [(every, False)]
     candidates += [(codecs.decode(plain, "rot13"), False), (plain[::-1], False)]
     decoded = _decoded(unicodedata.normalize("NFKC", text).translate(ZERO_WIDTH))
     candidates += [(basic(d), False) for d in decoded]

@@ -139,8 +139,8 @@ TERMS: dict[str, list[str]] = {
             "jews, muslims, christians, black people, blacks, gays, lesbians, trans people, immigrants, refugees,"
             "mexicans, asians, arabs, women, roma, gypsies, migrants"
         )
-        + r"\b[^.;]{0,30}\b(?:are|as|is|like|called|calling|a|an)\b[^.;]{0,12}\b"
-        + _any("vermin, animals, subhuman, a disease, rats, cockroaches, parasites, apes, monkeys, untermenschen"),
+        + r"\b[^.;]{0,40}?\b"
+        + _any("vermin, animals, subhuman, diseases?, rats, cockroaches, parasites, apes, monkeys, untermenschen"),
         r"untermenschen",
         r"vermine a exterminer",
         r"alimanas que hay que exterminar",
@@ -155,6 +155,11 @@ TERMS: dict[str, list[str]] = {
         r"(?:jews|muslims|christians|blacks|gays|immigrants|women) (?:are|r) (?:vermin|animals|subhuman|a disease)",
     ],
     "extremism": [
+        r"(?:bomb|blow up|attack|shoot up|massacre|strike) (?:a |the )?crowded \w+",
+        r"(?:recruit|train)\w* [^.;]{0,25}\b(?:for|to) (?:terror\w*|jihad|bomb\w*|attack\w*|kill\w*)",
+        r"holy war against (?:the )?(?:unbelievers|infidels|kafirs)",
+        r"lone wolf|lone wolves",
+        r"soft targets?",
         r"califato",
         r"islamischen staat",
         r"daech",
