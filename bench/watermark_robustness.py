@@ -3,7 +3,7 @@ and the false-positive rate on unmarked clips — with the `invisible-watermark`
 beside it where they run (they refuse frames under 256x256; install `invisible-watermark onnxruntime` to
 include them).
 
-    python bench/watermark_robustness.py [--clips 32] [--unmarked 1000] [--compare 6]
+    python bench/watermark_robustness.py [--clips 32] [--unmarked 1000] [--compare 6] [--sizes 64x64,112x64,256x256]
 """
 
 from __future__ import annotations
@@ -158,10 +158,11 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=32, help="marked clips per size")
     ap.add_argument("--unmarked", type=int, default=1000, help="unmarked clips for the false-positive rate")
     ap.add_argument("--compare", type=int, default=6, help="256x256 clips for the invisible-watermark comparison")
+    ap.add_argument("--sizes", default="64x64,112x64,256x256", help="comma-separated WIDTHxHEIGHT of marked clips")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    for w, h in ((64, 64), (112, 64), (256, 256)):
+    for w, h in (tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")):
         results: dict[str, list[tuple[bool, float]]] = {name: [] for name in ATTACKS}
         costs = []
         for i in range(args.clips):

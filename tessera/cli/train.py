@@ -182,3 +182,15 @@ def train_dit_command(
     folder = train_dit(params, cfg, resume=resume)
     if _main_process():
         console.print(f"pipeline folder written to {folder}")
+
+
+@train_app.command("export")
+def export_command(
+    run: Path = typer.Argument(..., help="A run folder (the --out of tessera train vae|dit)"),
+    out: Path = typer.Option(..., "--out", help="Model folder to write"),
+    step: int | None = typer.Option(None, help="Checkpoint step (default: the latest)"),
+) -> None:
+    """Export a checkpoint's EMA weights as a model folder while the run goes on."""
+    from tessera.train.export import export_checkpoint
+
+    console.print(f"wrote {export_checkpoint(run, out, step)}")

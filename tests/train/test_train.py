@@ -10,7 +10,7 @@ import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
 from tessera.diffusion import denoise, get_schedule
-from tessera.errors import ConfigError
+from tessera.errors import ConfigError, NotFoundError
 from tessera.models.autoencoder import Autoencoder, AutoencoderParams
 from tessera.models.dit import PRESETS, DiT
 from tessera.models.text import TextEncoder, TextEncoderParams
@@ -144,3 +144,16 @@ def test_bad_configs_name_the_bad_field(tmp_path, vae_dir):
         train_dit(PRESETS["tiny"], _dit_cfg(tmp_path, vae_dir, extra={"text_dropout_rate": 0.1}))
     with pytest.raises(ConfigError, match="divisible by the number of processes"):
         WorldSource(_cfg(tmp_path).buckets()).batch(0, 3, rank=0, world_size=2)
+
+
+def test_export_a_checkpoint_while_the_run_goes_on(tmp_path, vae_dir):
+    from tessera.pipeline import TextToVideoPipeline
+    from tessera.train.export import export_checkpoint
+
+    train_dit(PRESETS["tiny"], _dit_cfg(tmp_path / "run", vae_dir, steps=4, ckpt_every=2), until=2)
+    folder = export_checkpoint(tmp_path / "run", tmp_path / "exported")
+    pipe = TextToVideoPipeline.from_pretrained(folder)
+    ema = load_file(checkpoint_dirs(tmp_path / "run")[-1] / "ema.safetensors")
+    assert all(torch.equal(pipe.transformer.state_dict()[k], ema[k]) for k in ema)
+    with pytest.raises(NotFoundError):
+        export_checkpoint(tmp_path / "run", tmp_path / "x", step=99)
