@@ -71,7 +71,15 @@ def generate_command(
     for text in (prompt, negative):  # refused before the model is even loaded
         if text:
             check_prompt(text).raise_if_blocked()
-    model = model or default_model()
+    if model is None:
+        model = default_model()
+        if not (model / "pipeline.json").is_file():
+            from tessera.errors import NotFoundError
+
+            raise NotFoundError(
+                f"the default model {model} is not in this checkout yet; pass --model DIR (a `tessera train dit` "
+                "run's model/ folder), or train it with scripts/train_world_s.sh"
+            )
     t0 = time.perf_counter()
     with console.status(f"loading {model}"):
         pipe = TextToVideoPipeline.from_pretrained(model)

@@ -30,6 +30,12 @@ def _encoder():
     return TextEncoder(TextEncoderParams(max_tokens=64, cache_size=20_000))
 
 
+@cache
+def vocabulary() -> frozenset[str]:
+    """Whole words of the encoder's vocabulary: a cheap test of whether a reading is language at all."""
+    return frozenset(w for w in _encoder().tokenizer.get_vocab() if w.isalpha())
+
+
 def embed(texts: list[str]) -> np.ndarray:
     """(n, 384) L2-normalised sentence embeddings, in batches."""
     out = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,7 +90,10 @@ class Policy:
             return Decision(True, None, 0.0, "no rule matched", "none")
         from tessera.safety.classifier import LABELS, Classifier
 
-        candidates = [r for r, _ in texts] + [s for s in segments(texts[0][0]) if s != texts[0][0]]
+        # Decoded readings that are gibberish (ROT13 or reversed ordinary text) tell the classifier nothing and
+        # cost as much as the rest; only readings made mostly of known words are classified.
+        candidates = [texts[0][0]] + [r for r, _ in texts[1:] if _readable(r)]
+        candidates += [s for s in segments(texts[0][0]) if s != texts[0][0]]
         probs = Classifier.shipped().probabilities(candidates)
         best_cat, best_p = None, 0.0
         for i, label in enumerate(LABELS):
@@ -100,6 +104,13 @@ class Policy:
                 False, best_cat, best_p, f"the classifier reads it as {best_cat} ({best_p:.2f})", "classifier"
             )
         return Decision(True, None, best_p, "allowed", "classifier")
+
+
+def _readable(text: str) -> bool:
+    from tessera.safety.classifier import vocabulary
+
+    words = [w for w in re.findall(r"[a-z]+", text) if len(w) > 2]
+    return bool(words) and sum(w in vocabulary() for w in words) >= 0.6 * len(words)
 
 
 _DEFAULT: Policy | None = None

@@ -34,11 +34,11 @@ def _any(words: str) -> str:
 MINOR = _any(
     "child, children, kid, kids, minor, minors, underage, under-age, preteen, pre-teen, toddler, infant, baby,"
     "schoolgirl, schoolboy, little (?:girl|boy), young (?:girl|boy), (?:[1-9]|1[0-7])[- ]?(?:year|yr)s?[- ]?old,"
-    "teen, teenager, teens, loli, shota, nino, nina, enfant"
+    "teen, teenager, teens, loli, shota, nino, nina, enfant, little ones?"
 )
 SEXUAL = _any(
     r"nude, naked, nudity, sexual, sexually, sexualized, sexy, sex, erotic, porn, porno, pornographic, lingerie,"
-    r"molest\w*, grop\w+, touched inappropriately,"
+    r"molest\w*, grop\w+, touched inappropriately, for adults, lingering on (?:her|his|their) body,"
     r"undress(?:ed|ing)?, stripping, striptease, seductive, topless, nsfw, genital\w*, aroused, fondl\w+,"
     r"desnud[oa]s?, nackt, nue, nues"
 )
@@ -238,7 +238,7 @@ def match(reading: str, loose: bool = False, extra_people: tuple[str, ...] = ())
     for category, patterns in _compiled(extra_people).items():
         for pattern in patterns:
             source = pattern.pattern
-            if loose and len(source) < 200:
+            if loose:
                 pattern = re.compile(source.replace(r"\b", ""))
             if pattern.search(reading):
                 hits.append(Hit(category, source[:60], reading))
