@@ -67,6 +67,9 @@ class TextEncoder(nn.Module):
                 f"text encoder folder {path} does not exist; give a local Hugging Face model folder or 'minilm'"
             )
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a CLI's output is its own; loading a local folder needs no bar
 
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
