@@ -42,13 +42,19 @@ def vae_dir(tmp_path_factory):
 
 
 def test_autoencoder_loss_decreases_when_overfitting_a_few_clips(tmp_path):
-    cfg = _cfg(tmp_path, steps=40, log_every=5, extra={"stats_clips": 2})
+    from tessera.train.export import export_checkpoint
+
+    cfg = _cfg(tmp_path, steps=40, log_every=5, ckpt_every=20, extra={"stats_clips": 2})
     cfg.data = "world"
     model_dir = train_vae(TINY_VAE, cfg)
     losses = _losses(tmp_path)
     assert losses[-1] < 0.7 * losses[0]
     vae = Autoencoder.from_pretrained(model_dir)
     assert vae.params.latent_std != 1.0  # latent statistics were measured on export
+    mid = Autoencoder.from_pretrained(export_checkpoint(tmp_path, tmp_path / "mid", step=20))
+    assert mid.params.latent_std != 1.0 and not torch.equal(
+        mid.decoder.conv_out.conv.weight, vae.decoder.conv_out.conv.weight
+    )
 
 
 def _dit_cfg(out, vae_dir, **kw):
