@@ -7,32 +7,25 @@ split, for full clips and for single images, plus the compression ratio — and 
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
 import numpy as np
 import torch
 
-from tessera.models.autoencoder import Autoencoder
-from tessera.train.data import to_tensor
+from tessera.media import psnr
+from tessera.models.autoencoder import Autoencoder, to_frames, to_video
 from tessera.world import sample_clip
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * math.log10(255.0**2 / max(mse, 1e-12))
 
 
 @torch.no_grad()
 def reconstruct(vae: Autoencoder, frames: np.ndarray) -> tuple[np.ndarray, float, float]:
-    x = to_tensor(frames)[None]
+    x = to_video(frames)[None]
     t0 = time.perf_counter()
     z = vae.encode(x)[0]
     t1 = time.perf_counter()
     y = vae.decode(z, chunk=3)[0]
     t2 = time.perf_counter()
-    out = ((y.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).numpy()
-    return out, t1 - t0, t2 - t1
+    return to_frames(y), t1 - t0, t2 - t1
 
 
 def main() -> None:

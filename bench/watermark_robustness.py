@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tessera.media import read_video, write_mp4
+from tessera.media import psnr, read_video, write_mp4
 from tessera.provenance import detect, embed, make_payload
 from tessera.provenance.watermark import payload_bits
 from tessera.world import sample_clip
@@ -87,10 +87,6 @@ ATTACKS = {
     "GIF round trip": gif_round_trip,
     "combined (CRF 28 + crop + x1.5)": lambda f: brightness(crop(reencode(f, 28)), 1.5),
 }
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255**2 / np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)))
 
 
 # ------------------------------------------------------------------------------------ invisible-watermark

@@ -83,6 +83,7 @@ def generate_command(
     t0 = time.perf_counter()
     with console.status(f"loading {model}"):
         pipe = TextToVideoPipeline.from_pretrained(model)
+    pipe.config.safety = False  # the prompts were checked above, before loading: no second classifier pass
     fps = fps or pipe.config.fps
     frames = round(seconds * fps) + 1
     kwargs: dict = {}

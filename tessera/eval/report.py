@@ -79,12 +79,12 @@ def autoencoder_source(autoencoder) -> Callable:
     """Ground-truth renders passed through an autoencoder: the floor a model in its latent space can reach."""
     import torch
 
+    from tessera.models.autoencoder import to_frames, to_video
+
     @torch.no_grad()
     def make(clip, seed: int):
-        x = torch.from_numpy(clip.frames).permute(3, 0, 1, 2).float().div(127.5).sub(1)[None]
-        recon = autoencoder.decode(autoencoder.encode(x)[0], chunk=4)
-        video = ((recon[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).numpy()
-        return video, True
+        recon = autoencoder.decode(autoencoder.encode(to_video(clip.frames)[None])[0], chunk=4)
+        return to_frames(recon[0]), True
 
     return make
 

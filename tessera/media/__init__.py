@@ -3,7 +3,7 @@
 Arrays are always uint8 RGB shaped (T, H, W, 3); a still image is a one-frame video.
 """
 
-from tessera.media.frames import fit, grid, parse_size, resample, spritesheet, thumbnail
+from tessera.media.frames import fit, grid, parse_size, psnr, resample, spritesheet, thumbnail
 from tessera.media.io import (
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
@@ -28,6 +28,7 @@ __all__ = [
     "fit",
     "grid",
     "parse_size",
+    "psnr",
     "read_image",
     "read_video",
     "resample",

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -30,6 +31,17 @@ from tessera.errors import ConfigError, InvalidInputError
 from tessera.models.pretrained import load_weights, params_from_dict, read_config, save_model
 
 KIND = "autoencoder"
+
+
+def to_video(frames: np.ndarray) -> torch.Tensor:
+    """uint8 frames (T, H, W, 3) -> the autoencoder's input, float (3, T, H, W) in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div(127.5).sub(1.0)
+
+
+def to_frames(video: torch.Tensor) -> np.ndarray:
+    """The autoencoder's output, float (..., 3, T, H, W) in about [-1, 1] -> uint8 frames (..., T, H, W, 3)."""
+    x = ((video.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.movedim(-4, -1).cpu().numpy()
 
 
 @dataclass(frozen=True)

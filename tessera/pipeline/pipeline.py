@@ -34,7 +34,7 @@ import torch
 from tessera.diffusion import SAMPLERS, denoise, get_schedule, guided, shift_for
 from tessera.errors import ConfigError, InvalidInputError, NotFoundError
 from tessera.media import Video, fit, read_image, read_video
-from tessera.models.autoencoder import Autoencoder
+from tessera.models.autoencoder import Autoencoder, to_frames, to_video
 from tessera.models.dit import DiT
 from tessera.models.pretrained import atomic_write_text
 from tessera.models.text import TextEncoder, TextEncoderParams
@@ -216,16 +216,13 @@ class TextToVideoPipeline:
     @torch.no_grad()
     def encode(self, frames: np.ndarray, width: int, height: int) -> torch.Tensor:
         """uint8 frames (4k+1 of them) -> normalised latent (1, C, k+1, h, w) at the pipeline's size."""
-        frames = fit(frames, width, height)
-        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div(127.5).sub(1)[None]
+        x = to_video(fit(frames, width, height))[None]
         return self.autoencoder.normalize(self.autoencoder.encode(x)[0])
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         """Normalised latent (B, C, t, h, w) -> uint8 frames (B, T, H, W, 3), decoded in temporal chunks."""
-        x = self.autoencoder.decode(self.autoencoder.denormalize(latents), chunk=self.config.decode_chunk)
-        x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        return x.permute(0, 2, 3, 4, 1).cpu().numpy()
+        return to_frames(self.autoencoder.decode(self.autoencoder.denormalize(latents), chunk=self.config.decode_chunk))
 
     def _latent_shape(self, frames: int, height: int, width: int) -> tuple[int, int, int, int]:
         p = self.autoencoder.params
@@ -236,10 +233,10 @@ class TextToVideoPipeline:
             width // p.spatial_factor,
         )
 
-    @staticmethod
-    def _clip_frames(frames: np.ndarray, count: int, from_end: bool) -> np.ndarray:
+    def _clip_frames(self, frames: np.ndarray, count: int, from_end: bool) -> np.ndarray:
         """``count`` (4k+1) frames from the start or end of a clip; a shorter clip gives its longest 4k+1 run."""
-        usable = 1 + 4 * ((min(count, len(frames)) - 1) // 4)
+        factor = self.autoencoder.params.temporal_factor
+        usable = 1 + factor * ((min(count, len(frames)) - 1) // factor)
         return frames[len(frames) - usable :] if from_end else frames[:usable]
 
     @torch.no_grad()
@@ -329,6 +326,11 @@ class TextToVideoPipeline:
         if given > 1 or (loop and frames == 1):
             raise InvalidInputError(
                 "choose one task: image=, video= (extend/connect/edit) or loop=True (with frames > 1)"
+            )
+        if frames > cfg.max_frames and strength is None and (video is not None or loop):
+            # Long clips are made by chained extension, which cannot also honour a given clip or close a loop.
+            raise InvalidInputError(
+                f"extend, connect and loop make at most {cfg.max_frames} frames at a time; ask for fewer frames"
             )
         if generator is None:
             generator = torch.Generator().manual_seed(0 if seed is None else seed)

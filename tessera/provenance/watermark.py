@@ -46,7 +46,6 @@ class Detection:
     z: float
     payload: int | None  # decoded bits as an integer (None when no mark)
     bits: np.ndarray  # decoded bits (0/1)
-    confidence: np.ndarray  # |z| of each bit's correlation
     scale: float
     phase: tuple[int, int]
 
@@ -225,4 +224,4 @@ def detect(frames: np.ndarray, key: int = DEFAULT_KEY, scales: tuple[float, ...]
     p = float(min(1.0, trials * 0.5 * special.erfc(z / math.sqrt(2))))
     detected = p < DETECTION_P
     payload = int(sum(int(b) << i for i, b in enumerate(bits))) if detected else None
-    return Detection(detected, p, float(z), payload, bits, np.abs(scores), scale, (dy, dx))
+    return Detection(detected, p, float(z), payload, bits, scale, (dy, dx))

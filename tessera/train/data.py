@@ -16,6 +16,7 @@ import torch
 
 from tessera.data.buckets import Bucket, fit_to_bucket
 from tessera.errors import ConfigError, InvalidInputError
+from tessera.models.autoencoder import to_video
 
 
 @dataclass
@@ -32,17 +33,6 @@ class Batch:
 
     def rng(self, seed: int, i: int) -> np.random.Generator:
         return np.random.default_rng([seed, self.indices[i], 4])
-
-
-def to_tensor(frames: np.ndarray) -> torch.Tensor:
-    """uint8 (T, H, W, 3) -> float (3, T, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div(127.5).sub(1.0)
-
-
-def to_frames(video: torch.Tensor) -> np.ndarray:
-    """float (3, T, H, W) in [-1, 1] -> uint8 (T, H, W, 3)."""
-    x = ((video.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return x.permute(1, 2, 3, 0).cpu().numpy()
 
 
 class BatchSource:
@@ -74,7 +64,7 @@ class BatchSource:
         for j in range(rank * local, (rank + 1) * local):
             index = step * batch_size + j
             frames, caption, key = self.sample(index, bucket, np.random.default_rng([self.seed, index, 2]))
-            videos.append(to_tensor(frames))
+            videos.append(to_video(frames))
             captions.append(caption)
             keys.append((key, bucket))
             indices.append(index)

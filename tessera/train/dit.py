@@ -33,7 +33,7 @@ DEFAULTS = {
     "text_dropout": 0.1,
     "task_weights": [0.5, 0.2, 0.1, 0.1, 0.1],  # in the order of TASKS
     "pool": 0,  # world clips repeat every `pool` samples (0 = endless); lets latents be cached
-    "cache_latents": True,
+    "cache_latents": True,  # only where the data is finite (a pool, shards, a folder): an endless stream never repeats
 }
 PIPELINE_CONFIG = "pipeline.json"
 
@@ -59,14 +59,15 @@ def condition_mask(task: str, frames: int, rng: np.random.Generator) -> torch.Te
 class DiTObjective:
     """The loss function: owns the frozen autoencoder, the text encoder and their caches."""
 
-    def __init__(self, vae: Autoencoder, text: TextEncoder, extra: dict, seed: int) -> None:
+    def __init__(self, vae: Autoencoder, text: TextEncoder, extra: dict, seed: int, finite: bool) -> None:
         self.vae, self.text, self.seed = vae.eval().requires_grad_(False), text, seed
         self.text_dropout = float(extra["text_dropout"])
         weights = np.asarray(extra["task_weights"], dtype=float)
         if len(weights) != len(TASKS) or (weights < 0).any() or weights.sum() <= 0:
             raise ConfigError(f"task_weights: give {len(TASKS)} non-negative weights for {', '.join(TASKS)}")
         self.task_p = weights / weights.sum()
-        self.cache: dict | None = {} if extra["cache_latents"] else None
+        # Caching an endless world stream would only grow memory: no clip is ever seen twice.
+        self.cache: dict | None = {} if extra["cache_latents"] and finite else None
 
     @torch.no_grad()
     def latents(self, batch: Batch) -> torch.Tensor:
@@ -106,11 +107,13 @@ def model_params(model: nn.Module) -> DiTParams:
     return (model.module if hasattr(model, "module") else model).params
 
 
-def write_pipeline_folder(
-    folder: Path, dit_state: dict, params: DiTParams, vae_dir: Path, text_source: str, cfg: TrainConfig
-) -> None:
-    """``folder`` becomes a complete pipeline: transformer/, autoencoder/ and pipeline.json (the trained shapes)."""
+def export_transformer(dit_state: dict, params: DiTParams, cfg: TrainConfig, folder: Path) -> None:
+    """``folder`` becomes a complete pipeline: transformer/, autoencoder/ (a copy of the one trained on) and
+    pipeline.json (the trained shapes and text encoder)."""
     import json
+
+    extra = {**DEFAULTS, **cfg.extra}
+    vae_dir, text_source = Path(extra["vae"]), str(extra["text"])
 
     dit = DiT(params)
     dit.load_state_dict(dit_state)
@@ -150,10 +153,11 @@ def train_dit(params: DiTParams, cfg: TrainConfig, resume: bool = True, until: i
                 f"sizes: {bucket.size} must be a multiple of {factor * params.patch[1]} (autoencoder x patch)"
             )
     source = make_source(cfg.data, cfg.buckets(), cfg.seed, pool=int(extra["pool"]))
-    objective = DiTObjective(vae, text, extra, cfg.seed)
+    finite = bool(extra["pool"]) or not cfg.data.startswith("world")
+    objective = DiTObjective(vae, text, extra, cfg.seed, finite)
 
     def save(state: dict, folder: Path) -> None:
-        write_pipeline_folder(folder, state, params, vae_dir, str(extra["text"]), cfg)
+        export_transformer(state, params, cfg, folder)
 
     describe = {"kind": "dit", "params": params_to_dict(params)}
     torch.manual_seed(cfg.seed)  # the initial weights are a function of the seed

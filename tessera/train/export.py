@@ -26,27 +26,18 @@ def export_checkpoint(run: str | os.PathLike, out: str | os.PathLike, step: int 
         raise NotFoundError(f"{run}: no checkpoint{'' if step is None else f' at step {step}'}; train first")
     ckpt = found[-1]
     state = json.loads((ckpt / "trainer.json").read_text())
-    train_cfg = {k: v for k, v in state["train"].items()}
-    cfg = TrainConfig(**train_cfg)
+    cfg = TrainConfig(**state["train"])
     ema = load_file(str(ckpt / "ema.safetensors"))
     if state["kind"] == "autoencoder":
-        from tessera.models.autoencoder import Autoencoder, AutoencoderParams
-        from tessera.train.data import make_source
-        from tessera.train.vae import DEFAULTS, latent_stats
+        from tessera.models.autoencoder import AutoencoderParams
+        from tessera.train.vae import export_autoencoder
 
-        model = Autoencoder(params_from_dict(AutoencoderParams, state["params"]))
-        model.load_state_dict(ema)
-        model.eval()
-        source = make_source(cfg.data, cfg.buckets(), cfg.seed, window=True)
-        clips = int({**DEFAULTS, **cfg.extra}["stats_clips"])
-        model.with_latent_stats(*latent_stats(model, source, clips)).save_pretrained(out)
+        export_autoencoder(ema, params_from_dict(AutoencoderParams, state["params"]), cfg, out)
     elif state["kind"] == "dit":
         from tessera.models.dit import DiTParams
-        from tessera.train.dit import DEFAULTS, write_pipeline_folder
+        from tessera.train.dit import export_transformer
 
-        extra = {**DEFAULTS, **cfg.extra}
-        params = params_from_dict(DiTParams, state["params"])
-        write_pipeline_folder(out, ema, params, Path(extra["vae"]), str(extra["text"]), cfg)
+        export_transformer(ema, params_from_dict(DiTParams, state["params"]), cfg, out)
     else:
         raise ConfigError(f"{ckpt}: unknown model kind {state['kind']!r}")
     return out

@@ -181,7 +181,7 @@ class Trainer:
                 raise ConfigError(f"{type(model).__name__} does not support grad_checkpointing")
             model.gradient_checkpointing = True
         self.ema = copy.deepcopy(model).requires_grad_(False).eval()
-        self.raw = model  # unwrapped module: what the loss function and exports see
+        self.raw = model  # the unwrapped module, whose plain state dict a (non-FSDP) resume loads into
         self.model = self._wrap(model)
         decay, no_decay = [], []
         for name, p in self.model.named_parameters():

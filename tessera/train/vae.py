@@ -10,16 +10,10 @@ from torch import nn
 
 from tessera.models.autoencoder import Autoencoder, AutoencoderParams
 from tessera.models.pretrained import params_to_dict
-from tessera.train.data import Batch, make_source
+from tessera.train.data import Batch, BatchSource, make_source
 from tessera.train.loop import TrainConfig, Trainer
 
 DEFAULTS = {"kl_weight": 1e-6, "stats_clips": 32}
-
-
-def psnr(recon: torch.Tensor, target: torch.Tensor) -> float:
-    """PSNR in dB of videos in [-1, 1] (peak-to-peak 2, the same number as for 0-255 frames)."""
-    mse = float(((recon.float().clamp(-1, 1) - target.float()) ** 2).mean())
-    return 10 * math.log10(4.0 / max(mse, 1e-12))
 
 
 def vae_loss(kl_weight: float, seed: int):
@@ -52,6 +46,19 @@ def latent_stats(model: Autoencoder, source, clips: int) -> tuple[float, float]:
     return float(z.mean()), float(z.std())
 
 
+def export_autoencoder(
+    state: dict, params: AutoencoderParams, cfg: TrainConfig, folder: Path, source: BatchSource | None = None
+) -> None:
+    """Write EMA weights as a model folder, with the latent statistics measured on the run's data (``source``,
+    or the run's data opened again)."""
+    model = Autoencoder(params)
+    model.load_state_dict(state)
+    model.eval()
+    source = source or make_source(cfg.data, cfg.buckets(), cfg.seed, window=True)
+    model.with_latent_stats(*latent_stats(model, source, int({**DEFAULTS, **cfg.extra}["stats_clips"])))
+    model.save_pretrained(folder)
+
+
 def train_vae(
     params: AutoencoderParams, cfg: TrainConfig, resume: bool = True, until: int | None = None
 ) -> Path | None:
@@ -60,11 +67,7 @@ def train_vae(
     source = make_source(cfg.data, cfg.buckets(), cfg.seed, window=True)
 
     def save(state: dict, folder: Path) -> None:
-        model = Autoencoder(params)
-        model.load_state_dict(state)
-        model.eval()
-        model.with_latent_stats(*latent_stats(model, source, int(extra["stats_clips"])))
-        model.save_pretrained(folder)
+        export_autoencoder(state, params, cfg, folder, source)
 
     describe = {"kind": "autoencoder", "params": params_to_dict(params)}
     torch.manual_seed(cfg.seed)  # the initial weights are a function of the seed

@@ -103,6 +103,8 @@ def test_save_and_load_round_trip_in_half_precision(pipe, tmp_path):
         ({"loop": True, "image": _clip(1)[0]}, "choose one task"),
         ({"output_type": "tensor"}, "output_type"),
         ({"sampler": "ddim"}, "sampler"),
+        ({"num_frames": 21, "loop": True}, "at most 9 frames"),
+        ({"num_frames": 21, "video": _clip()}, "at most 9 frames"),
     ],
 )
 def test_bad_inputs_get_clear_errors(pipe, kwargs, message):

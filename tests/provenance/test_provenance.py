@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tessera.errors import InvalidInputError, MediaError, NotFoundError
-from tessera.media import read_video, save, write_mp4
+from tessera.media import psnr, read_video, save, write_mp4
 from tessera.provenance import Generation, detect, embed, make_payload, read_manifest, sign_file, verify
 from tessera.world import sample_clip
 
@@ -12,10 +12,6 @@ from tessera.world import sample_clip
 @pytest.fixture(autouse=True)
 def _config(tmp_path, monkeypatch):
     monkeypatch.setenv("TESSERA_CONFIG_DIR", str(tmp_path / "config"))  # a fresh development certificate
-
-
-def _psnr(a, b):
-    return 10 * np.log10(255**2 / np.mean((a.astype(float) - b.astype(float)) ** 2))
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +22,7 @@ def clip():
 def test_mark_is_invisible_and_reads_back_its_payload(clip):
     payload = make_payload(1, "content-7")
     marked = embed(clip, payload)
-    assert _psnr(marked, clip) >= 38
+    assert psnr(marked, clip) >= 38
     found = detect(marked)
     assert found.detected and found.payload == payload and found.p_value < 1e-9
     assert found.bit_accuracy(payload) == 1.0

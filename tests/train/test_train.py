@@ -163,3 +163,14 @@ def test_export_a_checkpoint_while_the_run_goes_on(tmp_path, vae_dir):
     assert all(torch.equal(pipe.transformer.state_dict()[k], ema[k]) for k in ema)
     with pytest.raises(NotFoundError):
         export_checkpoint(tmp_path / "run", tmp_path / "x", step=99)
+
+
+def test_latents_are_cached_only_for_finite_data(vae_dir):
+    from tessera.train.dit import DEFAULTS, DiTObjective
+
+    vae, text = Autoencoder.from_pretrained(vae_dir), TextEncoder(TextEncoderParams(source="toy:32"))
+    batch = WorldSource(_cfg("x").buckets(), pool=2).batch(0, 2)
+    cached = DiTObjective(vae, text, DEFAULTS, 0, finite=True)
+    first = cached.latents(batch)
+    assert len(cached.cache) == 2 and torch.equal(cached.latents(batch), first)
+    assert DiTObjective(vae, text, DEFAULTS, 0, finite=False).cache is None  # an endless stream never repeats
