@@ -15,6 +15,7 @@ import tessera
 from tessera.cli.eval import eval_command
 from tessera.cli.generate import generate_command
 from tessera.cli.redteam import redteam_command
+from tessera.cli.serve import keys_app, serve_command, worker_command
 from tessera.cli.train import train_app
 from tessera.cli.verify import verify_command
 from tessera.cli.world import world_app
@@ -33,6 +34,9 @@ app.command("eval")(eval_command)
 app.command("verify")(verify_command)
 app.command("redteam")(redteam_command)
 app.add_typer(train_app, name="train")
+app.command("serve")(serve_command)
+app.command("worker")(worker_command)
+app.add_typer(keys_app, name="keys")
 console = Console()
 err_console = Console(stderr=True)
 

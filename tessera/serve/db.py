@@ -1,0 +1,108 @@
+"""The job store's tables (SQLAlchemy): SQLite by default, PostgreSQL for a fleet of workers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from tessera.errors import ConfigError
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def now() -> float:
+    return time.time()
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # key_<hex>, public
+    name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the secret; never the secret
+    prefix: Mapped[str] = mapped_column(String(16))  # first characters, so a user can tell keys apart
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Video(Base):
+    __tablename__ = "videos"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # video_<hex>
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued, in_progress, completed, failed
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    model: Mapped[str] = mapped_column(String(200))
+    prompt: Mapped[str] = mapped_column(Text)
+    seconds: Mapped[str] = mapped_column(String(8))
+    size: Mapped[str] = mapped_column(String(16))
+    task: Mapped[str] = mapped_column(String(32))  # text-to-video, image-to-video, remix, extend, edit, storyboard
+    params: Mapped[dict] = mapped_column(JSON, default=dict)  # seed, strength, source ids, input files, shots
+    remixed_from_video_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    completed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claim: Mapped[str | None] = mapped_column(String(120), nullable=True)  # worker:token of the current attempt
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    assets: Mapped[str | None] = mapped_column(String(300), nullable=True)  # folder, relative to storage
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_videos_status_created", "status", "created_at"),)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, default=now, index=True)
+    key_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    action: Mapped[str] = mapped_column(String(40))  # request, moderation, delivery, job.completed, ...
+    video_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; creates the tables (idempotent) and the SQLite file's folder."""
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Several threads (API + workers) share the file; WAL lets readers run beside the one writer.
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(conn, _record) -> None:
+            # pysqlite's own implicit BEGIN would come too late for ours (SQLAlchemy's documented recipe).
+            conn.isolation_level = None
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA foreign_keys=ON")
+
+        @event.listens_for(engine, "begin")
+        def _immediate(conn) -> None:
+            # Take the write lock at BEGIN, so a claim's read-then-update is atomic across processes.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    elif url.startswith(("postgresql", "postgres")):
+        if url.startswith("postgres://") or url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, the driver we install
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    else:
+        raise ConfigError(f"database_url must be sqlite:///PATH or postgresql://..., got {url.split('://')[0]}://")
+    Base.metadata.create_all(engine)
+    return engine
+
+
+def sessions(engine: Engine) -> sessionmaker:
+    return sessionmaker(engine, expire_on_commit=False)

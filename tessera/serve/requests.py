@@ -1,0 +1,289 @@
+"""Parsing and checking API requests (JSON or multipart) before anything is stored or computed.
+
+Uploads are checked by their bytes, not their names: size first, then the container's header (type,
+dimensions, frame count, duration), and only then decoded, within limits.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tessera.errors import InvalidInputError, MediaError
+from tessera.serve.settings import Settings
+
+VIDEO_ID = re.compile(r"^video_[0-9a-f]{32}$")
+TESSERA_EXTRAS = ("seed", "negative_prompt", "steps", "guidance", "strength")
+
+
+class RequestError(InvalidInputError):
+    """A request field is missing or wrong; ``param`` names it (OpenAI error bodies carry it)."""
+
+    def __init__(self, message: str, param: str | None = None, code: str = "invalid_value") -> None:
+        super().__init__(message)
+        self.param, self.code = param, code
+
+
+@dataclass
+class Upload:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class ModelInfo:
+    """What the loaded model can make, read from its pipeline.json (no weights needed)."""
+
+    name: str
+    sizes: tuple[str, ...]
+    fps: float
+    max_frames: int
+    created: int = 0
+
+    @classmethod
+    def from_folder(cls, folder: Path, name: str = "") -> ModelInfo:
+        path = Path(folder) / "pipeline.json"
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise MediaError(f"no pipeline at {folder} (missing pipeline.json); pass --model DIR") from None
+        return cls(
+            name or Path(folder).resolve().name,
+            tuple(data.get("sizes", ("64x64",))),
+            float(data.get("fps", 8.0)),
+            int(data.get("max_frames", 33)),
+            int(path.stat().st_mtime),
+        )
+
+
+@dataclass
+class Job:
+    """A checked request, ready to be stored as a video row."""
+
+    prompt: str
+    model: str
+    seconds: str
+    size: str
+    task: str
+    params: dict = field(default_factory=dict)
+    uploads: dict[str, bytes] = field(default_factory=dict)  # file name in the job's inputs folder -> bytes
+    source_id: str | None = None  # a completed video this job starts from
+
+
+def video_id(value: str, param: str = "video_id") -> str:
+    """A well-formed id or a 404-style error: ids never reach the filesystem unchecked."""
+    if not isinstance(value, str) or not VIDEO_ID.match(value):
+        from tessera.errors import NotFoundError
+
+        raise NotFoundError(f"no video with id {str(value)[:80]!r}")
+    return value
+
+
+def _text(fields: dict, name: str, settings: Settings, required: bool = True) -> str | None:
+    value = fields.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise RequestError(f"'{name}' is required: describe the video to make", name, "missing_required_parameter")
+        return None
+    if not isinstance(value, str):
+        raise RequestError(f"'{name}' must be a string", name)
+    if len(value) > settings.max_prompt_chars:
+        raise RequestError(f"'{name}' is {len(value)} characters; the limit is {settings.max_prompt_chars}", name)
+    if "\x00" in value:
+        raise RequestError(f"'{name}' contains a NUL character", name)
+    return value.strip()
+
+
+def _choice(fields: dict, name: str, allowed: list[str], default: str) -> str:
+    value = fields.get(name, default)
+    if value is None:
+        value = default
+    value = str(value).strip()
+    if value not in allowed:
+        raise RequestError(f"{name} {value[:40]!r} is not supported; supported: {', '.join(allowed)}", name)
+    return value
+
+
+def _number(fields: dict, name: str, kind, low, high):
+    value = fields.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise RequestError(f"'{name}' must be a number, got {str(value)[:40]!r}", name) from None
+    if isinstance(value, bool) or not low <= number <= high:
+        raise RequestError(f"'{name}' must be between {low} and {high}, got {str(value)[:40]}", name)
+    return number
+
+
+def supported_seconds(settings: Settings) -> list[str]:
+    return [str(s) for s in range(1, settings.max_seconds + 1)]
+
+
+def _extras(fields: dict) -> dict:
+    params = {
+        "seed": _number(fields, "seed", int, 0, 2**63 - 1),
+        "negative_prompt": fields.get("negative_prompt") or None,
+        "steps": _number(fields, "steps", int, 1, 200),
+        "guidance": _number(fields, "guidance", float, 0.0, 30.0),
+    }
+    if params["negative_prompt"] is not None and not isinstance(params["negative_prompt"], str):
+        raise RequestError("'negative_prompt' must be a string", "negative_prompt")
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _model(fields: dict, model: ModelInfo) -> str:
+    name = fields.get("model") or model.name
+    # OpenAI clients default to their own model names; those map to the model this server has.
+    if name != model.name and not str(name).startswith("sora-"):
+        raise RequestError(
+            f"model {str(name)[:80]!r} does not exist; this server has {model.name!r}", "model", "model_not_found"
+        )
+    return model.name
+
+
+def check_image(upload: Upload, settings: Settings) -> bytes:
+    """An image upload: decodable, of sane dimensions; returned as PNG bytes (no metadata carried on)."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not upload.data:
+        raise RequestError("input_reference is empty; upload a PNG, JPEG or WebP image", "input_reference")
+    try:
+        with Image.open(io.BytesIO(upload.data)) as image:  # reads the header only
+            if image.format not in ("PNG", "JPEG", "WEBP", "GIF", "BMP"):
+                raise RequestError(f"input_reference is {image.format}; upload PNG, JPEG or WebP", "input_reference")
+            if image.width * image.height > settings.max_upload_pixels or min(image.size) < 1:
+                raise RequestError(
+                    f"input_reference is {image.width}x{image.height}; the limit is "
+                    f"{settings.max_upload_pixels} pixels",
+                    "input_reference",
+                )
+            image.load()
+            out = io.BytesIO()
+            image.convert("RGB").save(out, format="PNG")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise RequestError(
+            f"input_reference is not a readable image ({type(e).__name__}); upload a PNG, JPEG or WebP",
+            "input_reference",
+        ) from None
+    return out.getvalue()
+
+
+def check_video(upload: Upload, settings: Settings, param: str = "video"):
+    """A video upload: a readable clip within the frame and pixel limits; returns (bytes, decoded clip)."""
+    from tessera.media import MediaLimits, decode_video
+
+    if not upload.data:
+        raise RequestError(f"{param} is empty; upload an MP4 clip", param)
+    limits = MediaLimits(settings.max_request_bytes, settings.max_upload_frames, settings.max_upload_pixels)
+    try:
+        clip = decode_video(upload.data, Path(upload.filename or "upload.mp4").name or "upload.mp4", limits)
+    except MediaError as e:
+        raise RequestError(f"{param}: {e}", param) from None
+    return upload.data, clip
+
+
+def data_url(value: str, param: str) -> Upload:
+    """``data:image/png;base64,...`` — the only URLs accepted (the server never fetches from the network)."""
+    match = re.match(r"^data:([\w/+.-]+);base64,(.*)$", value, re.S)
+    if not match:
+        raise RequestError(
+            f"{param}: only base64 data URLs (data:image/png;base64,...) are accepted; upload the file "
+            "as multipart instead",
+            param,
+        )
+    try:
+        return Upload("upload", match.group(1), base64.b64decode(match.group(2), validate=True))
+    except (binascii.Error, ValueError):
+        raise RequestError(f"{param}: the data URL is not valid base64", param) from None
+
+
+def parse_create(fields: dict, files: dict[str, Upload], model: ModelInfo, settings: Settings) -> Job:
+    prompt = _text(fields, "prompt", settings)
+    job = Job(
+        prompt=prompt,
+        model=_model(fields, model),
+        seconds=_choice(fields, "seconds", supported_seconds(settings), "4" if settings.max_seconds >= 4 else "1"),
+        size=_choice(fields, "size", list(model.sizes), model.sizes[0]),
+        task="text-to-video",
+        params=_extras(fields),
+    )
+    reference = files.get("input_reference")
+    if reference is None and isinstance(fields.get("input_reference"), dict):
+        ref = fields["input_reference"]
+        if "image_url" in ref:
+            reference = data_url(str(ref["image_url"]), "input_reference")
+        elif ref:
+            raise RequestError(
+                "input_reference: give image_url (a base64 data URL) or upload a file; file ids are not supported",
+                "input_reference",
+            )
+    elif reference is None and fields.get("input_reference") not in (None, ""):
+        raise RequestError(
+            'input_reference must be an uploaded image file or {"image_url": "data:..."}', "input_reference"
+        )
+    if reference is not None:
+        job.uploads["reference.png"] = check_image(reference, settings)
+        job.task, job.params["reference"] = "image-to-video", "reference.png"
+    return job
+
+
+def source_of(fields: dict, files: dict[str, Upload], settings: Settings):
+    """The ``video`` of an extension or edit: an uploaded clip, or ``{"id": ...}`` of a completed video."""
+    if "video" in files:
+        return None, check_video(files["video"], settings)
+    ref = fields.get("video")
+    if isinstance(ref, str) and ref.startswith("{"):
+        try:
+            ref = json.loads(ref)
+        except json.JSONDecodeError:
+            ref = None
+    ref_id = ref.get("id") if isinstance(ref, dict) else fields.get("video[id]")
+    if ref_id is None:
+        raise RequestError(
+            '\'video\' is required: upload a clip or give {"id": "video_..."} of a completed video',
+            "video",
+            "missing_required_parameter",
+        )
+    return video_id(str(ref_id), "video"), None
+
+
+def parse_edit(fields: dict, files: dict[str, Upload], model: ModelInfo, settings: Settings, task: str) -> Job:
+    """An edit (``task='edit'``) or extension (``task='extend'``) request."""
+    prompt = _text(fields, "prompt", settings)
+    params = _extras(fields)
+    if task == "extend":
+        seconds = _choice(fields, "seconds", supported_seconds(settings), "4" if settings.max_seconds >= 4 else "1")
+        params["extra_seconds"] = seconds
+    else:
+        strength = _number(fields, "strength", float, 0.05, 1.0)
+        params["strength"] = strength if strength is not None else settings.remix_strength
+        seconds = "0"
+    source_id, upload = source_of(fields, files, settings)
+    job = Job(prompt, _model(fields, model), seconds, model.sizes[0], task, params, source_id=source_id)
+    if upload is not None:
+        data, clip = upload
+        job.uploads["source.mp4"] = data
+        job.size = nearest_size(clip.width, clip.height, model.sizes)
+        job.params["source_frames"] = clip.num_frames
+    return job
+
+
+def nearest_size(width: int, height: int, sizes: tuple[str, ...]) -> str:
+    """The model's size closest in aspect ratio to a clip (uploads are fitted to it)."""
+    from math import log
+
+    from tessera.media import parse_size
+
+    def distance(size: str) -> float:
+        w, h = parse_size(size)
+        return abs(log((w / h) / (width / height)))
+
+    return min(sizes, key=distance)

@@ -1,0 +1,308 @@
+"""The OpenAI Videos API: create, retrieve, list, delete, download, remix, extensions, edits."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, JSONResponse
+
+from tessera.errors import InvalidInputError, NotFoundError
+from tessera.serve import metrics
+from tessera.serve.db import Video
+from tessera.serve.deps import State, current_key, state
+from tessera.serve.jobs import new_video_id
+from tessera.serve.keys import KeyInfo, RateLimitError
+from tessera.serve.requests import Job, Upload, parse_create, parse_edit, video_id
+from tessera.serve.worker import VARIANTS, VIDEO
+
+router = APIRouter(prefix="/v1", tags=["videos"])
+log = logging.getLogger("tessera.serve.api")
+
+Key = Annotated[KeyInfo, Depends(current_key)]
+App = Annotated[State, Depends(state)]
+
+_FORM_FIELDS = {
+    "prompt": {"type": "string", "maxLength": 2000},
+    "model": {"type": "string"},
+    "seconds": {"type": "string"},
+    "size": {"type": "string"},
+    "seed": {"type": "integer", "minimum": 0},
+    "negative_prompt": {"type": "string"},
+    "steps": {"type": "integer", "minimum": 1, "maximum": 200},
+    "guidance": {"type": "number", "minimum": 0, "maximum": 30},
+}
+
+
+def _body(required: list[str], extra: dict) -> dict:
+    """An OpenAPI request body accepting JSON and multipart (what the OpenAI SDK sends)."""
+    schema = {"type": "object", "required": required, "properties": {**_FORM_FIELDS, **extra}}
+    form = {
+        "type": "object",
+        "required": required,
+        "properties": {**_FORM_FIELDS, **{k: {"type": "string", "format": "binary"} for k in extra}},
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema}, "multipart/form-data": {"schema": form}},
+        }
+    }
+
+
+VIDEO_OBJECT = {
+    "200": {
+        "description": "The video job",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Video"}}},
+    }
+}
+
+
+def video_object(row: Video) -> dict:
+    """The OpenAI `video` object."""
+    error = None
+    if row.status == "failed":
+        error = {"code": row.error_code or "failed", "message": row.error_message or "generation failed"}
+    return {
+        "id": row.id,
+        "object": "video",
+        "created_at": int(row.created_at),
+        "completed_at": int(row.completed_at) if row.completed_at else None,
+        "expires_at": int(row.expires_at) if row.expires_at else None,
+        "error": error,
+        "model": row.model,
+        "progress": row.progress if row.status != "completed" else 100,
+        "prompt": row.prompt,
+        "remixed_from_video_id": row.remixed_from_video_id,
+        "seconds": row.seconds,
+        "size": row.size,
+        "status": row.status,
+    }
+
+
+async def read_request(request: Request) -> tuple[dict, dict[str, Upload]]:
+    """Fields and files of a JSON or multipart/urlencoded body."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "application/json":
+        try:
+            body = await request.json()
+        except ValueError:
+            raise InvalidInputError("the body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise InvalidInputError("the JSON body must be an object")
+        return body, {}
+    if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        try:
+            form = await request.form(max_files=4, max_fields=50)
+        except Exception as e:  # malformed multipart of any kind is the client's error
+            raise InvalidInputError(f"the form body could not be parsed ({type(e).__name__})") from None
+        fields: dict = {}
+        files: dict[str, Upload] = {}
+        for name, value in form.multi_items():
+            if hasattr(value, "read"):
+                files[name] = Upload(value.filename or "", value.content_type or "", await value.read())
+            else:
+                fields[name] = value
+        return fields, files
+    raise InvalidInputError("send the request as application/json or multipart/form-data")
+
+
+def _submit(app: State, key: KeyInfo, job: Job, remixed_from: str | None = None) -> dict:
+    """Moderate, check the quota, copy inputs, and queue: nothing is queued for a refused request."""
+    for field_name in ("prompt", "negative_prompt"):
+        text = job.prompt if field_name == "prompt" else job.params.get("negative_prompt")
+        if not text:
+            continue
+        decision = app.policy.check(text)
+        metrics.MODERATION.labels("allow" if decision.allowed else "block", decision.category or "none").inc()
+        app.store.audit(
+            "moderation",
+            key.id,
+            None,
+            field=field_name,
+            allowed=decision.allowed,
+            category=decision.category,
+            score=round(float(decision.score), 4),
+            layer=decision.layer,
+        )
+        decision.raise_if_blocked()
+    used = app.keys.videos_today(key.id)
+    if used >= app.settings.daily_quota:
+        import time
+
+        raise RateLimitError(
+            f"daily quota of {app.settings.daily_quota} videos reached for this key; it resets at 00:00 UTC",
+            86400 - time.time() % 86400,
+            code="insufficient_quota",
+        )
+    vid = new_video_id()
+    inputs = app.settings.storage / vid / "inputs"
+    if job.uploads or job.source_id:
+        inputs.mkdir(parents=True, exist_ok=True)
+    for name, data in job.uploads.items():
+        (inputs / (name + ".part")).write_bytes(data)
+        (inputs / (name + ".part")).rename(inputs / name)
+    if job.source_id:
+        source = app.store.get(key.id, job.source_id)
+        if source.status != "completed" or not source.assets:
+            raise InvalidInputError(f"video {source.id} is {source.status}; only a completed video can be used")
+        shutil.copyfile(app.settings.storage / source.assets / VIDEO, inputs / "source.mp4.part")
+        (inputs / "source.mp4.part").rename(inputs / "source.mp4")
+        job.size = source.size
+        job.params["source_seconds"] = source.seconds
+    if job.uploads.get("source.mp4") is not None or job.source_id:
+        job.params["source"] = "source.mp4"
+        if job.task in ("edit", "remix"):
+            job.seconds = job.params.get("source_seconds") or _seconds(job.params["source_frames"], app.model.fps)
+        elif job.task == "extend":
+            base = job.params.get("source_seconds") or _seconds(job.params["source_frames"], app.model.fps)
+            job.seconds = _fmt(float(base) + float(job.params["extra_seconds"]))
+    row = Video(
+        id=vid,
+        key_id=key.id,
+        status="queued",
+        progress=0,
+        model=job.model,
+        prompt=job.prompt,
+        seconds=job.seconds,
+        size=job.size,
+        task=job.task,
+        params=job.params,
+        remixed_from_video_id=remixed_from,
+    )
+    app.store.submit(row)
+    app.store.audit("job.queued", key.id, vid, task=job.task, size=job.size, seconds=job.seconds)
+    app.wake_workers()
+    return video_object(row)
+
+
+def _seconds(frames: int, fps: float) -> str:
+    return _fmt(max(frames - 1, 0) / fps)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+@router.post(
+    "/videos", openapi_extra=_body(["prompt"], {"input_reference": {"type": "string"}}), responses=VIDEO_OBJECT
+)
+async def create_video(request: Request, app: App, key: Key) -> JSONResponse:
+    """Create a video from a prompt (and optionally an image to start from)."""
+    fields, files = await read_request(request)
+    job = parse_create(fields, files, app.model, app.settings)
+    return JSONResponse(_submit(app, key, job))
+
+
+@router.get("/videos", responses={"200": {"description": "A page of videos"}})
+def list_videos(
+    app: App,
+    key: Key,
+    after: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    order: Literal["asc", "desc"] = "desc",
+) -> JSONResponse:
+    """This key's videos, newest first by default; page with `after` (the last id of the previous page)."""
+    if after is not None:
+        video_id(after, "after")
+    rows, more = app.store.list(key.id, after, limit, order)
+    data = [video_object(r) for r in rows]
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": more,
+        }
+    )
+
+
+@router.get("/videos/{video_id}", responses=VIDEO_OBJECT)
+def retrieve_video(video_id: str, app: App, key: Key) -> JSONResponse:
+    return JSONResponse(video_object(app.store.get(key.id, _checked(video_id))))
+
+
+@router.delete("/videos/{video_id}")
+def delete_video(video_id: str, app: App, key: Key) -> JSONResponse:
+    app.store.delete(key.id, _checked(video_id))
+    app.store.audit("video.deleted", key.id, video_id)
+    return JSONResponse({"id": video_id, "object": "video.deleted", "deleted": True})
+
+
+@router.get(
+    "/videos/{video_id}/content",
+    response_class=FileResponse,
+    responses={"200": {"description": "The file", "content": {"video/mp4": {}, "image/webp": {}, "image/jpeg": {}}}},
+)
+def download_content(
+    video_id: str, app: App, key: Key, variant: Literal["video", "thumbnail", "spritesheet"] = "video"
+) -> FileResponse:
+    """The MP4 (watermarked and C2PA-signed), a thumbnail or a spritesheet of a completed video."""
+    row = app.store.get(key.id, _checked(video_id))
+    if row.status != "completed" or not row.assets:
+        raise InvalidInputError(f"video {row.id} is {row.status}; content is available once it is completed")
+    name, media_type = VARIANTS[variant]
+    path = app.settings.storage / row.assets / name
+    if not path.is_file():
+        raise NotFoundError(f"the {variant} of video {row.id} is no longer stored")
+    app.store.audit("delivery", key.id, row.id, variant=variant)
+    return FileResponse(path, media_type=media_type, filename=f"{row.id}{path.suffix}")
+
+
+@router.get("/videos/{video_id}/provenance")
+def provenance(video_id: str, app: App, key: Key) -> JSONResponse:
+    """Tessera extension: the C2PA manifest and watermark check of a completed video (the studio's badge)."""
+    from tessera.provenance import verify
+
+    row = app.store.get(key.id, _checked(video_id))
+    if row.status != "completed" or not row.assets:
+        raise InvalidInputError(f"video {row.id} is {row.status}; provenance is available once it is completed")
+    report = verify(app.settings.storage / row.assets / VIDEO)
+    m = report.manifest
+    return JSONResponse(
+        {
+            "verdict": report.verdict,
+            "watermark_detected": report.watermark_detected,
+            "watermark_p_value": report.watermark_p_value,
+            "watermark_payload": report.watermark_payload,
+            "c2pa": {"present": m.present, "state": m.state, "tampered": m.tampered, "generator": m.generator},
+        }
+    )
+
+
+@router.post("/videos/{video_id}/remix", responses=VIDEO_OBJECT, openapi_extra=_body(["prompt"], {}))
+async def remix_video(video_id: str, request: Request, app: App, key: Key) -> JSONResponse:
+    """A new video from a completed one under a new prompt (keeps its motion and layout; changes what is asked)."""
+    fields, _ = await read_request(request)
+    fields = {k: v for k, v in fields.items() if k != "video"}
+    fields["video"] = {"id": _checked(video_id)}
+    job = parse_edit(fields, {}, app.model, app.settings, "edit")
+    job.task = "remix"
+    return JSONResponse(_submit(app, key, job, remixed_from=video_id))
+
+
+@router.post(
+    "/videos/extensions",
+    responses=VIDEO_OBJECT,
+    openapi_extra=_body(["prompt", "video"], {"video": {"type": "object"}}),
+)
+async def extend_video(request: Request, app: App, key: Key) -> JSONResponse:
+    """Continue a completed (or uploaded) clip by `seconds`; the result is the stitched whole."""
+    fields, files = await read_request(request)
+    return JSONResponse(_submit(app, key, parse_edit(fields, files, app.model, app.settings, "extend")))
+
+
+@router.post(
+    "/videos/edits", responses=VIDEO_OBJECT, openapi_extra=_body(["prompt", "video"], {"video": {"type": "object"}})
+)
+async def edit_video(request: Request, app: App, key: Key) -> JSONResponse:
+    """Edit a completed (or uploaded) clip under a new prompt (SDEdit; `strength` 0..1, Tessera extension)."""
+    fields, files = await read_request(request)
+    return JSONResponse(_submit(app, key, parse_edit(fields, files, app.model, app.settings, "edit")))
+
+
+def _checked(value: str) -> str:
+    return video_id(value)

@@ -1,0 +1,147 @@
+// Tessera Studio: a page over the public Videos API (no build step). The key lives in this browser only.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { key: "", cards: new Map(), polling: new Set() };
+
+function loadKey() {
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("key");
+  if (fromHash) {
+    localStorage.setItem("tessera-key", fromHash);
+    history.replaceState(null, "", location.pathname); // do not leave the secret in the address bar
+  }
+  state.key = localStorage.getItem("tessera-key") || "";
+  $("key").value = state.key;
+}
+
+async function api(path, options = {}) {
+  const headers = { Authorization: `Bearer ${state.key}`, ...(options.headers || {}) };
+  const response = await fetch(path, { ...options, headers });
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try { message = (await response.json()).error.message; } catch (_) { /* not JSON */ }
+    const error = new Error(message);
+    error.status = response.status;
+    throw error;
+  }
+  return response;
+}
+
+async function loadModel() {
+  const models = await (await api("/v1/models")).json();
+  const model = models.data[0];
+  $("size").replaceChildren(...model.sizes.map((s) => new Option(s, s)));
+  const seconds = [];
+  for (let s = 1; s <= model.max_seconds; s++) seconds.push(new Option(`${s} s`, String(s)));
+  $("seconds").replaceChildren(...seconds);
+  $("seconds").value = String(Math.min(2, model.max_seconds));
+  return model;
+}
+
+async function connect() {
+  $("key-status").textContent = "";
+  try {
+    await loadModel();
+    $("key-status").textContent = "connected";
+    await refreshGallery();
+  } catch (error) {
+    $("key-status").textContent = error.status === 401 ? "key not accepted" : error.message;
+  }
+}
+
+function card(video) {
+  let node = state.cards.get(video.id);
+  if (!node) {
+    node = $("card-template").content.firstElementChild.cloneNode(true);
+    node.dataset.id = video.id;
+    node.querySelector(".prompt").textContent = video.prompt;
+    node.querySelector(".delete").addEventListener("click", () => remove(video.id));
+    state.cards.set(video.id, node);
+  }
+  node.dataset.status = video.status;
+  node.querySelector("progress").value = video.progress;
+  node.querySelector("progress").hidden = video.status === "completed" || video.status === "failed";
+  node.querySelector(".meta").textContent = `${video.size} · ${video.seconds} s · ${video.status}`;
+  const placeholder = node.querySelector(".placeholder");
+  if (placeholder) placeholder.textContent = video.status === "failed" ? (video.error || {}).message || "failed" : `${video.status} ${video.progress}%`;
+  if (video.status === "completed" && !node.querySelector("video")) showVideo(node, video);
+  return node;
+}
+
+async function showVideo(node, video) {
+  // <video src> cannot send the Authorization header, so the MP4 is fetched and played from a blob URL.
+  const blob = await (await api(`/v1/videos/${video.id}/content`)).blob();
+  const url = URL.createObjectURL(blob);
+  const player = document.createElement("video");
+  Object.assign(player, { src: url, controls: true, loop: true, muted: true, autoplay: true, playsInline: true });
+  node.querySelector(".media").replaceChildren(player);
+  const link = node.querySelector(".download");
+  Object.assign(link, { href: url, download: `${video.id}.mp4`, hidden: false });
+  try {
+    const p = await (await api(`/v1/videos/${video.id}/provenance`)).json();
+    const badge = node.querySelector(".badge");
+    const signed = p.c2pa.present && !p.c2pa.tampered;
+    badge.textContent = `${signed ? "✓ C2PA signed" : "✗ no valid manifest"} · ${p.watermark_detected ? "✓ watermark" : "✗ no watermark"}`;
+    badge.title = p.verdict;
+    badge.className = `badge ${signed && p.watermark_detected ? "ok" : "bad"}`;
+  } catch (_) { /* the badge is optional */ }
+}
+
+async function refreshGallery() {
+  const page = await (await api("/v1/videos?limit=50")).json();
+  const gallery = $("gallery");
+  gallery.replaceChildren(...page.data.map(card));
+  page.data.filter((v) => v.status === "queued" || v.status === "in_progress").forEach((v) => poll(v.id));
+}
+
+async function poll(id) {
+  if (state.polling.has(id)) return;
+  state.polling.add(id);
+  try {
+    for (;;) {
+      const video = await (await api(`/v1/videos/${id}`)).json();
+      card(video);
+      if (video.status === "completed" || video.status === "failed") break;
+      await new Promise((r) => setTimeout(r, 700));
+    }
+  } finally {
+    state.polling.delete(id);
+  }
+}
+
+async function remove(id) {
+  await api(`/v1/videos/${id}`, { method: "DELETE" });
+  state.cards.get(id)?.remove();
+  state.cards.delete(id);
+}
+
+async function submit(event) {
+  event.preventDefault();
+  $("create-error").textContent = "";
+  $("submit").disabled = true;
+  try {
+    const form = new FormData();
+    form.append("prompt", $("prompt").value);
+    form.append("size", $("size").value);
+    form.append("seconds", $("seconds").value);
+    form.append("seed", $("seed").value || "0");
+    if ($("image").files[0]) form.append("input_reference", $("image").files[0]);
+    const video = await (await api("/v1/videos", { method: "POST", body: form })).json();
+    $("gallery").prepend(card(video));
+    poll(video.id);
+  } catch (error) {
+    $("create-error").textContent = error.message;
+  } finally {
+    $("submit").disabled = false;
+  }
+}
+
+$("key-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  state.key = $("key").value.trim();
+  localStorage.setItem("tessera-key", state.key);
+  connect();
+});
+$("create-form").addEventListener("submit", submit);
+loadKey();
+if (state.key) connect();
