@@ -1,0 +1,129 @@
+"""The job queue: atomic claims, leases, recovery, exactly-one completion, and surviving a killed server."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from tessera.serve.db import AuditEvent, ApiKey, Video, make_engine, sessions
+from tessera.serve.jobs import JobStore, new_video_id
+
+
+def _store(url: str, tmp_path, **kw) -> JobStore:
+    make = sessions(make_engine(url))
+    with make.begin() as s:
+        s.add(ApiKey(id="key_a", name="a", secret_hash="h", prefix="tsk-a"))
+    return JobStore(make, tmp_path / "videos", **kw)
+
+
+def _queue(store: JobStore, n: int) -> list[str]:
+    ids = []
+    for i in range(n):
+        vid = new_video_id()
+        store.submit(Video(id=vid, key_id="key_a", model="m", prompt=f"p{i}", seconds="1", size="64x64",
+                           task="text-to-video", params={}, created_at=time.time() + i * 1e-3))
+        ids.append(vid)
+    return ids
+
+
+def test_concurrent_claims_take_each_job_exactly_once(database_url, tmp_path):
+    store = _store(database_url, tmp_path)
+    ids = _queue(store, 30)
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def claimer(name: str) -> None:
+        while (job := store.claim(name)) is not None:
+            with lock:
+                claimed.append(job[0].id)
+
+    threads = [threading.Thread(target=claimer, args=(f"h:1:{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(ids)  # every job once: none lost, none twice
+
+
+def test_only_the_current_claim_completes_and_a_lost_lease_is_taken_back(database_url, tmp_path):
+    store = _store(database_url, tmp_path, lease_seconds=0.2, max_attempts=2)
+    (vid,) = _queue(store, 1)
+    row, first = store.claim("otherhost:1:w")
+    assert row.id == vid and row.attempts == 1
+    time.sleep(0.3)  # the worker went silent past its lease
+    assert store.recover() == [(vid, "queued")]
+    row, second = store.claim("otherhost:2:w")
+    assert row.attempts == 2
+    assert not store.heartbeat(vid, first, 50)  # the old worker learns it lost the job
+    assert not store.complete(vid, first, "x")  # ... and cannot complete it
+    assert store.complete(vid, second, "y")
+    assert not store.complete(vid, second, "y")  # nor can anyone complete it twice
+    with store.sessions() as s:
+        done = s.get(Video, vid)
+    assert (done.status, done.assets, done.progress) == ("completed", "y", 100)
+
+
+def test_a_job_interrupted_too_often_fails_with_a_reason(database_url, tmp_path):
+    store = _store(database_url, tmp_path, lease_seconds=0.05, max_attempts=2)
+    (vid,) = _queue(store, 1)
+    for _ in range(2):
+        assert store.claim("otherhost:1:w") is not None
+        time.sleep(0.1)
+        store.recover()
+    with store.sessions() as s:
+        row = s.get(Video, vid)
+    assert row.status == "failed" and row.error_code == "worker_interrupted" and "2 times" in row.error_message
+    assert store.claim("otherhost:1:w") is None
+
+
+def test_release_requeues_without_spending_an_attempt(tmp_path):
+    store = _store(f"sqlite:///{tmp_path / 'db'}", tmp_path)
+    (vid,) = _queue(store, 1)
+    _, token = store.claim("h:1:w")
+    assert store.release(vid, token)
+    row, _ = store.claim("h:1:w")
+    assert row.id == vid and row.attempts == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_killed_server_loses_and_duplicates_nothing(backend, server_factory, tmp_path, request):
+    from tests.serve.conftest import reset_postgres
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    if backend == "postgresql":
+        url = reset_postgres(request.getfixturevalue("postgres_url"))
+    server = server_factory(url)
+    secret = server.cli("keys", "create", "restart").strip().splitlines()[-1]
+    server.start()
+    client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+    # 40 steps make each job last long enough to be caught mid-way.
+    ids = [client.post("/v1/videos", json={"prompt": f"a red ball falls {i}", "seconds": "2", "steps": 40}).json()["id"]
+           for i in range(4)]
+    deadline = time.monotonic() + 60
+    while not any(v["status"] == "in_progress" and v["progress"] > 5 for v in (client.get(f"/v1/videos/{i}").json() for i in ids)):
+        assert time.monotonic() < deadline, "no job started"
+        time.sleep(0.05)
+    server.kill()  # SIGKILL mid-job: no shutdown code runs
+    server.start()
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        states = [client.get(f"/v1/videos/{i}").json() for i in ids]
+        if all(v["status"] in ("completed", "failed") for v in states):
+            break
+        time.sleep(0.2)
+    assert [v["status"] for v in states] == ["completed"] * 4, states
+    engine = make_engine(url)
+    with sessions(engine)() as s:
+        assert s.scalar(select(func.count()).select_from(Video)) == 4
+        completions = s.execute(
+            select(AuditEvent.video_id, func.count()).where(AuditEvent.action == "job.completed")
+            .group_by(AuditEvent.video_id)
+        ).all()
+        recovered = s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "job.recovered"))
+    assert sorted(completions) == sorted((i, 1) for i in ids)  # each job completed exactly once
+    assert recovered >= 1  # the interrupted job was taken back, not forgotten
+    engine.dispose()

@@ -1,0 +1,164 @@
+"""Access control and hostile input: every refusal is a 4xx with a clear OpenAI-style error, and the server
+keeps serving afterwards."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tessera.serve import Settings, create_app
+
+
+@pytest.fixture
+def app(model_dir, tmp_path, c2pa_dir):
+    settings = Settings(data_dir=tmp_path, model=model_dir, rate_per_minute=30, daily_quota=3,
+                        max_request_bytes=200_000, max_prompt_chars=500)
+    return create_app(settings, start_workers=False)
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app) as c:
+        yield c
+
+
+def key(app, name="k") -> dict:
+    _, secret = app.state.tessera.keys.create(name)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def error(response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()["error"]
+    assert body["message"] and body["type"]
+    if code:
+        assert body["code"] == code
+    return body
+
+
+def test_no_key_wrong_key_revoked_key_are_401(app, client):
+    assert "tessera keys create" in error(client.get("/v1/videos"), 401, "invalid_api_key")["message"]
+    error(client.get("/v1/videos", headers={"Authorization": "Bearer tsk-wrong"}), 401, "invalid_api_key")
+    error(client.get("/v1/videos", headers={"Authorization": "Basic abc"}), 401)
+    headers = key(app)
+    assert client.get("/v1/videos", headers=headers).status_code == 200
+    key_id = app.state.tessera.keys.list()[-1].id
+    app.state.tessera.keys.revoke(key_id)
+    assert "revoked" in error(client.get("/v1/videos", headers=headers), 401)["message"]
+
+
+def test_another_keys_video_is_404_everywhere(app, client):
+    alice, bob = key(app, "alice"), key(app, "bob")
+    vid = client.post("/v1/videos", json={"prompt": "a red ball falls"}, headers=alice).json()["id"]
+    assert client.get(f"/v1/videos/{vid}", headers=alice).status_code == 200
+    for method, path in [("GET", f"/v1/videos/{vid}"), ("DELETE", f"/v1/videos/{vid}"),
+                         ("GET", f"/v1/videos/{vid}/content"), ("POST", f"/v1/videos/{vid}/remix")]:
+        kwargs = {"json": {"prompt": "x"}} if method == "POST" else {}
+        error(client.request(method, path, headers=bob, **kwargs), 404)
+    assert client.get("/v1/videos", headers=bob).json()["data"] == []
+    assert client.get(f"/v1/videos/{vid}", headers=alice).status_code == 200  # bob's delete did nothing
+
+
+def test_rate_limit_and_daily_quota_are_429_with_retry_after(app, client):
+    headers = key(app)
+    for _ in range(3):
+        assert client.post("/v1/videos", json={"prompt": "a ball"}, headers=headers).status_code == 200
+    over = client.post("/v1/videos", json={"prompt": "a ball"}, headers=headers)
+    error(over, 429, "insufficient_quota")
+    assert int(over.headers["retry-after"]) > 0
+    statuses = [client.get("/v1/videos", headers=headers).status_code for _ in range(40)]
+    assert 429 in statuses and statuses.index(429) >= 20  # the 30/min bucket ran out, not earlier
+    limited = client.get("/v1/videos", headers=headers)
+    error(limited, 429, "rate_limit_exceeded")
+    assert 1 <= int(limited.headers["retry-after"]) <= 60
+    assert client.get("/v1/videos", headers=key(app, "other")).status_code == 200  # other keys unaffected
+
+
+@pytest.mark.parametrize(
+    "body,param",
+    [
+        ({"prompt": "x" * 501}, "prompt"),
+        ({"prompt": ""}, "prompt"),
+        ({}, "prompt"),
+        ({"prompt": 5}, "prompt"),
+        ({"prompt": "a ball", "size": "720x1280"}, "size"),
+        ({"prompt": "a ball", "seconds": "99"}, "seconds"),
+        ({"prompt": "a ball", "seconds": "-1"}, "seconds"),
+        ({"prompt": "a ball", "model": "gpt-9"}, "model"),
+        ({"prompt": "a ball", "seed": "abc"}, "seed"),
+        ({"prompt": "a ball", "steps": 10_000}, "steps"),
+        ({"prompt": "a ball", "input_reference": {"image_url": "https://example.com/x.png"}}, "input_reference"),
+        ({"prompt": "a ball", "input_reference": {"image_url": "data:image/png;base64,!!!"}}, "input_reference"),
+    ],
+)
+def test_bad_fields_name_the_field_and_what_is_allowed(app, client, body, param):
+    got = error(client.post("/v1/videos", json=body, headers=key(app)), 400)
+    assert got["param"] == param
+    if param == "size":
+        assert "64x64, 112x64" in got["message"]
+
+
+def test_malformed_oversized_and_corrupt_bodies(app, client):
+    headers = key(app)
+    error(client.post("/v1/videos", content=b"{not json", headers={**headers, "Content-Type": "application/json"}), 400)
+    error(client.post("/v1/videos", content=b"[1, 2]", headers={**headers, "Content-Type": "application/json"}), 400)
+    error(client.post("/v1/videos", content=b"prompt", headers={**headers, "Content-Type": "text/plain"}), 400)
+    error(client.post("/v1/videos", content=b"--x\r\nbroken", headers={**headers,
+          "Content-Type": "multipart/form-data; boundary=x"}), 400)
+    big = client.post("/v1/videos", files={"input_reference": ("a.png", b"\0" * 300_000, "image/png")},
+                      data={"prompt": "a ball"}, headers=headers)
+    error(big, 413, "request_too_large")
+    corrupt = client.post("/v1/videos", files={"input_reference": ("a.png", b"\x89PNG\r\n\x1a\nrubbish", "image/png")},
+                          data={"prompt": "a ball"}, headers=headers)
+    assert error(corrupt, 400)["param"] == "input_reference"
+    not_video = client.post("/v1/videos/extensions", files={"video": ("a.mp4", b"\0" * 1000, "video/mp4")},
+                            data={"prompt": "go on", "seconds": "1"}, headers=headers)
+    assert error(not_video, 400)["param"] == "video"
+    assert client.get("/healthz").status_code == 200  # still serving
+
+
+def test_a_real_image_upload_is_accepted_and_stored_as_png(app, client, tmp_path):
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (80, 60), (200, 30, 30)).save(buffer, format="JPEG")
+    response = client.post("/v1/videos", files={"input_reference": ("red.jpg", buffer.getvalue(), "image/jpeg")},
+                           data={"prompt": "a red ball falls", "seconds": "1"}, headers=key(app))
+    assert response.status_code == 200, response.text
+    vid = response.json()["id"]
+    stored = tmp_path / "videos" / vid / "inputs" / "reference.png"
+    assert Image.open(stored).size == (80, 60)
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "..%2F..%2Fetc", "video_%00", "video_" + "g" * 32, "x" * 5000])
+def test_path_tricks_in_ids_are_404(app, client, bad):
+    headers = key(app)
+    for path in (f"/v1/videos/{bad}", f"/v1/videos/{bad}/content"):
+        assert client.get(path, headers=headers).status_code == 404
+    assert client.get("/v1/videos", params={"after": bad}, headers=headers).status_code in (400, 404)
+    assert client.get("/studio/../../pyproject.toml").status_code == 404
+
+
+def test_blocked_prompt_is_refused_before_queueing_with_moderation_blocked(app, client):
+    headers = key(app)
+    got = error(client.post("/v1/videos", json={"prompt": "graphic gore, a beheading with blood everywhere"},
+                            headers=headers), 400, "moderation_blocked")
+    assert "violence" in got["message"].lower() or "gore" in got["message"].lower()
+    assert client.get("/v1/videos", headers=headers).json()["data"] == []  # nothing queued
+    events = app.state.tessera.store
+    from sqlalchemy import select
+
+    from tessera.serve.db import AuditEvent
+
+    with events.sessions() as s:
+        decisions = [e.detail for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "moderation"))]
+    assert decisions and decisions[-1]["allowed"] is False and "prompt" not in str(decisions[-1].get("text", ""))
+
+
+def test_openapi_spec_is_served_and_lists_the_videos_api(client):
+    spec = client.get("/openapi.json").json()
+    for path in ("/v1/videos", "/v1/videos/{video_id}", "/v1/videos/{video_id}/content", "/v1/videos/{video_id}/remix",
+                 "/v1/videos/extensions", "/v1/videos/edits", "/v1/models"):
+        assert path in spec["paths"], path
