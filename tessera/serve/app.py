@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from tessera.errors import BlockedPromptError, TesseraError
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, pipe=None, start_workers: bool 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        app_state.policy.check("a red ball falls")  # load the classifier now, not on the first user's request
         if start_workers:
             for i in range(settings.workers):
                 worker = Worker(settings, store, renderer, label=f"serve-{i}")
@@ -184,14 +186,9 @@ def create_app(settings: Settings | None = None, pipe=None, start_workers: bool 
         if name.startswith("/v1/"):
             key_id = getattr(request.state, "key_id", None)
             try:
-                store.audit(
-                    "request",
-                    key_id,
-                    request.path_params.get("video_id") if route else None,
-                    method=request.method,
-                    route=name,
-                    status=response.status_code,
-                )
+                video = request.path_params.get("video_id") if route else None
+                detail = {"method": request.method, "route": name, "status": response.status_code}
+                await run_in_threadpool(store.audit, "request", key_id, video, **detail)
             except Exception:  # the audit log must never take the API down with it
                 log.exception("audit log write failed")
         log.info(

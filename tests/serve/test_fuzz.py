@@ -12,8 +12,13 @@ from tessera.serve import Settings, create_app
 @pytest.fixture(scope="module")
 def api(model_dir, tmp_path_factory, c2pa_dir):
     app = create_app(
-        Settings(data_dir=tmp_path_factory.mktemp("fuzz"), model=model_dir, rate_per_minute=100_000, daily_quota=100_000,
-                 workers=0),
+        Settings(
+            data_dir=tmp_path_factory.mktemp("fuzz"),
+            model=model_dir,
+            rate_per_minute=100_000,
+            daily_quota=100_000,
+            workers=0,
+        ),
         start_workers=False,
     )
     _, secret = app.state.tessera.keys.create("fuzz")

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from tessera.serve.db import AuditEvent, ApiKey, Video, make_engine, sessions
+from tessera.serve.db import ApiKey, AuditEvent, Video, make_engine, sessions
 from tessera.serve.jobs import JobStore, new_video_id
 
 
@@ -24,8 +24,19 @@ def _queue(store: JobStore, n: int) -> list[str]:
     ids = []
     for i in range(n):
         vid = new_video_id()
-        store.submit(Video(id=vid, key_id="key_a", model="m", prompt=f"p{i}", seconds="1", size="64x64",
-                           task="text-to-video", params={}, created_at=time.time() + i * 1e-3))
+        store.submit(
+            Video(
+                id=vid,
+                key_id="key_a",
+                model="m",
+                prompt=f"p{i}",
+                seconds="1",
+                size="64x64",
+                task="text-to-video",
+                params={},
+                created_at=time.time() + i * 1e-3,
+            )
+        )
         ids.append(vid)
     return ids
 
@@ -101,10 +112,14 @@ def test_killed_server_loses_and_duplicates_nothing(backend, server_factory, tmp
     server.start()
     client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {secret}"}, timeout=30)
     # 40 steps make each job last long enough to be caught mid-way.
-    ids = [client.post("/v1/videos", json={"prompt": f"a red ball falls {i}", "seconds": "2", "steps": 40}).json()["id"]
-           for i in range(4)]
+    ids = [
+        client.post("/v1/videos", json={"prompt": f"a red ball falls {i}", "seconds": "2", "steps": 40}).json()["id"]
+        for i in range(4)
+    ]
     deadline = time.monotonic() + 60
-    while not any(v["status"] == "in_progress" and v["progress"] > 5 for v in (client.get(f"/v1/videos/{i}").json() for i in ids)):
+    while not any(
+        v["status"] == "in_progress" and v["progress"] > 5 for v in (client.get(f"/v1/videos/{i}").json() for i in ids)
+    ):
         assert time.monotonic() < deadline, "no job started"
         time.sleep(0.05)
     server.kill()  # SIGKILL mid-job: no shutdown code runs
@@ -120,7 +135,8 @@ def test_killed_server_loses_and_duplicates_nothing(backend, server_factory, tmp
     with sessions(engine)() as s:
         assert s.scalar(select(func.count()).select_from(Video)) == 4
         completions = s.execute(
-            select(AuditEvent.video_id, func.count()).where(AuditEvent.action == "job.completed")
+            select(AuditEvent.video_id, func.count())
+            .where(AuditEvent.action == "job.completed")
             .group_by(AuditEvent.video_id)
         ).all()
         recovered = s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "job.recovered"))

@@ -13,8 +13,14 @@ from tessera.serve import Settings, create_app
 
 @pytest.fixture
 def app(model_dir, tmp_path, c2pa_dir):
-    settings = Settings(data_dir=tmp_path, model=model_dir, rate_per_minute=30, daily_quota=3,
-                        max_request_bytes=200_000, max_prompt_chars=500)
+    settings = Settings(
+        data_dir=tmp_path,
+        model=model_dir,
+        rate_per_minute=30,
+        daily_quota=3,
+        max_request_bytes=200_000,
+        max_prompt_chars=500,
+    )
     return create_app(settings, start_workers=False)
 
 
@@ -53,8 +59,12 @@ def test_another_keys_video_is_404_everywhere(app, client):
     alice, bob = key(app, "alice"), key(app, "bob")
     vid = client.post("/v1/videos", json={"prompt": "a red ball falls"}, headers=alice).json()["id"]
     assert client.get(f"/v1/videos/{vid}", headers=alice).status_code == 200
-    for method, path in [("GET", f"/v1/videos/{vid}"), ("DELETE", f"/v1/videos/{vid}"),
-                         ("GET", f"/v1/videos/{vid}/content"), ("POST", f"/v1/videos/{vid}/remix")]:
+    for method, path in [
+        ("GET", f"/v1/videos/{vid}"),
+        ("DELETE", f"/v1/videos/{vid}"),
+        ("GET", f"/v1/videos/{vid}/content"),
+        ("POST", f"/v1/videos/{vid}/remix"),
+    ]:
         kwargs = {"json": {"prompt": "x"}} if method == "POST" else {}
         error(client.request(method, path, headers=bob, **kwargs), 404)
     assert client.get("/v1/videos", headers=bob).json()["data"] == []
@@ -105,16 +115,34 @@ def test_malformed_oversized_and_corrupt_bodies(app, client):
     error(client.post("/v1/videos", content=b"{not json", headers={**headers, "Content-Type": "application/json"}), 400)
     error(client.post("/v1/videos", content=b"[1, 2]", headers={**headers, "Content-Type": "application/json"}), 400)
     error(client.post("/v1/videos", content=b"prompt", headers={**headers, "Content-Type": "text/plain"}), 400)
-    error(client.post("/v1/videos", content=b"--x\r\nbroken", headers={**headers,
-          "Content-Type": "multipart/form-data; boundary=x"}), 400)
-    big = client.post("/v1/videos", files={"input_reference": ("a.png", b"\0" * 300_000, "image/png")},
-                      data={"prompt": "a ball"}, headers=headers)
+    error(
+        client.post(
+            "/v1/videos",
+            content=b"--x\r\nbroken",
+            headers={**headers, "Content-Type": "multipart/form-data; boundary=x"},
+        ),
+        400,
+    )
+    big = client.post(
+        "/v1/videos",
+        files={"input_reference": ("a.png", b"\0" * 300_000, "image/png")},
+        data={"prompt": "a ball"},
+        headers=headers,
+    )
     error(big, 413, "request_too_large")
-    corrupt = client.post("/v1/videos", files={"input_reference": ("a.png", b"\x89PNG\r\n\x1a\nrubbish", "image/png")},
-                          data={"prompt": "a ball"}, headers=headers)
+    corrupt = client.post(
+        "/v1/videos",
+        files={"input_reference": ("a.png", b"\x89PNG\r\n\x1a\nrubbish", "image/png")},
+        data={"prompt": "a ball"},
+        headers=headers,
+    )
     assert error(corrupt, 400)["param"] == "input_reference"
-    not_video = client.post("/v1/videos/extensions", files={"video": ("a.mp4", b"\0" * 1000, "video/mp4")},
-                            data={"prompt": "go on", "seconds": "1"}, headers=headers)
+    not_video = client.post(
+        "/v1/videos/extensions",
+        files={"video": ("a.mp4", b"\0" * 1000, "video/mp4")},
+        data={"prompt": "go on", "seconds": "1"},
+        headers=headers,
+    )
     assert error(not_video, 400)["param"] == "video"
     assert client.get("/healthz").status_code == 200  # still serving
 
@@ -124,8 +152,12 @@ def test_a_real_image_upload_is_accepted_and_stored_as_png(app, client, tmp_path
 
     buffer = io.BytesIO()
     Image.new("RGB", (80, 60), (200, 30, 30)).save(buffer, format="JPEG")
-    response = client.post("/v1/videos", files={"input_reference": ("red.jpg", buffer.getvalue(), "image/jpeg")},
-                           data={"prompt": "a red ball falls", "seconds": "1"}, headers=key(app))
+    response = client.post(
+        "/v1/videos",
+        files={"input_reference": ("red.jpg", buffer.getvalue(), "image/jpeg")},
+        data={"prompt": "a red ball falls", "seconds": "1"},
+        headers=key(app),
+    )
     assert response.status_code == 200, response.text
     vid = response.json()["id"]
     stored = tmp_path / "videos" / vid / "inputs" / "reference.png"
@@ -143,8 +175,11 @@ def test_path_tricks_in_ids_are_404(app, client, bad):
 
 def test_blocked_prompt_is_refused_before_queueing_with_moderation_blocked(app, client):
     headers = key(app)
-    got = error(client.post("/v1/videos", json={"prompt": "graphic gore, a beheading with blood everywhere"},
-                            headers=headers), 400, "moderation_blocked")
+    got = error(
+        client.post("/v1/videos", json={"prompt": "graphic gore, a beheading with blood everywhere"}, headers=headers),
+        400,
+        "moderation_blocked",
+    )
     assert "violence" in got["message"].lower() or "gore" in got["message"].lower()
     assert client.get("/v1/videos", headers=headers).json()["data"] == []  # nothing queued
     events = app.state.tessera.store
@@ -159,6 +194,13 @@ def test_blocked_prompt_is_refused_before_queueing_with_moderation_blocked(app, 
 
 def test_openapi_spec_is_served_and_lists_the_videos_api(client):
     spec = client.get("/openapi.json").json()
-    for path in ("/v1/videos", "/v1/videos/{video_id}", "/v1/videos/{video_id}/content", "/v1/videos/{video_id}/remix",
-                 "/v1/videos/extensions", "/v1/videos/edits", "/v1/models"):
+    for path in (
+        "/v1/videos",
+        "/v1/videos/{video_id}",
+        "/v1/videos/{video_id}/content",
+        "/v1/videos/{video_id}/remix",
+        "/v1/videos/extensions",
+        "/v1/videos/edits",
+        "/v1/models",
+    ):
         assert path in spec["paths"], path

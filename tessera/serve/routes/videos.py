@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from tessera.errors import InvalidInputError, NotFoundError
 from tessera.serve import metrics
@@ -192,8 +193,8 @@ def _fmt(value: float) -> str:
 async def create_video(request: Request, app: App, key: Key) -> JSONResponse:
     """Create a video from a prompt (and optionally an image to start from)."""
     fields, files = await read_request(request)
-    job = parse_create(fields, files, app.model, app.settings)
-    return JSONResponse(_submit(app, key, job))
+    job = await run_in_threadpool(parse_create, fields, files, app.model, app.settings)  # decodes an upload
+    return JSONResponse(await run_in_threadpool(_submit, app, key, job))
 
 
 @router.get("/videos", responses={"200": {"description": "A page of videos"}})
@@ -281,7 +282,7 @@ async def remix_video(video_id: str, request: Request, app: App, key: Key) -> JS
     fields["video"] = {"id": _checked(video_id)}
     job = parse_edit(fields, {}, app.model, app.settings, "edit")
     job.task = "remix"
-    return JSONResponse(_submit(app, key, job, remixed_from=video_id))
+    return JSONResponse(await run_in_threadpool(_submit, app, key, job, video_id))
 
 
 @router.post(
@@ -292,7 +293,8 @@ async def remix_video(video_id: str, request: Request, app: App, key: Key) -> JS
 async def extend_video(request: Request, app: App, key: Key) -> JSONResponse:
     """Continue a completed (or uploaded) clip by `seconds`; the result is the stitched whole."""
     fields, files = await read_request(request)
-    return JSONResponse(_submit(app, key, parse_edit(fields, files, app.model, app.settings, "extend")))
+    job = await run_in_threadpool(parse_edit, fields, files, app.model, app.settings, "extend")  # decodes the clip
+    return JSONResponse(await run_in_threadpool(_submit, app, key, job))
 
 
 @router.post(
@@ -301,7 +303,8 @@ async def extend_video(request: Request, app: App, key: Key) -> JSONResponse:
 async def edit_video(request: Request, app: App, key: Key) -> JSONResponse:
     """Edit a completed (or uploaded) clip under a new prompt (SDEdit; `strength` 0..1, Tessera extension)."""
     fields, files = await read_request(request)
-    return JSONResponse(_submit(app, key, parse_edit(fields, files, app.model, app.settings, "edit")))
+    job = await run_in_threadpool(parse_edit, fields, files, app.model, app.settings, "edit")
+    return JSONResponse(await run_in_threadpool(_submit, app, key, job))
 
 
 def _checked(value: str) -> str:

@@ -1,0 +1,69 @@
+"""The web studio in headless Chromium (Playwright, Debian's browser): submit a prompt, watch it play."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def browser(playwright):
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("Chromium not found; .ci/run installs Debian's 'chromium' package")
+        pytest.skip("Chromium not installed (apt-get install chromium)")
+    # The flags keep Chromium off the network this machine does not have (see the env notes).
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    )
+
+
+def test_studio_generates_and_plays_a_video(server_factory, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    server = server_factory(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    secret = server.cli("keys", "create", "studio").strip().splitlines()[-1]
+    server.start()
+    with sync_playwright() as p:
+        chromium = browser(p)
+        page = chromium.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{server.url}/#key={secret}")
+        expect(page.locator("#key-status")).to_have_text("connected", timeout=15_000)
+        assert "key=" not in page.url  # the secret is taken out of the address bar
+        assert page.locator("#size option").all_inner_texts() == ["64x64", "112x64"]
+        page.fill("#prompt", "a red ball falls and bounces on the floor")
+        page.select_option("#seconds", "1")
+        page.click("#submit")
+        card = page.locator(".card").first
+        video = card.locator("video")
+        expect(video).to_have_count(1, timeout=60_000)
+        # It plays: the browser decoded the MP4 and its clock moves.
+        page.wait_for_function(
+            "() => { const v = document.querySelector('.card video');"
+            " return v && v.readyState >= 2 && v.currentTime > 0 }",
+            timeout=20_000,
+        )
+        width = video.evaluate("v => v.videoWidth")
+        assert width == 64
+        expect(card.locator(".badge")).to_contain_text("C2PA signed", timeout=20_000)
+        expect(card.locator(".badge")).to_contain_text("watermark")
+        assert "✓ watermark" in card.locator(".badge").inner_text()
+        assert card.locator(".download").get_attribute("download").endswith(".mp4")
+        # A reload keeps the key (localStorage) and lists the video in the gallery.
+        page.reload()
+        expect(page.locator(".card video")).to_have_count(1, timeout=20_000)
+        assert not errors, errors
+        chromium.close()
