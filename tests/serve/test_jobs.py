@@ -143,3 +143,88 @@ def test_killed_server_loses_and_duplicates_nothing(backend, server_factory, tmp
     assert sorted(completions) == sorted((i, 1) for i in ids)  # each job completed exactly once
     assert recovered >= 1  # the interrupted job was taken back, not forgotten
     engine.dispose()
+
+
+def _wait_all(client, ids, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = [client.get(f"/v1/videos/{i}").json() for i in ids]
+        if all(v["status"] in ("completed", "failed") for v in states):
+            return states
+        time.sleep(0.2)
+    raise AssertionError(f"not finished: {states}")
+
+
+def test_separate_worker_processes_share_a_postgresql_queue(server_factory, postgres_url, tmp_path, c2pa_dir):
+    import subprocess
+
+    from tests.serve.conftest import reset_postgres
+
+    url = reset_postgres(postgres_url)
+    server = server_factory(url, workers=0)  # this server only queues
+    secret = server.cli("keys", "create", "fleet").strip().splitlines()[-1]
+    server.start()
+    client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+    assert client.get("/readyz").json()["checks"]["workers"].startswith("external")
+    ids = [
+        client.post("/v1/videos", json={"prompt": f"a blue ball rolls {i}", "seconds": "1"}).json()["id"]
+        for i in range(6)
+    ]
+    env = {**server.env, "TESSERA_DATABASE_URL": url, "TESSERA_DATA_DIR": str(tmp_path / "data")}
+    model = server.args[server.args.index("--model") + 1]
+    workers = [
+        subprocess.Popen(
+            ["tessera", "worker", "--model", model],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(tmp_path / f"worker{i}.log", "w"),
+        )
+        for i in range(2)
+    ]
+    try:
+        states = _wait_all(client, ids)
+    finally:
+        for w in workers:
+            w.terminate()
+        codes = [w.wait(timeout=60) for w in workers]
+    assert [v["status"] for v in states] == ["completed"] * 6
+    assert codes == [0, 0]  # SIGTERM: each worker finished its job and stopped cleanly
+    with sessions(make_engine(url))() as s:
+        claims = s.execute(select(Video.id, Video.attempts)).all()
+        by_worker = s.execute(select(AuditEvent.detail).where(AuditEvent.action == "job.completed")).scalars().all()
+    assert all(attempts == 1 for _, attempts in claims)
+    pids = {d["worker"].split(":")[1] for d in by_worker}
+    assert len(by_worker) == 6 and pids <= {str(w.pid) for w in workers} and str(server.proc.pid) not in pids
+
+
+def test_sigterm_requeues_a_running_job_that_cannot_finish_in_the_grace_period(server_factory, tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    server = server_factory(url, TESSERA_SHUTDOWN_GRACE="0")
+    secret = server.cli("keys", "create", "graceful").strip().splitlines()[-1]
+    server.start()
+    client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+    vid = client.post("/v1/videos", json={"prompt": "a red ball falls", "seconds": "2", "steps": 80}).json()["id"]
+    deadline = time.monotonic() + 60
+    while client.get(f"/v1/videos/{vid}").json()["progress"] < 5:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    server.stop()
+    with sessions(make_engine(url))() as s:
+        row = s.get(Video, vid)
+    assert (row.status, row.attempts, row.claim) == ("queued", 0, None)  # given back, attempt not spent
+    server.start()
+    assert _wait_all(client, [vid], timeout=300)[0]["status"] == "completed"
+
+
+def test_metrics_report_queue_depth_and_outcomes(server_factory, tmp_path):
+    server = server_factory(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    secret = server.cli("keys", "create", "metrics").strip().splitlines()[-1]
+    server.start()
+    client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+    vid = client.post("/v1/videos", json={"prompt": "a red ball falls", "seconds": "1"}).json()["id"]
+    _wait_all(client, [vid])
+    text = httpx.get(server.url + "/metrics").text
+    assert 'tessera_jobs_by_status{status="completed"} 1.0' in text
+    assert 'tessera_jobs_total{outcome="completed"} 1.0' in text
+    assert "tessera_job_seconds_count 1.0" in text
+    assert 'tessera_http_requests_total{method="POST",route="/v1/videos",status="200"} 1.0' in text
