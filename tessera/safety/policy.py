@@ -61,7 +61,31 @@ class Policy:
             self.extra_people = tuple(self.extra_people) + tuple(names)
 
     def check(self, prompt: str) -> Decision:
-        decision = self._decide(prompt)
+        return self.check_many([prompt])[0]
+
+    def check_many(self, prompts: list[str]) -> list[Decision]:
+        """Decide many prompts at once: rules one by one, then one batched classifier pass for the rest."""
+        decisions: list[Decision | None] = []
+        pending: dict[int, list[str]] = {}
+        for i, prompt in enumerate(prompts):
+            decision, candidates = self._rules(prompt)
+            decisions.append(decision)
+            if decision is None:
+                pending[i] = candidates
+        if pending:
+            from tessera.safety.classifier import Classifier
+
+            flat = [text for texts in pending.values() for text in texts]
+            probs = Classifier.shipped().probabilities(flat)
+            start = 0
+            for i, texts in pending.items():
+                decisions[i] = self._classified(probs[start : start + len(texts)])
+                start += len(texts)
+        for prompt, decision in zip(prompts, decisions, strict=True):
+            self._log(prompt, decision)
+        return decisions
+
+    def _log(self, prompt: str, decision: Decision) -> None:
         digest = hashlib.sha256(prompt.encode()).hexdigest()[:12]
         log.info(
             "safety %s %s score=%.2f layer=%s prompt=%s (%d chars)",
@@ -72,12 +96,9 @@ class Policy:
             digest,
             len(prompt),
         )
-        return decision
 
-    def check_many(self, prompts: list[str]) -> list[Decision]:
-        return [self.check(p) for p in prompts]
-
-    def _decide(self, prompt: str) -> Decision:
+    def _rules(self, prompt: str) -> tuple[Decision | None, list[str]]:
+        """A decision by the rules, or None and the readings the classifier should see."""
         if not isinstance(prompt, str):
             raise ConfigError("prompt must be a string")
         texts = readings(prompt)
@@ -85,16 +106,18 @@ class Policy:
             for hit in match(reading, loose, self.extra_people):
                 if hit.category in self.categories:
                     how = "as written" if reading == texts[0][0] else "after undoing obfuscation"
-                    return Decision(False, hit.category, 1.0, f"matched a {hit.category} rule {how}", "rules")
+                    return Decision(False, hit.category, 1.0, f"matched a {hit.category} rule {how}", "rules"), []
         if not self.use_classifier:
-            return Decision(True, None, 0.0, "no rule matched", "none")
-        from tessera.safety.classifier import LABELS, Classifier
-
+            return Decision(True, None, 0.0, "no rule matched", "none"), []
         # Decoded readings that are gibberish (ROT13 or reversed ordinary text) tell the classifier nothing and
         # cost as much as the rest; only readings made mostly of known words are classified.
         candidates = [texts[0][0]] + [r for r, _ in texts[1:] if _readable(r)]
         candidates += [s for s in segments(texts[0][0]) if s != texts[0][0]]
-        probs = Classifier.shipped().probabilities(candidates)
+        return None, candidates
+
+    def _classified(self, probs) -> Decision:
+        from tessera.safety.classifier import LABELS
+
         best_cat, best_p = None, 0.0
         for i, label in enumerate(LABELS):
             if label in self.categories and probs[:, i].max() > best_p:
