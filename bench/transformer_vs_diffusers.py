@@ -23,9 +23,17 @@ def build(preset: str):
     ours = DiT.from_preset(preset)
     p = ours.params
     ref = WanTransformer3DModel(
-        patch_size=p.patch, num_attention_heads=p.heads, attention_head_dim=p.dim // p.heads,
-        in_channels=p.in_channels, out_channels=p.in_channels, text_dim=p.text_dim, freq_dim=256,
-        ffn_dim=int(p.dim * p.mlp_ratio), num_layers=p.depth, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
+        patch_size=p.patch,
+        num_attention_heads=p.heads,
+        attention_head_dim=p.dim // p.heads,
+        in_channels=p.in_channels,
+        out_channels=p.in_channels,
+        text_dim=p.text_dim,
+        freq_dim=256,
+        ffn_dim=int(p.dim * p.mlp_ratio),
+        num_layers=p.depth,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
     )
     return ours, ref
 
@@ -57,8 +65,10 @@ def main() -> None:
     tokens = shape[1] * (shape[2] // p.patch[1]) * (shape[3] // p.patch[2])
     n_ours = sum(x.numel() for x in ours.parameters())
     n_ref = sum(x.numel() for x in ref.parameters())
-    print(f"preset {args.preset}: dim {p.dim}, depth {p.depth}, heads {p.heads}, text {args.text_tokens} tokens of "
-          f"{p.text_dim}, latent {shape} = {tokens} tokens, {args.dtype}, {torch.get_num_threads()} threads")
+    print(
+        f"preset {args.preset}: dim {p.dim}, depth {p.depth}, heads {p.heads}, text {args.text_tokens} tokens of "
+        f"{p.text_dim}, latent {shape} = {tokens} tokens, {args.dtype}, {torch.get_num_threads()} threads"
+    )
     print(f"parameters: tessera {n_ours / 1e6:.2f}M, diffusers Wan {n_ref / 1e6:.2f}M")
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.dtype == "bf16")
 
@@ -79,7 +89,7 @@ def main() -> None:
     for model in (ours, ref):
         model.eval()
     with torch.inference_mode(), autocast:
-        for name, fwd in (("tessera", ours_fwd), ("diffusers", ref_fwd)):
+        for fwd in (ours_fwd, ref_fwd):
             fwd(x, t, text)  # warm-up
         for _ in range(2):  # interleaved rounds, so drift in machine load hits both alike
             for name, fwd in (("tessera", ours_fwd), ("diffusers", ref_fwd)):
@@ -87,8 +97,10 @@ def main() -> None:
 
     x, t, text = inputs(args.train_batch)
     target = torch.randn_like(x)
-    optims = {"tessera": torch.optim.AdamW(ours.parameters(), lr=1e-4),
-              "diffusers": torch.optim.AdamW(ref.parameters(), lr=1e-4)}
+    optims = {
+        "tessera": torch.optim.AdamW(ours.parameters(), lr=1e-4),
+        "diffusers": torch.optim.AdamW(ref.parameters(), lr=1e-4),
+    }
     for model in (ours, ref):
         model.train()
 
@@ -104,12 +116,15 @@ def main() -> None:
     for _ in range(2):
         for name, fwd in (("tessera", ours_fwd), ("diffusers", ref_fwd)):
             results.setdefault(("train step", name), []).append(
-                timed(lambda n=name, f=fwd: step(n, f), max(3, args.repeats // 2)))
+                timed(lambda n=name, f=fwd: step(n, f), max(3, args.repeats // 2))
+            )
 
     for kind, batch in (("forward", 2), ("train step", args.train_batch)):
         a, b = min(results[(kind, "tessera")]), min(results[(kind, "diffusers")])
-        print(f"{kind:<10} batch {batch:>2}: tessera {1000 * a:8.1f} ms   diffusers {1000 * b:8.1f} ms   "
-              f"diffusers/tessera = {b / a:.2f}x")
+        print(
+            f"{kind:<10} batch {batch:>2}: tessera {1000 * a:8.1f} ms   diffusers {1000 * b:8.1f} ms   "
+            f"diffusers/tessera = {b / a:.2f}x"
+        )
 
 
 if __name__ == "__main__":

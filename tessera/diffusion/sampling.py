@@ -29,13 +29,16 @@ def get_schedule(steps: int, shift: float = 1.0, start: float = 1.0) -> torch.Te
     return (t * start).float()
 
 
-def guided(cond: Velocity, uncond: Velocity | None, scale: float) -> Velocity:
-    """Classifier-free guidance: ``v_u + scale (v_c - v_u)``; ``uncond`` uses the empty or the negative prompt."""
-    if uncond is None or scale == 1.0:
-        return cond
+def guided(velocity2: Velocity, scale: float) -> Velocity:
+    """Classifier-free guidance ``v_u + scale (v_c - v_u)`` in one model call: ``velocity2`` takes the batch
+    twice, the conditional half (the prompt) first, the unconditional half (empty or negative prompt) second.
+
+    One call on 2B samples instead of two on B: the same arithmetic, but half the per-call overhead and bigger,
+    more efficient matrix multiplies, which is what dominates at small sizes on a CPU.
+    """
 
     def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        v_c, v_u = cond(x, t), uncond(x, t)
+        v_c, v_u = velocity2(torch.cat([x, x]), torch.cat([t, t])).chunk(2)
         return v_u + scale * (v_c - v_u)
 
     return velocity

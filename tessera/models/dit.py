@@ -142,13 +142,18 @@ class Attention(nn.Module):
         self.q_norm = nn.RMSNorm(head_dim, eps=1e-6) if qk_norm else nn.Identity()
         self.k_norm = nn.RMSNorm(head_dim, eps=1e-6) if qk_norm else nn.Identity()
 
-    def forward(self, x, context=None, rope=None, mask=None) -> torch.Tensor:
+    def keys_values(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normed keys (fp32) and values, (B, heads, L, head_dim) each."""
+        k, v = self.kv(src).view(src.shape[0], src.shape[1], 2, self.heads, -1).permute(2, 0, 3, 1, 4)
+        return self.k_norm(k.float()), v
+
+    def forward(self, x, context=None, rope=None, mask=None, kv=None) -> torch.Tensor:
+        """``kv``: keys and values computed beforehand (the text's, reused across sampling steps)."""
         b, n, d = x.shape
-        src = x if context is None else context
         q = self.q(x).view(b, n, self.heads, -1).transpose(1, 2)
-        k, v = self.kv(src).view(b, src.shape[1], 2, self.heads, -1).permute(2, 0, 3, 1, 4)
+        k, v = kv if kv is not None else self.keys_values(x if context is None else context)
         # Norm and rotation in fp32 (cheap, per head), attention itself in the autocast dtype.
-        q, k = self.q_norm(q.float()), self.k_norm(k.float())
+        q = self.q_norm(q.float())
         if rope is not None:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         out = F.scaled_dot_product_attention(q.to(v.dtype), k.to(v.dtype), v, attn_mask=mask)
@@ -170,11 +175,24 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, d))
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d))
 
-    def forward(self, x, c, text, text_mask, rope) -> torch.Tensor:
+    def forward(self, x, c, text, text_mask, rope, text_kv=None) -> torch.Tensor:
         shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(c).chunk(6, dim=-1)
         x = x + gate1.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift1, scale1), rope=rope)
-        x = x + self.cross(self.norm2(x), context=text, mask=text_mask)
+        x = x + self.cross(self.norm2(x), context=text, mask=text_mask, kv=text_kv)
         return x + gate2.unsqueeze(1) * self.mlp(modulate(self.norm3(x), shift2, scale2))
+
+
+@dataclass
+class TextContext:
+    """What a prompt contributes to every step: the pooled-text vector and each block's cross-attention keys and
+    values. Sampling computes it once per prompt instead of once per step (``DiT.encode_text``)."""
+
+    pooled: torch.Tensor  # (B, dim)
+    kv: list[tuple[torch.Tensor, torch.Tensor]]  # per block, (B, heads, L, head_dim) keys and values
+    mask: torch.Tensor  # (B, 1, 1, L), True = attend
+
+    def __len__(self) -> int:
+        return self.pooled.shape[0]
 
 
 class FinalLayer(nn.Module):
@@ -250,15 +268,17 @@ class DiT(nn.Module):
         self,
         x: torch.Tensor,
         t: torch.Tensor,
-        text: torch.Tensor,
+        text: torch.Tensor | None = None,
         text_mask: torch.Tensor | None = None,
         cond: torch.Tensor | None = None,
         cond_mask: torch.Tensor | None = None,
+        context: TextContext | None = None,
     ) -> torch.Tensor:
         """Velocity for noisy latent ``x`` (B, C, T, H, W) at times ``t`` (B,) given text (B, L, text_dim).
 
         ``text_mask`` (B, L) is True on real tokens. ``cond`` (B, C, T, H, W) holds clean latents for the frames
         where ``cond_mask`` (B, T) is True; those frames' outputs are meaningless and ignored by losses/samplers.
+        ``context`` (from ``encode_text``) replaces ``text``/``text_mask`` when the same prompt is used again.
         """
         p = self.params
         if x.ndim != 5 or x.shape[1] != p.in_channels:
@@ -272,19 +292,31 @@ class DiT(nn.Module):
         grid = self.grid(x.shape)
         tokens = self.patch_embed(self.patchify(torch.cat([x, m], dim=1)))  # (B, N, dim)
         rope = rope_tables(grid, p, x.device)
-        if text_mask is None:
-            text_mask = torch.ones(text.shape[:2], dtype=torch.bool, device=text.device)
+        if context is None:
+            if text_mask is None:
+                text_mask = torch.ones(text.shape[:2], dtype=torch.bool, device=text.device)
+            pooled, attn_mask, kvs = self._pooled(text, text_mask), text_mask[:, None, None, :], [None] * p.depth
+        else:
+            pooled, attn_mask, kvs = context.pooled, context.mask, context.kv
+        c = self.t_embed(t) + pooled
+        for block, kv in zip(self.blocks, kvs, strict=True):
+            if self.gradient_checkpointing and self.training:
+                tokens = checkpoint(block, tokens, c, text, attn_mask, rope, kv, use_reentrant=False)
+            else:
+                tokens = block(tokens, c, text, attn_mask, rope, kv)
+        return self.unpatchify(self.final(tokens, c), grid)
+
+    def _pooled(self, text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
         # Pooled text joins the time embedding, so the global conditioning vector also carries the prompt.
         weights = text_mask.unsqueeze(-1).to(text.dtype)
-        pooled = (text * weights).sum(1) / weights.sum(1).clamp(min=1)
-        c = self.t_embed(t) + self.text_proj(pooled)
-        attn_mask = text_mask[:, None, None, :]  # (B, 1, 1, L): True = attend
-        for block in self.blocks:
-            if self.gradient_checkpointing and self.training:
-                tokens = checkpoint(block, tokens, c, text, attn_mask, rope, use_reentrant=False)
-            else:
-                tokens = block(tokens, c, text, attn_mask, rope)
-        return self.unpatchify(self.final(tokens, c), grid)
+        return self.text_proj((text * weights).sum(1) / weights.sum(1).clamp(min=1))
+
+    def encode_text(self, text: torch.Tensor, text_mask: torch.Tensor | None = None) -> TextContext:
+        """The prompt's share of the computation, to pass as ``context=`` at every sampling step."""
+        if text_mask is None:
+            text_mask = torch.ones(text.shape[:2], dtype=torch.bool, device=text.device)
+        kv = [block.cross.keys_values(text) for block in self.blocks]
+        return TextContext(self._pooled(text, text_mask), kv, text_mask[:, None, None, :])
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
         save_model(self, self.params, KIND, directory)

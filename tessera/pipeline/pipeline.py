@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from tessera.diffusion import SAMPLERS, denoise, get_schedule, guided, shift_for
 from tessera.errors import ConfigError, InvalidInputError, NotFoundError
@@ -265,17 +266,16 @@ class TextToVideoPipeline:
         if cond is not None:
             cond, cond_mask = cond.expand(b, *shape), cond_mask.expand(b, -1)
 
-        def velocity_for(states, mask):
-            def velocity(xt, t):
-                return self.transformer(xt, t, states, mask, cond, cond_mask)
-
-            return velocity
-
-        uncond = None
-        if guidance != 1.0:
+        model = self.transformer
+        if guidance == 1.0:
+            context = model.encode_text(text, text_mask)  # once per prompt, not once per step
+            fn = lambda xt, t: model(xt, t, cond=cond, cond_mask=cond_mask, context=context)  # noqa: E731
+        else:
             u_states, u_mask = self.text_encoder([negative or ""] * b)
-            uncond = velocity_for(u_states, u_mask)
-        fn = guided(velocity_for(text, text_mask), uncond, guidance)
+            context = model.encode_text(*_stack_text((text, text_mask), (u_states, u_mask)))
+            cond2 = None if cond is None else torch.cat([cond, cond])
+            mask2 = None if cond_mask is None else torch.cat([cond_mask, cond_mask])
+            fn = guided(lambda xt, t: model(xt, t, cond=cond2, cond_mask=mask2, context=context), guidance)
         return denoise(fn, x, schedule, sampler, cond, cond_mask, callback)
 
     # -- the call ---------------------------------------------------------------------------------------------
@@ -482,6 +482,14 @@ class TextToVideoPipeline:
             nxt = self._sample(shape=chunk_shape, cond=cond, cond_mask=mask, **common)
             latents = torch.cat([latents, nxt[:, :, overlap:]], dim=2)
         return latents[:, :, :total]
+
+
+def _stack_text(*parts: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Concatenate (states, mask) batches of different token lengths, zero-padded to the longest."""
+    length = max(states.shape[1] for states, _ in parts)
+    states = [F.pad(s, (0, 0, 0, length - s.shape[1])) for s, _ in parts]
+    masks = [F.pad(m, (0, length - m.shape[1])) for _, m in parts]
+    return torch.cat(states), torch.cat(masks)
 
 
 def _sha256(path: Path) -> str:

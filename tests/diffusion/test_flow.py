@@ -66,16 +66,16 @@ def test_heun_beats_euler_on_a_curved_field():
         denoise(velocity, noise, get_schedule(2), "ddim")
 
 
-def test_classifier_free_guidance_formula():
-    def cond(x, t):
-        return torch.full_like(x, 2.0)
+def test_classifier_free_guidance_formula_in_one_batched_call():
+    calls = []
 
-    def uncond(x, t):
-        return torch.full_like(x, 0.5)
+    def both(x, t):  # conditional half first (2.0), unconditional half second (0.5)
+        calls.append(x.shape[0])
+        return torch.cat([torch.full_like(x[:1], 2.0), torch.full_like(x[1:], 0.5)])
 
     x, t = torch.zeros(1, 3), torch.zeros(1)
-    assert torch.equal(guided(cond, uncond, 4.0)(x, t), torch.full((1, 3), 6.5))
-    assert guided(cond, None, 4.0) is cond
+    assert torch.equal(guided(both, 4.0)(x, t), torch.full((1, 3), 6.5))
+    assert calls == [2]
 
 
 def test_condition_frames_come_back_unchanged():

@@ -86,3 +86,17 @@ def test_bad_configs_and_inputs_name_what_is_wrong():
         DiTParams(patch=(1, 0, 2))
     with pytest.raises(InvalidInputError, match="divisible by the patch"):
         _model()(torch.randn(1, 4, 2, 5, 4), torch.rand(1), *_text(1))
+
+
+def test_a_precomputed_text_context_gives_the_same_velocity():
+    torch.manual_seed(0)
+    model = DiT.from_preset("tiny").eval()
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    x, t = torch.randn(2, 4, 3, 4, 4), torch.rand(2)
+    text = torch.randn(2, 5, 32)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    with torch.no_grad():
+        direct = model(x, t, text, mask)
+        cached = model(x, t, context=model.encode_text(text, mask))
+    torch.testing.assert_close(cached, direct)
