@@ -16,6 +16,7 @@ from tessera.cli.eval import eval_command
 from tessera.cli.generate import generate_command
 from tessera.cli.redteam import redteam_command
 from tessera.cli.serve import keys_app, serve_command, worker_command
+from tessera.cli.storyboard import storyboard_command
 from tessera.cli.train import train_app
 from tessera.cli.verify import verify_command
 from tessera.cli.world import world_app
@@ -34,6 +35,7 @@ app.command("eval")(eval_command)
 app.command("verify")(verify_command)
 app.command("redteam")(redteam_command)
 app.add_typer(train_app, name="train")
+app.command("storyboard")(storyboard_command)
 app.command("serve")(serve_command)
 app.command("worker")(worker_command)
 app.add_typer(keys_app, name="keys")

@@ -86,6 +86,7 @@ class VideoPipelineOutput:
     fps: float
     timings: dict[str, float]
     watermarks: list[int | None] = field(default_factory=list)  # the payload marked into each video
+    shot_starts: list[int] = field(default_factory=list)  # storyboards: the frame where each shot begins
 
 
 def _as_frames(value, name: str) -> np.ndarray:
@@ -407,6 +408,56 @@ class TextToVideoPipeline:
 
             videos = [[Image.fromarray(f) for f in v] for v in videos]
         return VideoPipelineOutput(videos, fps, timings, payloads)
+
+    def storyboard(
+        self,
+        board,
+        height: int = 64,
+        width: int = 64,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        callback_on_step_end: Callable[[int, int, torch.Tensor], None] | None = None,
+    ) -> VideoPipelineOutput:
+        """A :class:`~tessera.pipeline.storyboard.Storyboard` (or a list of shots) as one continuous video."""
+        from tessera.pipeline.storyboard import Storyboard, check_shots, render
+
+        if isinstance(board, list):
+            board = Storyboard(board)
+        cfg = self.config
+        board.validate(board.fps or cfg.fps, self.autoencoder.params.temporal_factor)
+        self.check_inputs(
+            board.shots[0].prompt,
+            1,
+            height,
+            width,
+            board.fps or cfg.fps,
+            num_inference_steps or cfg.steps,
+            cfg.guidance if guidance_scale is None else guidance_scale,
+            None,
+            "forward",
+            "np",
+            cfg.sampler,
+        )
+        if cfg.safety:
+            check_shots(board.shots)  # every shot, before any compute
+        t0 = time.perf_counter()
+        saved = cfg.safety, cfg.watermark
+        cfg.safety = cfg.watermark = False  # checked above; marked once below, not once per piece
+        try:
+            video, starts, fps = render(
+                self, board, width, height, num_inference_steps, guidance_scale, callback_on_step_end
+            )
+        finally:
+            cfg.safety, cfg.watermark = saved
+        payload = None
+        if cfg.watermark:
+            from tessera.provenance import embed, make_payload
+
+            shots = "|".join(f"{s.prompt}|{s.duration}|{s.transition}" for s in board.shots)
+            payload = make_payload(cfg.generator_id, f"{self.weights_sha256}|{board.seed}|{height}x{width}|{shots}")
+            video = embed(video, payload)
+        timings = {"load": self.load_seconds, "total": time.perf_counter() - t0}
+        return VideoPipelineOutput([video], fps, timings, [payload], starts)
 
     def _block_latent(self, frames: np.ndarray, width: int, height: int) -> torch.Tensor:
         """The latent of one 4-frame block as it appears after a clip's first frame (not an image latent).

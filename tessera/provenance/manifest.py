@@ -36,6 +36,7 @@ class Generation:
     watermark_payload: int | None = None
     ingredients: list[Path] = field(default_factory=list)  # input files (image, clips)
     prompt: str | None = None  # recorded only when the operator allows it
+    shots: list[dict] = field(default_factory=list)  # storyboards: {"start", "end", "transition"} per shot
 
 
 def config_dir() -> Path:
@@ -138,8 +139,18 @@ def _manifest(gen: Generation, title: str, include_prompt: bool) -> dict:
     }
     if include_prompt and gen.prompt:
         action["parameters"]["prompt"] = gen.prompt
+    actions = [action]
+    for i, shot in enumerate(gen.shots, 1):  # a storyboard lists its shots as the steps that made the video
+        actions.append(
+            {
+                "action": "c2pa.edited",
+                "digitalSourceType": CREATED,
+                "softwareAgent": {"name": "Tessera", "version": tessera.__version__},
+                "parameters": {"description": f"shot {i} ({shot['transition']}) {shot['start']:g}-{shot['end']:g} s"},
+            }
+        )
     assertions = [
-        {"label": "c2pa.actions.v2", "data": {"actions": [action]}},
+        {"label": "c2pa.actions.v2", "data": {"actions": actions}},
         {
             # The output may not be used to train or mine models without permission (C2PA training-and-mining).
             "label": "c2pa.training-mining",

@@ -1,0 +1,228 @@
+"""Storyboards: timed multi-shot prompts become one continuous video.
+
+A storyboard file (YAML or JSON) lists shots on one timeline::
+
+    size: 64x64            # optional; the model's sizes
+    seed: 0                # optional
+    shots:
+      - {at: 0, duration: 2, prompt: "a red ball rolls in from the left"}
+      - {at: 2, duration: 2, prompt: "it hits a blue square", transition: continuous}
+      - {at: 4, duration: 2, prompt: "a green triangle falls", transition: cut, image: start.png}
+
+A continuous shot extends the previous one under its own prompt: its first frames are conditioned on the
+previous shot's last frames (the pipeline's forward extension), so objects carry across the boundary. A cut
+starts fresh (text-to-video, or image-to-video from ``image``). Every shot's prompt is checked by the safety
+policy before anything is computed, and the finished video carries one watermark.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tessera.errors import BlockedPromptError, InvalidInputError
+
+TRANSITIONS = ("continuous", "cut")
+
+
+@dataclass
+class Shot:
+    prompt: str
+    duration: float  # seconds
+    at: float | None = None  # start on the timeline (seconds); None = right after the previous shot
+    transition: str = "continuous"  # how this shot joins the previous one; ignored for the first shot
+    image: str | np.ndarray | None = None  # a reference frame the shot starts from (cuts only)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prompt, str) or not self.prompt.strip():
+            raise InvalidInputError("every shot needs a prompt (a non-empty string)")
+        if self.transition not in TRANSITIONS:
+            raise InvalidInputError(f"transition must be one of {', '.join(TRANSITIONS)}, got {self.transition!r}")
+
+
+@dataclass
+class Storyboard:
+    shots: list[Shot]
+    size: str | None = None
+    seed: int = 0
+    fps: float | None = None  # None = the model's
+    _bounds: list[tuple[float, float]] = field(default_factory=list, repr=False)
+
+    def validate(self, fps: float, temporal_factor: int = 4, max_seconds: float | None = None) -> list[int]:
+        """Check the timeline; returns each shot's frame count. Errors name the shot and say what to change."""
+        if not self.shots:
+            raise InvalidInputError("a storyboard needs at least one shot")
+        step = temporal_factor / fps  # the model makes clips in blocks of this many seconds
+        t = 0.0
+        counts = []
+        for i, shot in enumerate(self.shots, 1):
+            start = t if shot.at is None else float(shot.at)
+            if start < t - 1e-6:
+                raise InvalidInputError(
+                    f"shot {i} starts at {start:g} s but shot {i - 1} runs until {t:g} s "
+                    "(shots overlap); move it to start at {t:g} s"
+                )
+            if start > t + 1e-6:
+                raise InvalidInputError(
+                    f"shot {i} starts at {start:g} s but the previous shot ends at {t:g} s: "
+                    f"a gap of {start - t:g} s; start it at {t:g} s or lengthen the shot before"
+                )
+            frames = shot.duration * fps
+            if shot.duration <= 0 or abs(frames / temporal_factor - round(frames / temporal_factor)) > 1e-6:
+                raise InvalidInputError(
+                    f"shot {i} lasts {shot.duration:g} s; at {fps:g} fps durations must be "
+                    f"positive multiples of {step:g} s"
+                )
+            counts.append(round(frames))
+            t = start + shot.duration
+            if i > 1 and shot.image is not None and shot.transition == "continuous":
+                raise InvalidInputError(f"shot {i} gives an image but continues the previous shot; make it a cut")
+        if max_seconds is not None and t > max_seconds + 1e-6:
+            raise InvalidInputError(f"the storyboard lasts {t:g} s; the limit is {max_seconds:g} s")
+        return counts
+
+    @classmethod
+    def from_dict(cls, data: dict, base: Path | None = None) -> Storyboard:
+        if not isinstance(data, dict) or not isinstance(data.get("shots"), list):
+            raise InvalidInputError("a storyboard is a mapping with a 'shots' list")
+        shots = []
+        known = {"prompt", "duration", "at", "transition", "image"}
+        for i, raw in enumerate(data["shots"], 1):
+            if not isinstance(raw, dict):
+                raise InvalidInputError(f"shot {i} must be a mapping with prompt and duration")
+            unknown = sorted(set(raw) - known)
+            if unknown:
+                raise InvalidInputError(
+                    f"shot {i}: unknown field(s) {', '.join(unknown)}; use {', '.join(sorted(known))}"
+                )
+            if "duration" not in raw:
+                raise InvalidInputError(f"shot {i} needs a duration (seconds)")
+            try:
+                duration = float(raw["duration"])
+                at = None if raw.get("at") is None else float(raw["at"])
+            except (TypeError, ValueError):
+                raise InvalidInputError(f"shot {i}: duration and at must be numbers (seconds)") from None
+            image = raw.get("image")
+            if image is not None and base is not None and not os.path.isabs(str(image)):
+                image = str(base / str(image))
+            try:
+                shots.append(
+                    Shot(
+                        raw.get("prompt", ""),
+                        duration,
+                        at,
+                        raw.get("transition") or ("cut" if i == 1 else "continuous"),
+                        image,
+                    )
+                )
+            except InvalidInputError as e:
+                raise InvalidInputError(f"shot {i}: {e}") from None
+        unknown = sorted(set(data) - {"shots", "size", "seed", "fps"})
+        if unknown:
+            raise InvalidInputError(f"unknown storyboard field(s) {', '.join(unknown)}; use shots, size, seed, fps")
+        seed = data.get("seed", 0)
+        if not isinstance(seed, int) or seed < 0:
+            raise InvalidInputError("seed must be a non-negative integer")
+        return cls(shots, data.get("size"), seed, data.get("fps"))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> Storyboard:
+        path = Path(path)
+        if not path.is_file():
+            raise InvalidInputError(f"{path}: no such storyboard file")
+        text = path.read_text()
+        try:
+            if path.suffix.lower() == ".json":
+                data = json.loads(text)
+            else:
+                import yaml
+
+                data = yaml.safe_load(text)
+        except (json.JSONDecodeError, ValueError) as e:
+            raise InvalidInputError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'} ({e})") from None
+        except Exception as e:  # yaml.YAMLError and friends
+            raise InvalidInputError(f"{path}: not valid YAML ({type(e).__name__})") from None
+        return cls.from_dict(data, base=path.parent)
+
+
+def check_shots(shots: list[Shot], policy=None) -> None:
+    """Refuse the whole storyboard, naming the shot, if any prompt is blocked (before any compute)."""
+    from tessera.safety import default_policy
+
+    decisions = (policy or default_policy()).check_many([s.prompt for s in shots])
+    for i, decision in enumerate(decisions, 1):
+        try:
+            decision.raise_if_blocked()
+        except BlockedPromptError as e:
+            raise BlockedPromptError(f"shot {i}: {e}; nothing was generated") from None
+
+
+def _additions(max_frames: int, factor: int) -> dict[int, int]:
+    """Frames a forward extension of ``n`` frames adds after the given ones, for every valid n."""
+    out = {}
+    for n in range(factor + 1, max_frames + 1, factor):
+        t = (n - 1) // factor + 1
+        out[n] = n - (factor * (t // 2) + 1)
+    return out
+
+
+def plan(board: Storyboard, fps: float, factor: int, max_frames: int) -> list[list[int]]:
+    """Per shot, the frame counts of the pipeline calls that make it (cuts: one call; continuous: extensions)."""
+    counts = board.validate(fps, factor)
+    adds = {n: a for n, a in _additions(max_frames, factor).items() if a > 0}
+    calls = []
+    for i, (shot, count) in enumerate(zip(board.shots, counts, strict=True)):
+        if i == 0 or shot.transition == "cut":
+            calls.append([count + 1])
+            continue
+        sizes, need = [], count
+        while need > 0:
+            n = max((n for n, a in adds.items() if a <= need), key=lambda n: adds[n])
+            sizes.append(n)
+            need -= adds[n]
+        calls.append(sizes)
+    return calls
+
+
+def render(pipe, board: Storyboard, width: int, height: int, steps=None, guidance=None, callback=None):
+    """(frames, each shot's first frame, fps): the storyboard as one clip. Safety is checked before this."""
+    cfg = pipe.config
+    fps = board.fps or cfg.fps
+    calls = plan(board, fps, pipe.autoencoder.params.temporal_factor, cfg.max_frames)
+    total_calls, done_calls = sum(len(c) for c in calls), [0]
+
+    def progress(done: int, total: int, latents) -> None:  # one bar over every call
+        if callback is not None:
+            callback(done_calls[0] * total + done, total_calls * total, latents)
+
+    common = dict(
+        height=height,
+        width=width,
+        fps=fps,
+        num_inference_steps=steps,
+        guidance_scale=guidance,
+        callback_on_step_end=progress,
+    )
+    video: np.ndarray | None = None
+    starts = []
+    for i, (shot, sizes) in enumerate(zip(board.shots, calls, strict=True)):
+        seed = board.seed + 1000 * i
+        starts.append(0 if video is None else len(video))
+        if video is None or shot.transition == "cut":
+            out = pipe(shot.prompt, num_frames=sizes[0], seed=seed, image=shot.image, **common).frames[0]
+            # After the first shot, a shot of d seconds adds d * fps frames: the fresh clip's opening frame goes.
+            video = out if video is None else np.concatenate([video, out[1:]])
+        else:
+            for n in sizes:
+                before = len(video)
+                video = pipe(shot.prompt, num_frames=n, seed=seed, video=video, **common).frames[0]
+                assert len(video) > before  # each extension adds frames (plan chose sizes that do)
+                seed += 1
+                done_calls[0] += 1
+            continue
+        done_calls[0] += 1
+    return video, starts, fps

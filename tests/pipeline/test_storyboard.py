@@ -1,0 +1,152 @@
+"""Storyboards on a tiny random model: timeline validation, shot boundaries, safety before compute, one mark."""
+
+import pytest
+import torch
+
+from tessera.errors import BlockedPromptError, InvalidInputError
+from tessera.models.autoencoder import Autoencoder
+from tessera.models.dit import DiT
+from tessera.models.text import TextEncoder, TextEncoderParams
+from tessera.pipeline import PipelineConfig, TextToVideoPipeline
+from tessera.pipeline.storyboard import Shot, Storyboard, plan
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    torch.manual_seed(0)
+    vae = Autoencoder.from_preset("tiny")
+    torch.nn.init.zeros_(vae.decoder.conv_out.conv.weight)  # gray frames: the watermark is then detectable
+    config = PipelineConfig(sizes=("64x64",), max_frames=17, steps=2, text_encoder={"source": "toy:32"})
+    return TextToVideoPipeline(DiT.from_preset("tiny"), vae, TextEncoder(TextEncoderParams("toy:32")), config)
+
+
+def board(*shots, **kw) -> Storyboard:
+    return Storyboard([Shot(**s) for s in shots], **kw)
+
+
+def test_three_shots_render_one_clip_with_boundaries_where_the_file_says(pipe):
+    b = board(
+        {"prompt": "a red ball rolls in from the left", "duration": 2, "at": 0},
+        {"prompt": "the red ball hits a blue square", "duration": 1.5, "at": 2},
+        {"prompt": "a green triangle falls", "duration": 1, "at": 3.5, "transition": "cut"},
+    )
+    steps = []
+    out = pipe.storyboard(b, height=64, width=64, callback_on_step_end=lambda d, t, _: steps.append((d, t)))
+    video = out.frames[0]
+    assert video.shape == (1 + 8 * 4.5, 64, 64, 3)
+    assert out.shot_starts == [0, 17, 29]  # 2 s and 1.5 s at 8 fps after the opening frame
+    assert steps[-1][0] == steps[-1][1] and all(t == steps[0][1] for _, t in steps)  # one bar to 100%
+    from tessera.provenance import detect
+
+    found = detect(video)
+    assert found.detected and found.payload == out.watermarks[0]
+
+
+def test_a_continuous_shot_starts_from_the_previous_shots_frames(pipe, monkeypatch):
+    seen = {}
+    real = TextToVideoPipeline.__call__
+
+    def spy(self, prompt, **kw):
+        if kw.get("video") is not None:
+            seen["video"] = kw["video"].copy()
+        return real(self, prompt, **kw)
+
+    monkeypatch.setattr(TextToVideoPipeline, "__call__", spy)
+    b = board({"prompt": "a red ball rolls", "duration": 1}, {"prompt": "it stops", "duration": 1})
+    out = pipe.storyboard(b, height=64, width=64)
+    assert seen["video"].shape[0] == 9  # the whole first shot is what the second one extends
+    assert out.frames[0].shape[0] == 17 and out.shot_starts == [0, 9]
+
+
+@pytest.mark.parametrize(
+    "shots,message",
+    [
+        ([{"prompt": "a", "duration": 2, "at": 0}, {"prompt": "b", "duration": 2, "at": 1}], "overlap"),
+        ([{"prompt": "a", "duration": 2, "at": 0}, {"prompt": "b", "duration": 2, "at": 3}], "gap"),
+        ([{"prompt": "a", "duration": 0.3}], "multiples of 0.5 s"),
+        ([{"prompt": "a", "duration": -1}], "multiples"),
+        ([{"prompt": "", "duration": 1}], "prompt"),
+        ([{"prompt": "a", "duration": 1, "transition": "wipe"}], "transition"),
+        ([], "at least one shot"),
+    ],
+)
+def test_bad_timelines_are_refused_with_the_shot_named(shots, message):
+    with pytest.raises(InvalidInputError, match=message):
+        Storyboard.from_dict({"shots": shots}).validate(8.0)
+
+
+def test_files_in_yaml_and_json(tmp_path):
+    (tmp_path / "b.yaml").write_text(
+        "seed: 3\nshots:\n  - {at: 0, duration: 2, prompt: a red ball rolls}\n"
+        "  - {at: 2, duration: 1, prompt: it stops, transition: cut, image: first.png}\n"
+    )
+    b = Storyboard.from_file(tmp_path / "b.yaml")
+    assert b.seed == 3 and [s.transition for s in b.shots] == ["cut", "cut"]
+    assert b.shots[1].image == str(tmp_path / "first.png")  # relative to the file
+    (tmp_path / "b.json").write_text('{"shots": [{"duration": 1, "prompt": "x", "colour": "red"}]}')
+    with pytest.raises(InvalidInputError, match="unknown field"):
+        Storyboard.from_file(tmp_path / "b.json")
+    (tmp_path / "bad.yaml").write_text("shots: [unclosed")
+    with pytest.raises(InvalidInputError, match="not valid YAML"):
+        Storyboard.from_file(tmp_path / "bad.yaml")
+
+
+def test_plan_adds_exactly_the_frames_each_shot_asks_for():
+    b = board(*[{"prompt": "x", "duration": d} for d in (2, 0.5, 1, 1.5, 2, 3.5)])
+    from tessera.pipeline.storyboard import _additions
+
+    adds = _additions(33, 4)
+    calls = plan(b, 8.0, 4, 33)
+    assert calls[0] == [17]
+    for shot, sizes in zip(b.shots[1:], calls[1:], strict=True):
+        assert sum(adds[n] for n in sizes) == shot.duration * 8
+
+
+def test_a_blocked_shot_refuses_the_whole_storyboard_before_compute(pipe, monkeypatch):
+    calls = []
+    monkeypatch.setattr(TextToVideoPipeline, "__call__", lambda self, *a, **k: calls.append(1))
+    b = board(
+        {"prompt": "a red ball rolls", "duration": 1},
+        {"prompt": "graphic gore, a beheading with blood everywhere", "duration": 1},
+    )
+    with pytest.raises(BlockedPromptError, match="shot 2"):
+        pipe.storyboard(b, height=64, width=64)
+    assert calls == []
+
+
+def test_cli_writes_one_signed_mp4_listing_the_shots(pipe, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from tessera.cli.main import app
+    from tessera.media import read_video
+    from tessera.provenance import read_manifest
+
+    monkeypatch.setenv("TESSERA_CONFIG_DIR", str(tmp_path / "config"))
+    folder = pipe.save_pretrained(tmp_path / "tiny")
+    (tmp_path / "board.yaml").write_text(
+        "shots:\n  - {at: 0, duration: 1, prompt: a red ball rolls}\n  - {at: 1, duration: 1, prompt: it stops}\n"
+        "  - {at: 2, duration: 0.5, prompt: a blue square falls, transition: cut}\n"
+    )
+    out = tmp_path / "film.mp4"
+    result = CliRunner().invoke(
+        app, ["storyboard", str(tmp_path / "board.yaml"), "--model", str(folder), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert read_video(out).num_frames == 1 + 8 * 2.5
+    manifest = read_manifest(out)
+    described = [a.get("parameters", {}).get("description", "") for a in manifest.actions]
+    assert manifest.state == "Valid" and described[1:] == [
+        "shot 1 (cut) 0-1 s",
+        "shot 2 (continuous) 1-2 s",
+        "shot 3 (cut) 2-2.5 s",
+    ]
+    blocked = tmp_path / "blocked.yaml"
+    blocked.write_text(
+        "shots:\n  - {duration: 1, prompt: a red ball}\n"
+        "  - {duration: 1, prompt: 'graphic gore, a beheading with blood everywhere'}\n"
+    )
+    result = CliRunner().invoke(
+        app, ["storyboard", str(blocked), "--model", str(folder), "-o", str(tmp_path / "b.mp4")]
+    )
+    assert isinstance(result.exception, BlockedPromptError) and "shot 2" in str(result.exception)
+    assert not (tmp_path / "b.mp4").exists()
