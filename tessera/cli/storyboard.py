@@ -12,15 +12,6 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 console = Console(stderr=True)
 
 
-def shot_actions(board) -> list[dict]:
-    """Each shot's place on the timeline, for the C2PA manifest (no prompt text)."""
-    out, t = [], 0.0
-    for shot in board.shots:
-        out.append({"start": t, "end": t + shot.duration, "transition": shot.transition})
-        t += shot.duration
-    return out
-
-
 def storyboard_command(
     board_file: Path = typer.Argument(..., help="Storyboard file (YAML or JSON): shots with at/duration/prompt"),
     output: Path = typer.Option(Path("film.mp4"), "-o", "--output", help="Output file: .mp4 or .gif"),
@@ -64,7 +55,7 @@ def storyboard_command(
     video = out.frames[0]
     path = save(output, video, out.fps)
     images = [Path(s.image) for s in board.shots if isinstance(s.image, str)]
-    gen = Generation(pipe.name, pipe.weights_sha256, "storyboard", out.watermarks[0], images, shots=shot_actions(board))
+    gen = Generation(pipe.name, pipe.weights_sha256, "storyboard", out.watermarks[0], images, shots=board.timeline())
     sign_file(path, gen)
     typer.echo(str(path))
     bounds = ", ".join(f"{s / out.fps:.2f}s" for s in out.shot_starts)

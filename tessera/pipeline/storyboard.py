@@ -85,6 +85,14 @@ class Storyboard:
             raise InvalidInputError(f"the storyboard lasts {t:g} s; the limit is {max_seconds:g} s")
         return counts
 
+    def timeline(self) -> list[dict]:
+        """Each shot's place in seconds and its transition (what C2PA manifests list; no prompt text)."""
+        out, t = [], 0.0
+        for shot in self.shots:
+            out.append({"start": t, "end": t + shot.duration, "transition": shot.transition})
+            t += shot.duration
+        return out
+
     @classmethod
     def from_dict(cls, data: dict, base: Path | None = None) -> Storyboard:
         if not isinstance(data, dict) or not isinstance(data.get("shots"), list):

@@ -45,6 +45,7 @@ class ModelInfo:
     fps: float
     max_frames: int
     created: int = 0
+    temporal_factor: int = 4  # frames per latent frame: storyboard shots come in multiples of it
 
     @classmethod
     def from_folder(cls, folder: Path, name: str = "") -> ModelInfo:
@@ -287,3 +288,47 @@ def nearest_size(width: int, height: int, sizes: tuple[str, ...]) -> str:
         return abs(log((w / h) / (width / height)))
 
     return min(sizes, key=distance)
+
+
+def parse_storyboard(fields: dict, model: ModelInfo, settings: Settings) -> Job:
+    """``{"shots": [{"prompt", "duration", "at"?, "transition"?}], "size"?, "seed"?, "model"?}``."""
+    from tessera.pipeline.storyboard import Storyboard
+
+    shots = fields.get("shots")
+    if not isinstance(shots, list) or not shots:
+        raise RequestError(
+            "'shots' is required: a list of {prompt, duration, at, transition}", "shots", "missing_required_parameter"
+        )
+    if len(shots) > 50:
+        raise RequestError("at most 50 shots per storyboard", "shots")
+    for i, shot in enumerate(shots, 1):
+        if isinstance(shot, dict) and shot.get("image") is not None:
+            raise RequestError(
+                f"shot {i}: reference images are not accepted over the API yet; use cuts without "
+                "images, or `tessera storyboard` locally",
+                "shots",
+            )
+        if isinstance(shot, dict) and isinstance(shot.get("prompt"), str):
+            _text({"prompt": shot["prompt"]}, "prompt", settings)
+    data = {"shots": shots}
+    try:
+        board = Storyboard.from_dict(data)
+        board.validate(model.fps, model.temporal_factor, max_seconds=settings.max_seconds)
+    except InvalidInputError as e:
+        raise RequestError(str(e), "shots") from None
+    seconds = sum(s.duration for s in board.shots)
+    params = {
+        "board": {
+            "shots": [{"prompt": s.prompt, "duration": s.duration, "transition": s.transition} for s in board.shots]
+        }
+    }
+    params.update({k: v for k, v in _extras(fields).items() if k in ("seed", "steps", "guidance")})
+    prompt = " | ".join(s.prompt for s in board.shots)
+    return Job(
+        prompt[:4000],
+        _model(fields, model),
+        f"{seconds:g}",
+        _choice(fields, "size", list(model.sizes), model.sizes[0]),
+        "storyboard",
+        params,
+    )

@@ -106,6 +106,23 @@ class Renderer:
         video = video[:target]
         return video, fps, payload, [source], "extend"
 
+    def storyboard(self, row: Video, on_step):
+        from tessera.media import parse_size
+        from tessera.pipeline.storyboard import Storyboard
+
+        board = Storyboard.from_dict(row.params["board"])
+        board.seed = int(row.params.get("seed", 0))
+        width, height = parse_size(row.size)
+        out = self.pipe.storyboard(
+            board,
+            height=height,
+            width=width,
+            num_inference_steps=row.params.get("steps"),
+            guidance_scale=row.params.get("guidance"),
+            callback_on_step_end=on_step,
+        )
+        return out.frames[0], out.fps, out.watermarks[0], board.timeline()
+
     def render(self, row: Video, folder: Path, on_step) -> None:
         """Write video.mp4 (watermarked, C2PA-signed), thumbnail.webp and spritesheet.jpg into ``folder``."""
         from PIL import Image
@@ -113,11 +130,17 @@ class Renderer:
         from tessera.media import save, spritesheet, thumbnail
         from tessera.provenance import Generation, sign_file
 
-        video, fps, payload, inputs, task = self.frames(row, on_step)
+        shots: list[dict] = []
+        if row.task == "storyboard":
+            video, fps, payload, shots = self.storyboard(row, on_step)
+            inputs, task = [], "storyboard"
+        else:
+            video, fps, payload, inputs, task = self.frames(row, on_step)
         folder.mkdir(parents=True, exist_ok=True)
         mp4 = save(folder / VIDEO, video, fps)
         prompt = row.prompt if os.environ.get("TESSERA_C2PA_INCLUDE_PROMPT") == "1" else None
-        sign_file(mp4, Generation(self.pipe.name, self.pipe.weights_sha256, task, payload, inputs, prompt))
+        gen = Generation(self.pipe.name, self.pipe.weights_sha256, task, payload, inputs, prompt, shots)
+        sign_file(mp4, gen)
         Image.fromarray(thumbnail(video)).save(folder / THUMBNAIL, quality=90)
         Image.fromarray(spritesheet(video)).save(folder / SPRITESHEET, quality=90)
 

@@ -100,3 +100,45 @@ def test_sdk_extend_an_upload_and_edit_by_id(server_factory, tmp_path):
     clip = read_video(path)
     assert clip.num_frames == 3 * 8 + 1 and (clip.width, clip.height) == (112, 64)
     assert verify(path).watermark_detected
+
+
+def test_storyboard_endpoint_renders_one_signed_clip_and_refuses_a_blocked_shot(server_factory, tmp_path):
+    import httpx
+
+    from tessera.media import read_video
+    from tessera.provenance import read_manifest
+
+    server = server_factory(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    secret = server.cli("keys", "create", "board").strip().splitlines()[-1]
+    client = openai.OpenAI(base_url=server.start().url + "/v1", api_key=secret, max_retries=0)
+    shots = [
+        {"prompt": "a red ball rolls in from the left", "duration": 1, "at": 0},
+        {"prompt": "it hits a blue square", "duration": 1, "at": 1},
+        {"prompt": "a green triangle falls", "duration": 0.5, "at": 2, "transition": "cut"},
+    ]
+    video = client.post("/storyboards", body={"shots": shots, "size": "64x64"}, cast_to=openai.types.Video)
+    assert video.seconds == "2.5" and video.status == "queued"
+    assert wait(client, video.id).status == "completed"
+    path = tmp_path / "board.mp4"
+    client.videos.download_content(video.id).write_to_file(path)
+    assert read_video(path).num_frames == 1 + 8 * 2.5
+    manifest = read_manifest(path)
+    assert [a["parameters"].get("description") for a in manifest.actions[1:]] == [
+        "shot 1 (cut) 0-1 s",
+        "shot 2 (continuous) 1-2 s",
+        "shot 3 (cut) 2-2.5 s",
+    ]
+    assert verify(path).watermark_detected
+
+    headers = {"Authorization": f"Bearer {secret}"}
+    bad = shots[:1] + [{"prompt": "graphic gore, a beheading with blood everywhere", "duration": 1}]
+    refused = httpx.post(server.url + "/v1/storyboards", json={"shots": bad}, headers=headers)
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "moderation_blocked"
+    assert refused.json()["error"]["message"].startswith("shot 2:")
+    gap = httpx.post(
+        server.url + "/v1/storyboards",
+        headers=headers,
+        json={"shots": [{"prompt": "a", "duration": 1, "at": 0}, {"prompt": "b", "duration": 1, "at": 3}]},
+    )
+    assert gap.status_code == 400 and "gap" in gap.json()["error"]["message"]
+    assert [v.id for v in client.videos.list().data] == [video.id]  # nothing queued for the refusals

@@ -67,3 +67,38 @@ def test_studio_generates_and_plays_a_video(server_factory, tmp_path):
         expect(page.locator(".card video")).to_have_count(1, timeout=20_000)
         assert not errors, errors
         chromium.close()
+
+
+def test_studio_builds_a_two_shot_storyboard_and_plays_it(server_factory, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    server = server_factory(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    secret = server.cli("keys", "create", "studio").strip().splitlines()[-1]
+    server.start()
+    with sync_playwright() as p:
+        chromium = browser(p)
+        page = chromium.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{server.url}/#key={secret}")
+        expect(page.locator("#key-status")).to_have_text("connected", timeout=15_000)
+        shots = page.locator("#shots .shot")
+        expect(shots).to_have_count(2)
+        shots.nth(0).locator(".shot-prompt").fill("a green triangle falls")
+        shots.nth(1).locator(".shot-prompt").fill("a red ball rolls in from the left")
+        shots.nth(1).locator(".shot-duration").select_option("1.5")
+        shots.nth(1).locator(".shot-up").click()  # reorder: the ball first
+        assert shots.nth(0).locator(".shot-prompt").input_value() == "a red ball rolls in from the left"
+        expect(page.locator("#timeline .segment")).to_have_text(["1 · 0–1.5 s", "2 · 1.5–2.5 s"])
+        page.click("#render-board")
+        card = page.locator(".card").first
+        expect(card.locator(".meta")).to_contain_text("2.5 s")
+        expect(card.locator("video")).to_have_count(1, timeout=90_000)
+        page.wait_for_function(
+            "() => { const v = document.querySelector('.card video');"
+            " return v && v.readyState >= 2 && v.currentTime > 0 }",
+            timeout=20_000,
+        )
+        assert card.locator("video").evaluate("v => v.duration") == pytest.approx(2.5 + 1 / 8, abs=0.2)
+        assert not errors, errors
+        chromium.close()

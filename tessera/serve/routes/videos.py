@@ -10,13 +10,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from tessera.errors import InvalidInputError, NotFoundError
+from tessera.errors import BlockedPromptError, InvalidInputError, NotFoundError
 from tessera.serve import metrics
 from tessera.serve.db import Video
 from tessera.serve.deps import State, current_key, state
 from tessera.serve.jobs import new_video_id
 from tessera.serve.keys import KeyInfo, RateLimitError
-from tessera.serve.requests import Job, Upload, parse_create, parse_edit, video_id
+from tessera.serve.requests import Job, Upload, parse_create, parse_edit, parse_storyboard, video_id
 from tessera.serve.worker import VARIANTS, VIDEO
 
 router = APIRouter(prefix="/v1", tags=["videos"])
@@ -112,23 +112,28 @@ async def read_request(request: Request) -> tuple[dict, dict[str, Upload]]:
 
 def _submit(app: State, key: KeyInfo, job: Job, remixed_from: str | None = None) -> dict:
     """Moderate, check the quota, copy inputs, and queue: nothing is queued for a refused request."""
-    for field_name in ("prompt", "negative_prompt"):
-        text = job.prompt if field_name == "prompt" else job.params.get("negative_prompt")
-        if not text:
-            continue
-        decision = app.policy.check(text)
+    if job.task == "storyboard":  # every shot is checked; a refusal names the shot
+        texts = [(f"shot {i}", shot["prompt"]) for i, shot in enumerate(job.params["board"]["shots"], 1)]
+    else:
+        texts = [("prompt", job.prompt), ("negative_prompt", job.params.get("negative_prompt"))]
+    texts = [(label, text) for label, text in texts if text]
+    for (label, _), decision in zip(texts, app.policy.check_many([t for _, t in texts]), strict=True):
         metrics.MODERATION.labels("allow" if decision.allowed else "block", decision.category or "none").inc()
         app.store.audit(
             "moderation",
             key.id,
             None,
-            field=field_name,
+            field=label,
             allowed=decision.allowed,
             category=decision.category,
             score=round(float(decision.score), 4),
             layer=decision.layer,
         )
-        decision.raise_if_blocked()
+        if not decision.allowed:
+            try:
+                decision.raise_if_blocked()
+            except BlockedPromptError as e:
+                raise BlockedPromptError(f"{label}: {e}" if label.startswith("shot") else str(e)) from None
     used = app.keys.videos_today(key.id)
     if used >= app.settings.daily_quota:
         import time
@@ -304,6 +309,51 @@ async def edit_video(request: Request, app: App, key: Key) -> JSONResponse:
     """Edit a completed (or uploaded) clip under a new prompt (SDEdit; `strength` 0..1, Tessera extension)."""
     fields, files = await read_request(request)
     job = await run_in_threadpool(parse_edit, fields, files, app.model, app.settings, "edit")
+    return JSONResponse(await run_in_threadpool(_submit, app, key, job))
+
+
+@router.post(
+    "/storyboards",
+    tags=["storyboards"],
+    responses=VIDEO_OBJECT,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["shots"],
+                        "properties": {
+                            "shots": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": 50,
+                                "items": {
+                                    "type": "object",
+                                    "required": ["prompt", "duration"],
+                                    "properties": {
+                                        "prompt": {"type": "string"},
+                                        "duration": {"type": "number"},
+                                        "at": {"type": "number"},
+                                        "transition": {"enum": ["continuous", "cut"]},
+                                    },
+                                },
+                            },
+                            "size": {"type": "string"},
+                            "seed": {"type": "integer", "minimum": 0},
+                            "model": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def create_storyboard(request: Request, app: App, key: Key) -> JSONResponse:
+    """Tessera extension: timed shots as one continuous video; a `video` job like any other (retrieve, content)."""
+    fields, _ = await read_request(request)
+    job = parse_storyboard(fields, app.model, app.settings)
     return JSONResponse(await run_in_threadpool(_submit, app, key, job))
 
 

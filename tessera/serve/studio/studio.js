@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { key: "", cards: new Map(), polling: new Set() };
+const state = { key: "", cards: new Map(), polling: new Set(), model: null };
 
 function loadKey() {
   const fromHash = new URLSearchParams(location.hash.slice(1)).get("key");
@@ -35,6 +35,9 @@ async function loadModel() {
   for (let s = 1; s <= model.max_seconds; s++) seconds.push(new Option(`${s} s`, String(s)));
   $("seconds").replaceChildren(...seconds);
   $("seconds").value = String(Math.min(2, model.max_seconds));
+  state.model = model;
+  document.querySelectorAll(".shot-duration").forEach(fillDurations);
+  if (!$("shots").children.length) { addShot(); addShot(); }
   return model;
 }
 
@@ -135,6 +138,82 @@ async function submit(event) {
     $("submit").disabled = false;
   }
 }
+
+// -- storyboard: shots on a timeline, each a prompt, a duration and how it joins the previous one ----------
+function durations() {
+  // Shots come in blocks of 4 frames (0.5 s at 8 fps): the durations the model can make.
+  const model = state.model || { fps: 8, max_seconds: 12 };
+  const step = 4 / model.fps;
+  const out = [];
+  for (let d = step; d <= model.max_seconds + 1e-9; d += step) out.push(Number(d.toFixed(3)));
+  return out;
+}
+
+function fillDurations(select) {
+  const value = select.value || "1";
+  select.replaceChildren(...durations().map((d) => new Option(`${d} s`, String(d))));
+  select.value = durations().map(String).includes(value) ? value : "1";
+}
+
+function addShot(prompt = "", duration = "1", transition = "continuous") {
+  const node = $("shot-template").content.firstElementChild.cloneNode(true);
+  node.querySelector(".shot-prompt").value = prompt;
+  fillDurations(node.querySelector(".shot-duration"));
+  node.querySelector(".shot-duration").value = duration;
+  node.querySelector(".shot-transition").value = transition;
+  node.querySelector(".shot-up").addEventListener("click", () => { node.previousElementSibling?.before(node); drawTimeline(); });
+  node.querySelector(".shot-down").addEventListener("click", () => { node.nextElementSibling?.after(node); drawTimeline(); });
+  node.querySelector(".shot-remove").addEventListener("click", () => { node.remove(); drawTimeline(); });
+  node.querySelectorAll("select, textarea").forEach((el) => el.addEventListener("input", drawTimeline));
+  $("shots").append(node);
+  drawTimeline();
+}
+
+function shots() {
+  let at = 0;
+  return [...$("shots").children].map((node, i) => {
+    const duration = Number(node.querySelector(".shot-duration").value);
+    const shot = { prompt: node.querySelector(".shot-prompt").value.trim(), duration, at,
+      transition: i === 0 ? "cut" : node.querySelector(".shot-transition").value };
+    at += duration;
+    return shot;
+  });
+}
+
+function drawTimeline() {
+  // The first shot opens the film: it joins nothing, so its "join" choice is off.
+  [...$("shots").children].forEach((node, i) => { node.querySelector(".shot-transition").disabled = i === 0; });
+  const list = shots();
+  const total = list.reduce((s, x) => s + x.duration, 0) || 1;
+  $("timeline").replaceChildren(...list.map((shot, i) => {
+    const el = document.createElement("div");
+    el.className = `segment ${shot.transition}`;
+    el.style.flex = String(shot.duration / total);
+    el.textContent = `${i + 1} · ${shot.at}–${shot.at + shot.duration} s`;
+    el.title = shot.prompt;
+    return el;
+  }));
+}
+
+async function renderBoard() {
+  $("board-error").textContent = "";
+  $("render-board").disabled = true;
+  try {
+    const body = { shots: shots(), size: $("size").value, seed: Number($("seed").value || 0) };
+    const video = await (await api("/v1/storyboards", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    })).json();
+    $("gallery").prepend(card(video));
+    poll(video.id);
+  } catch (error) {
+    $("board-error").textContent = error.message;
+  } finally {
+    $("render-board").disabled = false;
+  }
+}
+
+$("add-shot").addEventListener("click", () => addShot());
+$("render-board").addEventListener("click", renderBoard);
 
 $("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
