@@ -16,32 +16,11 @@ Without a trained model it builds the `s` presets with random weights: speed is 
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-
-
-def pipeline(model: str | None):
-    from tessera.cli.generate import default_model
-    from tessera.models.autoencoder import Autoencoder
-    from tessera.models.dit import DiT
-    from tessera.models.text import TextEncoder, TextEncoderParams
-    from tessera.pipeline import PipelineConfig, TextToVideoPipeline
-
-    folder = Path(model) if model else default_model()
-    if (folder / "pipeline.json").is_file():
-        return TextToVideoPipeline.from_pretrained(folder), str(folder)
-    torch.manual_seed(0)
-    dit = DiT.from_preset("s")
-    with torch.no_grad():  # adaLN-Zero starts at the identity; perturb it so the velocity is not zero
-        for p in dit.parameters():
-            p.add_(0.02 * torch.randn_like(p))
-    pipe = TextToVideoPipeline(dit, Autoencoder.from_preset("s"), TextEncoder(TextEncoderParams()), PipelineConfig())
-    folder = pipe.save_pretrained(Path(tempfile.mkdtemp()) / "random-s")
-    return TextToVideoPipeline.from_pretrained(folder), "random s presets"
+from common import pipeline
 
 
 def best(fn, repeats: int):

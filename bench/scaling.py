@@ -19,7 +19,7 @@ from pathlib import Path
 CHILD = r"""
 import json, resource, sys, time, torch
 sys.path.insert(0, "bench")
-from sampling_vs_diffusers import pipeline
+from common import pipeline
 pipe, _ = pipeline(sys.argv[1] or None)
 frames, width, height, steps = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 pipe.config.sizes = tuple(pipe.config.sizes) + (f"{width}x{height}",)

@@ -1,0 +1,37 @@
+"""Shared by the benchmarks: the model to measure."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import torch
+
+
+def pipeline_folder(model: str | None) -> tuple[Path, str]:
+    """The given pipeline folder, else the shipped model, else the `s` presets with random weights saved to a
+    temporary folder (speed and memory do not depend on the weights). Returns (folder, description)."""
+    from tessera.cli.generate import default_model
+    from tessera.models.autoencoder import Autoencoder
+    from tessera.models.dit import DiT
+    from tessera.models.text import TextEncoder, TextEncoderParams
+    from tessera.pipeline import PipelineConfig, TextToVideoPipeline
+
+    folder = Path(model) if model else default_model()
+    if (folder / "pipeline.json").is_file():
+        return folder, str(folder)
+    torch.manual_seed(0)
+    dit = DiT.from_preset("s")
+    with torch.no_grad():  # adaLN-Zero starts at the identity; perturb it so the velocity is not zero
+        for p in dit.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    pipe = TextToVideoPipeline(dit, Autoencoder.from_preset("s"), TextEncoder(TextEncoderParams()), PipelineConfig())
+    folder = pipe.save_pretrained(Path(tempfile.mkdtemp()) / "random-s", dtype=torch.float16)
+    return folder, "the s presets with random weights (fp16 on disk, like the shipped model)"
+
+
+def pipeline(model: str | None):
+    from tessera.pipeline import TextToVideoPipeline
+
+    folder, name = pipeline_folder(model)
+    return TextToVideoPipeline.from_pretrained(folder), name
