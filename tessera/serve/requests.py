@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tessera.errors import InvalidInputError, MediaError
+from tessera.errors import InvalidInputError, MediaError, NotFoundError
 from tessera.serve.settings import Settings
 
 VIDEO_ID = re.compile(r"^video_[0-9a-f]{32}$")
@@ -53,7 +53,10 @@ class ModelInfo:
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
-            raise MediaError(f"no pipeline at {folder} (missing pipeline.json); pass --model DIR") from None
+            raise NotFoundError(
+                f"no pipeline at {folder} (missing pipeline.json); pass --model DIR (a `tessera train dit` run's "
+                "model/ folder), or train the default one with scripts/train_world_s.sh"
+            ) from None
         return cls(
             name or Path(folder).resolve().name,
             tuple(data.get("sizes", ("64x64",))),
