@@ -11,7 +11,9 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-train_app = typer.Typer(help="Train the autoencoder or the transformer.", no_args_is_help=True)
+train_app = typer.Typer(
+    help="Train the autoencoder or the transformer, or distil a few-step model.", no_args_is_help=True
+)
 console = Console()
 
 
@@ -180,6 +182,53 @@ def train_dit_command(
     )
     cfg.extra = {**cfg.extra, "vae": str(vae), "text": text}
     folder = train_dit(params, cfg, resume=resume)
+    if _main_process():
+        console.print(f"pipeline folder written to {folder}")
+
+
+@train_app.command("distill")
+def train_distill_command(
+    out: Path = OUT,
+    teacher: Path = typer.Option(..., "--teacher", help="The pipeline folder to distil (e.g. models/tessera-world-s)"),
+    student_steps: int = typer.Option(4, help="Sampling steps of the student (guidance is baked in)"),
+    teacher_steps: int = typer.Option(24, help="The teacher's steps it learns to match (a multiple of the above)"),
+    data: str = DATA,
+    steps: int = STEPS,
+    batch_size: int = BATCH,
+    lr: float = typer.Option(5e-5, help="Peak learning rate (the student starts from the teacher)"),
+    warmup: int = WARMUP,
+    ema_decay: float = EMA,
+    bf16: bool = BF16,
+    sizes: str = SIZES,
+    frames: str = typer.Option("17,25,33", help="Comma-separated frame counts (4k+1)"),
+    seed: int = SEED,
+    log_every: int = LOG_EVERY,
+    ckpt_every: int = CKPT_EVERY,
+    resume: bool = RESUME,
+    set_: list[str] | None = SET,
+) -> None:
+    """Distil a pipeline into a few-step student that samples without guidance; --out/model is a pipeline."""
+    from tessera.train.distill import train_distill
+
+    _logging()
+    cfg = _config(
+        out,
+        data=data,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        warmup=warmup,
+        ema_decay=ema_decay,
+        bf16=bf16,
+        sizes=sizes,
+        frames=frames,
+        seed=seed,
+        log_every=log_every,
+        ckpt_every=ckpt_every,
+        set_=set_,
+    )
+    cfg.extra = {**cfg.extra, "teacher": str(teacher), "student_steps": student_steps, "teacher_steps": teacher_steps}
+    folder = train_distill(cfg, resume=resume)
     if _main_process():
         console.print(f"pipeline folder written to {folder}")
 

@@ -38,6 +38,11 @@ def export_checkpoint(run: str | os.PathLike, out: str | os.PathLike, step: int 
         from tessera.train.dit import export_transformer
 
         export_transformer(ema, params_from_dict(DiTParams, state["params"]), cfg, out)
+    elif state["kind"] == "dit-student":
+        from tessera.models.dit import DiTParams
+        from tessera.train.distill import export_student
+
+        export_student(ema, params_from_dict(DiTParams, state["params"]), cfg, out)
     else:
         raise ConfigError(f"{ckpt}: unknown model kind {state['kind']!r}")
     return out

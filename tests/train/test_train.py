@@ -174,3 +174,43 @@ def test_latents_are_cached_only_for_finite_data(vae_dir):
     first = cached.latents(batch)
     assert len(cached.cache) == 2 and torch.equal(cached.latents(batch), first)
     assert DiTObjective(vae, text, DEFAULTS, 0, finite=False).cache is None  # an endless stream never repeats
+
+
+def test_distillation_trains_a_few_step_student_that_samples_without_guidance(tmp_path):
+    from tessera.models.text import TextEncoder, TextEncoderParams
+    from tessera.pipeline import PipelineConfig, TextToVideoPipeline
+    from tessera.train.distill import train_distill
+
+    torch.manual_seed(0)
+    dit = DiT.from_preset("tiny")
+    with torch.no_grad():
+        for p in dit.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    vae = Autoencoder(TINY_VAE).with_latent_stats(0.0, 0.2)
+    config = PipelineConfig(sizes=("32x32",), max_frames=9, steps=8, guidance=3.0, text_encoder={"source": "toy:32"})
+    teacher_dir = TextToVideoPipeline(dit, vae, TextEncoder(TextEncoderParams("toy:32")), config).save_pretrained(
+        tmp_path / "teacher"
+    )
+    cfg = TrainConfig(
+        out=str(tmp_path / "run"),
+        steps=40,
+        batch_size=4,
+        lr=1e-3,
+        warmup=1,
+        sizes=("32x32",),
+        frames=(9,),
+        log_every=5,
+        ckpt_every=40,
+        ema_decay=0.0,
+        bf16=False,
+        extra={"teacher": str(teacher_dir), "student_steps": 2, "teacher_steps": 8, "pool": 4},
+    )
+    folder = train_distill(cfg)
+    losses = [float(r["loss"]) for r in csv.DictReader(open(tmp_path / "run" / "log.csv"))]
+    assert losses[-1] < losses[0]  # the student learns to land where the teacher lands
+    student = TextToVideoPipeline.from_pretrained(folder)
+    assert (student.config.steps, student.config.guidance) == (2, 1.0)
+    calls = []
+    student.transformer.register_forward_hook(lambda *a: calls.append(1))
+    video = student("a red ball falls", num_frames=9, height=32, width=32).frames[0]
+    assert video.shape == (9, 32, 32, 3) and len(calls) == 2  # two steps, one call each (no CFG pass)
