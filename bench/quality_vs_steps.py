@@ -1,0 +1,100 @@
+"""Benchmark quality vs sampling steps: the full model at several step counts (with guidance) and the few-step
+student (without), scored by the physics benchmark on the same captions and seeds; plotted.
+
+    python bench/quality_vs_steps.py [--model models/tessera-world-s] [--student models/tessera-world-s-4step]
+        [--clips 64] [--split in-dist] [--steps 4,8,12,24] [--out docs/quality-vs-steps.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from common import pipeline
+
+
+def score(pipe, split: str, clips: int, steps: int, guidance: float | None) -> dict:
+    from tessera.eval.report import evaluate_world_set, model_source
+    from tessera.eval.score import aggregate
+
+    t0 = time.perf_counter()
+    scores, _ = evaluate_world_set(split, clips, source=model_source(pipe, steps=steps, guidance=guidance))
+    agg = aggregate(scores)
+    return {
+        "steps": steps,
+        "guidance": guidance if guidance is not None else pipe.config.guidance,
+        "pass_all": agg["passed_all"]["pass_rate"],
+        "pass_all_ci95": agg["passed_all"]["pass_ci95"],
+        "adherence": agg["prompt_adherence"].get("pass_rate"),
+        "seconds_per_clip": (time.perf_counter() - t0) / clips,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--student", default=None)
+    ap.add_argument("--clips", type=int, default=64)
+    ap.add_argument("--split", default="in-dist")
+    ap.add_argument("--steps", default="4,8,12,24")
+    ap.add_argument("--out", default="docs/quality-vs-steps.png")
+    args = ap.parse_args()
+    pipe, name = pipeline(args.model)
+    rows = []
+    for steps in (int(s) for s in args.steps.split(",")):
+        rows.append({"model": "full", **score(pipe, args.split, args.clips, steps, None)})
+        print(json.dumps(rows[-1]), flush=True)
+    if args.student:
+        student, _ = pipeline(args.student)
+        rows.append({"model": "student", **score(student, args.split, args.clips, student.config.steps, 1.0)})
+        print(json.dumps(rows[-1]), flush=True)
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    full = [r for r in rows if r["model"] == "full"]
+    ax.errorbar(
+        [r["steps"] for r in full],
+        [r["pass_all"] for r in full],
+        yerr=[
+            [r["pass_all"] - r["pass_all_ci95"][0] for r in full],
+            [r["pass_all_ci95"][1] - r["pass_all"] for r in full],
+        ],
+        fmt="o-",
+        capsize=3,
+        label=f"{name}, guidance {full[0]['guidance']:g}",
+    )
+    for r in rows:
+        if r["model"] == "student":
+            ax.errorbar(
+                [r["steps"]],
+                [r["pass_all"]],
+                yerr=[[r["pass_all"] - r["pass_all_ci95"][0]], [r["pass_all_ci95"][1] - r["pass_all"]]],
+                fmt="s",
+                capsize=3,
+                color="C3",
+                label="few-step student, no guidance",
+            )
+    ax.set(
+        xlabel="sampling steps",
+        ylabel=f"benchmark pass rate ({args.split}, {args.clips} clips)",
+        xscale="log",
+        title="quality vs steps",
+    )
+    ax.set_xticks([r["steps"] for r in full], [str(r["steps"]) for r in full])
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.out, dpi=110)
+    Path(args.out).with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"plot: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
