@@ -169,6 +169,22 @@ class JobStore:
             values = dict(status="queued", progress=0, claim=None, lease_until=None, attempts=Video.attempts - 1)
             return s.execute(self._owned(video_id, token).values(**values)).rowcount == 1
 
+    def expire(self) -> list[str]:
+        """Delete videos whose ``expires_at`` has passed (retention): the row leaves listings, the files go."""
+        with self.sessions.begin() as s:
+            rows = s.scalars(
+                select(Video)
+                .where(Video.expires_at.is_not(None), Video.expires_at < time.time(), Video.deleted.is_(False))
+                .with_for_update(skip_locked=True)
+            ).all()
+            for row in rows:
+                row.deleted = True
+                s.add(AuditEvent(action="video.expired", key_id=row.key_id, video_id=row.id, detail={}))
+            gone = [row.id for row in rows]
+        for video_id in gone:
+            shutil.rmtree(self.storage / video_id, ignore_errors=True)
+        return gone
+
     def recover(self) -> list[tuple[str, str]]:
         """Take back jobs whose worker died: requeue them, or fail them after ``max_attempts``."""
         now = time.time()

@@ -170,6 +170,8 @@ class Worker:
                 if time.monotonic() >= next_sweep:
                     for video_id, status in self.store.recover():
                         log.warning("took back %s from a stopped worker: now %s", video_id, status)
+                    for video_id in self.store.expire():
+                        log.info("expired %s (retention)", video_id)
                     next_sweep = time.monotonic() + max(1.0, self.settings.lease_seconds / 4)
                 job = self.store.claim(self.name)
             except Exception:  # the database went away: keep trying, do not die

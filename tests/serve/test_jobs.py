@@ -228,3 +228,15 @@ def test_metrics_report_queue_depth_and_outcomes(server_factory, tmp_path):
     assert 'tessera_jobs_total{outcome="completed"} 1.0' in text
     assert "tessera_job_seconds_count 1.0" in text
     assert 'tessera_http_requests_total{method="POST",route="/v1/videos",status="200"} 1.0' in text
+
+
+def test_expired_videos_leave_listings_and_disk(tmp_path):
+    store = _store(f"sqlite:///{tmp_path / 'db'}", tmp_path)
+    old, fresh = _queue(store, 2)
+    for vid, expires in ((old, time.time() - 1), (fresh, time.time() + 3600)):
+        _, token = store.claim("h:1:w")
+        (tmp_path / "videos" / vid / "1-x").mkdir(parents=True)
+        assert store.complete(vid, token, f"{vid}/1-x", expires_at=expires)
+    assert store.expire() == [old]
+    assert not (tmp_path / "videos" / old).exists() and (tmp_path / "videos" / fresh).exists()
+    assert [v.id for v in store.list("key_a", None, 10, "asc")[0]] == [fresh]
