@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 
 import pytest
 
@@ -29,7 +30,9 @@ def browser(playwright):
     )
 
 
-def test_studio_generates_and_plays_a_video(server_factory, tmp_path):
+@contextmanager
+def studio(server_factory, tmp_path):
+    """A running server and a Chromium page on its studio, connected with a fresh key; yields (page, errors)."""
     from playwright.sync_api import expect, sync_playwright
 
     server = server_factory(f"sqlite:///{tmp_path / 'db.sqlite'}")
@@ -42,6 +45,22 @@ def test_studio_generates_and_plays_a_video(server_factory, tmp_path):
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"{server.url}/#key={secret}")
         expect(page.locator("#key-status")).to_have_text("connected", timeout=15_000)
+        yield page, errors
+        chromium.close()
+
+
+def playing(page) -> None:
+    """Wait until the first card's video has decoded frames and its clock moves."""
+    page.wait_for_function(
+        "() => { const v = document.querySelector('.card video'); return v && v.readyState >= 2 && v.currentTime > 0 }",
+        timeout=20_000,
+    )
+
+
+def test_studio_generates_and_plays_a_video(server_factory, tmp_path):
+    from playwright.sync_api import expect
+
+    with studio(server_factory, tmp_path) as (page, errors):
         assert "key=" not in page.url  # the secret is taken out of the address bar
         assert page.locator("#size option").all_inner_texts() == ["64x64", "112x64"]
         page.fill("#prompt", "a red ball falls and bounces on the floor")
@@ -50,12 +69,7 @@ def test_studio_generates_and_plays_a_video(server_factory, tmp_path):
         card = page.locator(".card").first
         video = card.locator("video")
         expect(video).to_have_count(1, timeout=60_000)
-        # It plays: the browser decoded the MP4 and its clock moves.
-        page.wait_for_function(
-            "() => { const v = document.querySelector('.card video');"
-            " return v && v.readyState >= 2 && v.currentTime > 0 }",
-            timeout=20_000,
-        )
+        playing(page)  # the browser decoded the MP4 and its clock moves
         width = video.evaluate("v => v.videoWidth")
         assert width == 64
         expect(card.locator(".badge")).to_contain_text("C2PA signed", timeout=20_000)
@@ -66,22 +80,12 @@ def test_studio_generates_and_plays_a_video(server_factory, tmp_path):
         page.reload()
         expect(page.locator(".card video")).to_have_count(1, timeout=20_000)
         assert not errors, errors
-        chromium.close()
 
 
 def test_studio_builds_a_two_shot_storyboard_and_plays_it(server_factory, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    server = server_factory(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    secret = server.cli("keys", "create", "studio").strip().splitlines()[-1]
-    server.start()
-    with sync_playwright() as p:
-        chromium = browser(p)
-        page = chromium.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{server.url}/#key={secret}")
-        expect(page.locator("#key-status")).to_have_text("connected", timeout=15_000)
+    with studio(server_factory, tmp_path) as (page, errors):
         shots = page.locator("#shots .shot")
         expect(shots).to_have_count(2)
         shots.nth(0).locator(".shot-prompt").fill("a green triangle falls")
@@ -94,11 +98,6 @@ def test_studio_builds_a_two_shot_storyboard_and_plays_it(server_factory, tmp_pa
         card = page.locator(".card").first
         expect(card.locator(".meta")).to_contain_text("2.5 s")
         expect(card.locator("video")).to_have_count(1, timeout=90_000)
-        page.wait_for_function(
-            "() => { const v = document.querySelector('.card video');"
-            " return v && v.readyState >= 2 && v.currentTime > 0 }",
-            timeout=20_000,
-        )
+        playing(page)
         assert card.locator("video").evaluate("v => v.duration") == pytest.approx(2.5 + 1 / 8, abs=0.2)
         assert not errors, errors
-        chromium.close()
