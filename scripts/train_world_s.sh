@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The recipe of the shipped default model, models/tessera-world-s: both stages resume from their latest
 # checkpoint, so this script can be stopped at any time and run again (CPU: run it under nohup).
-#   STAGE=vae|dit|export|distill  scripts/train_world_s.sh
+#   STAGE=vae|dit|export|card|distill  scripts/train_world_s.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${STAGE:-vae}
@@ -24,10 +24,17 @@ from tessera.pipeline import TextToVideoPipeline
 TextToVideoPipeline.from_pretrained("runs/dit-s/export").save_pretrained("models/tessera-world-s", dtype=torch.float16)
 PY
     ;;
+  card)
+    # The benchmark on all three splits, then the model card from the runs and these reports.
+    for split in in-dist ood held-out; do
+      tessera eval --model models/tessera-world-s --set "$split" --clips 200 --out "docs/eval/model-$split"
+    done
+    python scripts/model_card.py models/tessera-world-s --runs runs/vae-s runs/dit-s \
+      --reports docs/eval/model-in-dist docs/eval/model-ood docs/eval/model-held-out ;;
   distill)
     # The few-step model: 4 steps without guidance, distilled from the shipped one.
     tessera train distill --teacher models/tessera-world-s --out runs/distill-s --steps 2000 --batch-size 8 \
       --student-steps 4 --teacher-steps 24 --frames 17,25,33 --sizes 64x64,112x64,64x112 --set pool=20000 \
       --ckpt-every 100 --log-every 10 ;;
-  *) echo "STAGE must be vae, dit, export or distill" >&2; exit 2 ;;
+  *) echo "STAGE must be vae, dit, export, card or distill" >&2; exit 2 ;;
 esac
