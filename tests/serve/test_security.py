@@ -204,3 +204,24 @@ def test_openapi_spec_is_served_and_lists_the_videos_api(client):
         "/v1/models",
     ):
         assert path in spec["paths"], path
+
+
+def test_a_missing_source_or_too_long_a_result_is_refused_and_leaves_nothing_on_disk(app, client, tmp_path):
+    headers = key(app)
+    missing = client.post(
+        "/v1/videos/edits", json={"prompt": "x", "video": {"id": "video_" + "0" * 32}}, headers=headers
+    )
+    error(missing, 404)
+    import numpy as np
+
+    from tessera.media import write_mp4
+
+    long_clip = write_mp4(tmp_path / "long.mp4", np.zeros((8 * 13 + 1, 64, 64, 3), np.uint8), 8.0)
+    too_long = client.post(
+        "/v1/videos/edits",
+        files={"video": ("long.mp4", long_clip.read_bytes(), "video/mp4")},
+        data={"prompt": "a blue ball"},
+        headers=headers,
+    )
+    assert "at most 12 s" in error(too_long, 400)["message"]
+    assert not (tmp_path / "videos").exists() or not any((tmp_path / "videos").iterdir())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -136,35 +137,38 @@ def _submit(app: State, key: KeyInfo, job: Job, remixed_from: str | None = None)
                 raise BlockedPromptError(f"{label}: {e}" if label.startswith("shot") else str(e)) from None
     used = app.keys.videos_today(key.id)
     if used >= app.settings.daily_quota:
-        import time
-
         raise RateLimitError(
             f"daily quota of {app.settings.daily_quota} videos reached for this key; it resets at 00:00 UTC",
             86400 - time.time() % 86400,
             code="insufficient_quota",
         )
-    vid = new_video_id()
-    inputs = app.settings.storage / vid / "inputs"
-    if job.uploads or job.source_id:
-        inputs.mkdir(parents=True, exist_ok=True)
-    for name, data in job.uploads.items():
-        (inputs / (name + ".part")).write_bytes(data)
-        (inputs / (name + ".part")).rename(inputs / name)
+    # Everything is checked before anything is written: a refused request leaves nothing behind.
+    source = None
     if job.source_id:
         source = app.store.get(key.id, job.source_id)
         if source.status != "completed" or not source.assets:
             raise InvalidInputError(f"video {source.id} is {source.status}; only a completed video can be used")
-        shutil.copyfile(app.settings.storage / source.assets / VIDEO, inputs / "source.mp4.part")
-        (inputs / "source.mp4.part").rename(inputs / "source.mp4")
         job.size = source.size
         job.params["source_seconds"] = source.seconds
-    if job.uploads.get("source.mp4") is not None or job.source_id:
+    if job.uploads.get("source.mp4") is not None or source is not None:
         job.params["source"] = "source.mp4"
-        if job.task in ("edit", "remix"):
-            job.seconds = job.params.get("source_seconds") or _seconds(job.params["source_frames"], app.model.fps)
-        elif job.task == "extend":
-            base = job.params.get("source_seconds") or _seconds(job.params["source_frames"], app.model.fps)
-            job.seconds = _fmt(float(base) + float(job.params["extra_seconds"]))
+        base = job.params.get("source_seconds") or _seconds(job.params["source_frames"], app.model.fps)
+        job.seconds = _fmt(float(base) + float(job.params["extra_seconds"])) if job.task == "extend" else base
+    if float(job.seconds) > app.settings.max_seconds:
+        raise InvalidInputError(
+            f"the result would last {job.seconds} s; this server makes at most {app.settings.max_seconds} s "
+            "(use a shorter clip or fewer seconds)"
+        )
+    vid = new_video_id()
+    inputs = app.settings.storage / vid / "inputs"
+    if job.uploads or source is not None:
+        inputs.mkdir(parents=True, exist_ok=True)
+    for name, data in job.uploads.items():
+        (inputs / (name + ".part")).write_bytes(data)
+        (inputs / (name + ".part")).rename(inputs / name)
+    if source is not None:
+        shutil.copyfile(app.settings.storage / source.assets / VIDEO, inputs / "source.mp4.part")
+        (inputs / "source.mp4.part").rename(inputs / "source.mp4")
     row = Video(
         id=vid,
         key_id=key.id,
