@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # The recipe of the shipped default model, models/tessera-world-s: both stages resume from their latest
 # checkpoint, so this script can be stopped at any time and run again (CPU: run it under nohup).
+# Step counts fit a 2-core CPU's budget (~1 autoencoder step/s, ~1 transformer step/s); the cosine schedule
+# follows --steps, so a run resumed with a different count continues on the new schedule.
 #   STAGE=vae|dit|export|card|distill  scripts/train_world_s.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${STAGE:-vae}
 case "$STAGE" in
   vae)
-    tessera train vae --preset s --out runs/vae-s --steps 20000 --batch-size 8 --lr 5e-4 --warmup 100 \
+    tessera train vae --preset s --out runs/vae-s --steps 10000 --batch-size 8 --lr 5e-4 --warmup 100 \
       --frames 1,9 --sizes 64x64,112x64,64x112 --ckpt-every 250 --log-every 25 ;;
   dit)
     # The transformer trains on the autoencoder exported from its latest checkpoint.
     [ -d runs/vae-s/model ] || tessera train export runs/vae-s --out runs/vae-s/model
-    tessera train dit --preset s --vae runs/vae-s/model --out runs/dit-s --steps 20000 --batch-size 16 \
+    tessera train dit --preset s --vae runs/vae-s/model --out runs/dit-s --steps 15000 --batch-size 16 \
       --lr 3e-4 --warmup 500 --frames 17,25,33 --sizes 64x64,112x64,64x112 --set pool=20000 \
       --ckpt-every 250 --log-every 25 ;;
   export)
