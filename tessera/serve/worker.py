@@ -48,6 +48,7 @@ def load_pipeline(settings: Settings):
         raise NotFoundError(f"no pipeline at {folder}; pass --model DIR (a folder with pipeline.json)")
     pipe = TextToVideoPipeline.from_pretrained(folder)
     pipe.config.safety = False  # the API checked every prompt at submission, before it was queued
+    pipe.config.compile = settings.compile
     return pipe
 
 

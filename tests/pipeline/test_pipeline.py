@@ -116,3 +116,15 @@ def test_bad_inputs_get_clear_errors(pipe, kwargs, message):
 def test_missing_folder_says_what_to_give(tmp_path):
     with pytest.raises(NotFoundError, match="pipeline.json"):
         TextToVideoPipeline.from_pretrained(tmp_path)
+
+
+@pytest.mark.slow
+def test_compiled_transformer_gives_the_same_video(pipe):
+    pipe.config.compile = False
+    eager = pipe("a red ball falls", seed=1, **KW).frames[0]
+    pipe.config.compile = True
+    try:
+        compiled = pipe("a red ball falls", seed=1, **KW).frames[0]
+    finally:
+        pipe.config.compile = False
+    assert np.abs(eager.astype(int) - compiled.astype(int)).max() <= 2
