@@ -171,7 +171,15 @@ def sample_scene(
         width=width, height=height, frames=frames, fps=fps, background=bg, seed=int(seed), split=split, meta=meta
     )
     place = _PLACERS[motion]
-    return place(rng, picks, ww, wh, duration, g, speed, direction, args)
+    for attempt in range(20):
+        try:
+            return place(rng, picks, ww, wh, duration, g, speed, direction, args)
+        except ConfigError:
+            # Objects a prompt asked for must fit as asked; a random draw that is too crowded is drawn again
+            # (from the same generator, so every seed still gives one fixed scene).
+            if wanted or attempt == 19:
+                raise
+            picks = _pick_objects(rng, n, motion, split, wanted, forced)
 
 
 # --------------------------------------------------------------------------------------- placement
