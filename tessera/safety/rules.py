@@ -31,16 +31,31 @@ def _any(words: str) -> str:
     return "(?:" + "|".join(w.strip() for w in words.split(",") if w.strip()) + ")"
 
 
+# Ages under 18 spelled out: es/pt/it "doce años/anos/anni", fr "douze ans", de "zwölf Jahre/jährige".
+_AGES = (
+    "(?:un|uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|doce|trece|catorce|quince|dieciseis|"
+    "diecisiete|um|dois|quatro|sete|oito|nove|dez|onze|doze|treze|quatorze|catorze|quinze|dezesseis|dezessete|"
+    "due|tre|quattro|sei|sette|otto|dieci|undici|dodici|tredici|quattordici|quindici|sedici|diciassette) "
+    "(?:anos|anni)|(?:deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize|"
+    "dix-sept) ans|(?:zwei|drei|vier|funf|sechs|sieben|acht|neun|zehn|elf|zwolf|dreizehn|vierzehn|funfzehn|"
+    "sechzehn|siebzehn)[- ]?(?:jahre|jahrige\\w*)"
+)
 MINOR = _any(
     "child, children, kid, kids, minor, minors, underage, under-age, preteen, pre-teen, toddler, infant, baby,"
     "schoolgirl, schoolboy, little (?:girl|boy), young (?:girl|boy), (?:[1-9]|1[0-7])[- ]?(?:year|yr)s?[- ]?old,"
-    "teen, teenager, teens, loli, shota, nino, nina, enfant, little ones?"
+    "teen, teenager, teens, loli, shota, nino, nina, enfant, little ones?,"
+    # es / fr / de / pt / it (readings are lower-cased and without accents)
+    "ninos, ninas, nene, nena, menor de edad, menores, enfants, fillettes?, garconnets?, petite fille, petit garcon,"
+    "kindes, madchen, criancas?, menin[oa]s?, bambin[oa], bambini, ragazzin[oa], adolescentes?, jugendliche\\w*,"
+    "(?:[1-9]|1[0-7])[- ]?(?:anos|ans|jahre|jahrige\\w*|anni), " + _AGES
 )
 SEXUAL = _any(
     r"nude, naked, nudity, sexual, sexually, sexualized, sexy, sex, erotic, porn, porno, pornographic, lingerie,"
     r"molest\w*, grop\w+, touched inappropriately, for adults, lingering on (?:her|his|their) body,"
     r"undress(?:ed|ing)?, stripping, striptease, seductive, topless, nsfw, genital\w*, aroused, fondl\w+,"
-    r"desnud[oa]s?, nackt, nue, nues"
+    r"desnud[oa]s?, nackt, nue, nues,"
+    r"sexo, sexe, sexuel\w*, sesso, sessual\w*, erotic[oa]s?, erotique, erotisch\w*, erotico, pornografic\w*,"
+    r"nackte?[nrs]?, nud[oa]s?, geschlechtsverkehr, sexvideo\w*"
 )
 
 TERMS: dict[str, list[str]] = {
@@ -206,6 +221,82 @@ TERMS: dict[str, list[str]] = {
         r"yoda",
     ],
 }
+
+
+# The same categories in Spanish, French, German, Portuguese and Italian (readings carry no accents). The
+# sentence encoder behind the classifier is English-only, so in these languages the rules do the work.
+_GROUPS = _any(
+    "judios, musulmanes, negros, inmigrantes, gitanos, homosexuales, migrantes, juifs, musulmans, noirs, immigres,"
+    "roms, gitans, homosexuels, migrants, juden, muslime, schwarze, auslander, fluchtlinge, zigeuner, schwule,"
+    "judeus, muculmanos, imigrantes, ciganos, ebrei, musulmani, neri, immigrati, zingari, omosessuali"
+)
+_DEHUMANISING = _any(
+    "ratas, parasitos, alimanas, plaga, animales, monos, cucarachas, rats, parasites, vermine, animaux, singes,"
+    "cafards, ratten, parasiten, ungeziefer, tiere, affen, ratos, parasitas, animais, macacos, baratas, ratti,"
+    "topi, parassiti, animali, scimmie, scarafaggi, untermenschen, subhumanos, sous-hommes"
+)
+_EXTERMINATE = _any(
+    r"exterminar\w*, eliminar\w*, exterminer, eliminer, ausrotten, ausgerottet, vernichten, vernichtet,"
+    r"sterminar\w*, liquidar\w*, exterminad[oa]s?"
+)
+MULTILINGUAL: dict[str, list[str]] = {
+    "minors": [r"pornografia infantil", r"pornographie (?:infantile|enfantine)", r"kinderpornografie\w*"],
+    "sexual": [
+        r"(?:video|pelicula|film|filme|escena|scene|szene|cena)s? porno\w*",
+        r"films? x",
+        r"porno\w*",
+        r"(?:sexo|sexe|sesso) explicit\w*",
+        r"expliziter? (?:sex|geschlechtsverkehr)",
+        r"geschlechtsverkehr",
+    ],
+    "violence": [
+        r"decapita(?:cion|tion|zione|cao)\w*",
+        r"enthaupt\w*",
+        r"(?:desmembra|demembre|zerstuckel|esquartej|smembra)\w*",
+        r"(?:visceras|entrailles|eingeweide|viscere)",
+        r"(?:sangre|sang|blut|sangue) (?:por todas partes|partout|uberall|por toda parte|ovunque|a chorros|a flots)",
+        r"brutal\w* (?:erstochen|apunalad\w*|poignarde\w*|esfaquead\w*|accoltellat\w*)",
+        r"(?:torturad[oa]|torturee?|gefoltert|torturat[oa]) (?:y|et|und|e) "
+        r"(?:desmembrad|demembre|zerstuckel|esquartejad|smembrat|mutilad|mutile|verstummel)\w*",
+    ],
+    "self_harm": [
+        r"se suicid\w*|suicidarse|se suicider|suicidar-se|suicidarsi|selbstmord (?:begehen|machen)",
+        r"sich (?:umbringen|toten|erhangen|das leben nehmen)",
+        r"(?:como|comment|wie|come) (?:se |sich )?(?:matar|pendre|tuer|ahorcar|enforcar|umbringen|uccidersi)\w*",
+        r"(?:cortarse|se couper|cortar-se|tagliarsi|si taglia|se corta|se coupe) "
+        r"(?:las venas|les veines|os pulsos|i polsi)",
+        r"(?:cortandose|coupant|cortando|tagliando) (?:las venas|les veines|os pulsos|i polsi)",
+        r"pulsadern",
+        r"(?:matarse|se tuer|se matar|uccidersi|ahorcarse|se pendre|enforcar-se|impiccarsi)",
+        r"overdose (?:de|di) (?:remedios|medicaments|farmaci|pastillas)",
+    ],
+    "hate": [
+        _GROUPS + r"\b[^.;]{0,50}?\b" + _DEHUMANISING,
+        _DEHUMANISING + r"\b[^.;]{0,30}?\b" + _EXTERMINATE,
+        _GROUPS + r"\b[^.;]{0,50}?\b" + _EXTERMINATE,
+    ],
+    "extremism": [
+        r"estado islamico|etat islamique|stato islamico|islamischer? staat\w*",
+        r"(?:yihad|jihad|djihad|dschihad)\w*\b[^.;]{0,40}?\b(?:contra|contre|gegen|contro|occidente|occident|westen)",
+        r"(?:recluta|recrut|rekrut|recruta|reclutament)\w*\b[^.;]{0,40}?\b(?:yihad|jihad|djihad|dschihad|terror\w*)",
+        r"(?:yihad|jihad|djihad|dschihad)\w*\b[^.;]{0,40}?\b(?:recluta|recrut|rekrut|reclutament)\w*",
+        r"(?:glorifi|celebr|verherrlich|glorific|elogi|feier)\w*\b[^.;]{0,40}?\b"
+        r"(?:terroristas?|terroristes?|terroristen|terroristi|atentado|attentat|anschlag|attentato)",
+        r"(?:terroristas?|terroristes?|terroristen|terroristi)\b[^.;]{0,40}?\b(?:como|comme|als|come) "
+        r"(?:heroes|heros|helden|herois|eroi)",
+        r"rassenkrieg|guerra racial|guerre raciale|guerra razziale",
+    ],
+    "weapons": [
+        r"(?:fabricar|construir|hacer|fabriquer|construire|bauen|herstellen|fazer|costruire|fabbricare)\b[^.;]{0,20}?\b"
+        r"(?:bomba|bombe|sprengsatz|explosiv\w*|explosifs?|esplosiv\w*|ordigno|artefacto explosivo|engin explosif)",
+        r"bau (?:einer|eine[rn]?) (?:rohr)?bombe",
+        r"bomba caseira|bomba casera|bombe artisanale|ordigno (?:esplosivo )?in casa",
+        r"(?:anleitung|instrucciones|instructions|instrucoes|istruzioni|paso a paso|etape par etape|passo a passo|"
+        r"schritt fur schritt)\b[^.;]{0,40}?\b(?:bomba|bombe|explosiv\w*|esplosiv\w*|sarin|gift|veneno|poison)",
+    ],
+}
+for _category, _patterns in MULTILINGUAL.items():
+    TERMS[_category] = TERMS[_category] + _patterns
 
 
 @dataclass
