@@ -7,14 +7,31 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${STAGE:-vae}
+
+# A long unattended run that dies (a bug, the machine's memory) restarts from its latest checkpoint, a few
+# times; a failure that repeats every time stops it.
+# Stopped on purpose (a signal: Ctrl-C, kill) is not a failure and is not retried.
+retry() {
+  local rc
+  for attempt in 1 2 3 4 5; do
+    rc=0
+    "$@" || rc=$?
+    [ "$rc" -eq 0 ] && return 0
+    [ "$rc" -ge 128 ] && return "$rc"
+    echo "train_world_s: '$1 $2 $3' failed (attempt $attempt); resuming from the latest checkpoint in 30 s" >&2
+    sleep 30
+  done
+  return 1
+}
+
 case "$STAGE" in
   vae)
-    tessera train vae --preset s --out runs/vae-s --steps 10000 --batch-size 8 --lr 5e-4 --warmup 100 \
+    retry tessera train vae --preset s --out runs/vae-s --steps 10000 --batch-size 8 --lr 5e-4 --warmup 100 \
       --frames 1,9 --sizes 64x64,112x64,64x112 --ckpt-every 250 --log-every 25 ;;
   dit)
     # The transformer trains on the autoencoder exported from its latest checkpoint.
     [ -d runs/vae-s/model ] || tessera train export runs/vae-s --out runs/vae-s/model
-    tessera train dit --preset s --vae runs/vae-s/model --out runs/dit-s --steps 15000 --batch-size 16 \
+    retry tessera train dit --preset s --vae runs/vae-s/model --out runs/dit-s --steps 15000 --batch-size 16 \
       --lr 3e-4 --warmup 500 --frames 17,25,33 --sizes 64x64,112x64,64x112 --set pool=20000 \
       --ckpt-every 250 --log-every 25 ;;
   export)
@@ -35,7 +52,7 @@ PY
       --reports docs/eval/model-in-dist docs/eval/model-ood docs/eval/model-held-out ;;
   distill)
     # The few-step model: 4 steps without guidance, distilled from the shipped one.
-    tessera train distill --teacher models/tessera-world-s --out runs/distill-s --steps 2000 --batch-size 8 \
+    retry tessera train distill --teacher models/tessera-world-s --out runs/distill-s --steps 2000 --batch-size 8 \
       --student-steps 4 --teacher-steps 24 --frames 17,25,33 --sizes 64x64,112x64,64x112 --set pool=20000 \
       --ckpt-every 100 --log-every 10 ;;
   *) echo "STAGE must be vae, dit, export, card or distill" >&2; exit 2 ;;
