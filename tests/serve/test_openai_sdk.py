@@ -72,6 +72,19 @@ def test_sdk_create_retrieve_list_download_remix_delete(server_factory, database
 
     models = client.models.list()
     assert [m.id for m in models.data] == ["tessera-tiny"]
+
+    # The audit trail: requests, moderation decisions, the job's life, deliveries, deletion.
+    from sqlalchemy import select
+
+    from tessera.serve.db import AuditEvent, make_engine, sessions
+
+    engine = make_engine(database_url)
+    with sessions(engine)() as s:
+        events = s.execute(select(AuditEvent.action, AuditEvent.video_id)).all()
+    engine.dispose()
+    actions = {a for a, _ in events}
+    assert {"request", "moderation", "job.queued", "job.completed", "delivery", "video.deleted"} <= actions
+    assert ("delivery", video.id) in events and ("job.completed", remix.id) in events
     # SIGTERM: uvicorn shuts down gracefully, then exits by the signal it got (so -15 is a clean exit)
     assert server.stop() in (0, -15) and "shutdown complete" in server.log.read_text()
 
