@@ -77,10 +77,13 @@ def serve_command(
     if keys.count_active() == 0:
         # Like a notebook server's token: the first start makes a key so the studio works at once.
         info, secret = keys.create("first key (made by tessera serve)")
-        console.print(f"[bold]No API keys yet: made {info.id}.[/] Use it as 'Authorization: Bearer {secret}'")
-        console.print(f"Studio: http://{host}:{port}/#key={secret}")
+        # soft_wrap: a key broken over two lines cannot be copied
+        console.print(
+            f"[bold]No API keys yet: made {info.id}.[/] Use it as 'Authorization: Bearer {secret}'", soft_wrap=True
+        )
+        console.print(f"Studio: http://{host}:{port}/#key={secret}", soft_wrap=True)
     else:
-        console.print(f"Studio: http://{host}:{port}/ (paste a key from `tessera keys create`)")
+        console.print(f"Studio: http://{host}:{port}/ (paste a key from `tessera keys create`)", soft_wrap=True)
     uvicorn.run(
         app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=int(settings.shutdown_grace) + 15
     )

@@ -118,7 +118,14 @@ def create_app(settings: Settings | None = None, pipe=None, start_workers: bool 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app_state.policy.check("a red ball falls")  # load the classifier now, not on the first user's request
+        # Load the classifier now, not on the first user's request (and keep this check out of the log).
+        safety_log = logging.getLogger("tessera.safety")
+        level = safety_log.level
+        safety_log.setLevel(logging.WARNING)
+        try:
+            app_state.policy.check("a red ball falls")
+        finally:
+            safety_log.setLevel(level)
         if start_workers:
             for i in range(settings.workers):
                 worker = Worker(settings, store, renderer, label=f"serve-{i}")
