@@ -169,7 +169,7 @@ def check_shots(shots: list[Shot], policy=None) -> None:
             raise BlockedPromptError(f"shot {i}: {e}; nothing was generated") from None
 
 
-def _additions(max_frames: int, factor: int) -> dict[int, int]:
+def frames_added(max_frames: int, factor: int) -> dict[int, int]:
     """Frames a forward extension of ``n`` frames adds after the given ones, for every valid n."""
     out = {}
     for n in range(factor + 1, max_frames + 1, factor):
@@ -181,7 +181,7 @@ def _additions(max_frames: int, factor: int) -> dict[int, int]:
 def plan(board: Storyboard, fps: float, factor: int, max_frames: int) -> list[list[int]]:
     """Per shot, the frame counts of the pipeline calls that make it (cuts: one call; continuous: extensions)."""
     counts = board.validate(fps, factor)
-    adds = {n: a for n, a in _additions(max_frames, factor).items() if a > 0}
+    adds = {n: a for n, a in frames_added(max_frames, factor).items() if a > 0}
     calls = []
     for i, (shot, count) in enumerate(zip(board.shots, counts, strict=True)):
         if i == 0 or shot.transition == "cut":

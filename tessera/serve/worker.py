@@ -93,19 +93,41 @@ class Renderer:
         return video, out.fps, out.watermarks[0], [], "text-to-video" if len(video) > 1 else "text-to-image"
 
     def _extend(self, row: Video, clip: np.ndarray, source: Path, common: dict):
-        """Add ``row.params['extra_seconds']`` after the clip, by as many chained extensions as it takes."""
-        pipe = self.pipe
-        fps = pipe.config.fps
-        target = len(clip) + round(float(row.params["extra_seconds"]) * fps)
-        video, payload = clip, None
-        while len(video) < target:
-            out = pipe(row.prompt, num_frames=pipe.config.max_frames, video=video, **common)
-            if len(out.frames[0]) <= len(video):
-                raise TesseraError("the model cannot extend this clip further; ask for fewer seconds")
-            video, payload = out.frames[0], out.watermarks[0]
-        # Trimming keeps the mark: it is in every frame of the last extension's output.
-        video = video[:target]
-        return video, fps, payload, [source], "extend"
+        """Add ``row.params['extra_seconds']`` after the clip, by as many chained extensions as it takes.
+
+        The pieces are made unmarked and the whole clip is marked once at the end, so no frame carries two
+        payloads; progress runs once from 0 to 100 over all the pieces.
+        """
+        from tessera.pipeline.storyboard import frames_added
+        from tessera.provenance import embed, make_payload
+
+        pipe, cfg = self.pipe, self.pipe.config
+        target = len(clip) + round(float(row.params["extra_seconds"]) * cfg.fps)
+        step = max(frames_added(cfg.max_frames, pipe.autoencoder.params.temporal_factor).values())
+        pieces = -(-(target - len(clip)) // step)
+        on_step, done = common["callback_on_step_end"], [0]
+
+        def progress(i: int, total: int, latents) -> None:
+            if on_step is not None:
+                on_step(done[0] * total + i, pieces * total, latents)
+
+        video, mark = clip, cfg.watermark
+        cfg.watermark = False
+        try:
+            while len(video) < target:
+                out = pipe(
+                    row.prompt, num_frames=cfg.max_frames, video=video, **{**common, "callback_on_step_end": progress}
+                )
+                if len(out.frames[0]) <= len(video):
+                    raise TesseraError("the model cannot extend this clip further; ask for fewer seconds")
+                video, done[0] = out.frames[0], done[0] + 1
+        finally:
+            cfg.watermark = mark
+        video, payload = video[:target], None
+        if mark:
+            payload = make_payload(cfg.generator_id, f"{pipe.weights_sha256}|extend|{row.id}|{row.prompt}")
+            video = embed(video, payload)
+        return video, cfg.fps, payload, [source], "extend"
 
     def storyboard(self, row: Video, on_step):
         from tessera.media import parse_size

@@ -93,9 +93,9 @@ def test_files_in_yaml_and_json(tmp_path):
 
 def test_plan_adds_exactly_the_frames_each_shot_asks_for():
     b = board(*[{"prompt": "x", "duration": d} for d in (2, 0.5, 1, 1.5, 2, 3.5)])
-    from tessera.pipeline.storyboard import _additions
+    from tessera.pipeline.storyboard import frames_added
 
-    adds = _additions(33, 4)
+    adds = frames_added(33, 4)
     calls = plan(b, 8.0, 4, 33)
     assert calls[0] == [17]
     for shot, sizes in zip(b.shots[1:], calls[1:], strict=True):
