@@ -124,13 +124,13 @@ def rope_tables(grid: tuple[int, int, int], p: DiTParams, device: torch.device) 
 
 
 def apply_rope(x: torch.Tensor, rope: torch.Tensor) -> torch.Tensor:
-    """Rotate channel pairs (x[2i], x[2i+1]) of fp32 (B, heads, N, head_dim) by the token's angles.
+    """Rotate channel pairs (x[2i], x[2i+1]) of fp32 (B, N, heads, head_dim) by the token's angles.
 
     One complex multiply instead of splitting, rotating and re-stacking halves: fewer temporaries, which is
     most of the cost of RoPE at these sizes.
     """
     pairs = torch.view_as_complex(x.unflatten(-1, (-1, 2)).contiguous())
-    return torch.view_as_real(pairs * rope).flatten(-2)
+    return torch.view_as_real(pairs * rope[:, None]).flatten(-2)
 
 
 class Attention(nn.Module):
@@ -149,25 +149,26 @@ class Attention(nn.Module):
 
     def keys_values(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normed keys (fp32) and values, (B, heads, L, head_dim) each."""
-        k, v = self.kv(src).view(src.shape[0], src.shape[1], 2, self.heads, -1).permute(2, 0, 3, 1, 4)
-        return self.k_norm(k.float()), v
+        k, v = self.kv(src).view(src.shape[0], src.shape[1], 2, self.heads, -1).unbind(2)
+        return self.k_norm(k.float()).transpose(1, 2), v.transpose(1, 2)
 
     def forward(self, x, context=None, rope=None, mask=None, kv=None) -> torch.Tensor:
         """``kv``: keys and values computed beforehand (the text's, reused across sampling steps)."""
         b, n, d = x.shape
+        # Norms and rotation work on (B, N, heads, head_dim), the layout the projection produces, and in fp32
+        # (cheap, per head); only SDPA needs heads first, which a transpose gives without copying.
         if kv is None and context is None:
             # Self-attention: queries, keys and values from one matrix multiply (one bigger GEMM is faster).
             weight = torch.cat([self.q.weight, self.kv.weight])
             bias = torch.cat([self.q.bias, self.kv.bias])
-            q, k, v = F.linear(x, weight, bias).view(b, n, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
-            k = self.k_norm(k.float())
+            q, k, v = F.linear(x, weight, bias).view(b, n, 3, self.heads, -1).unbind(2)
+            q, k = self.q_norm(q.float()), self.k_norm(k.float())
+            if rope is not None:
+                q, k = apply_rope(q, rope), apply_rope(k, rope)
+            q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
         else:
-            q = self.q(x).view(b, n, self.heads, -1).transpose(1, 2)
+            q = self.q_norm(self.q(x).view(b, n, self.heads, -1).float()).transpose(1, 2)
             k, v = kv if kv is not None else self.keys_values(context)
-        # Norm and rotation in fp32 (cheap, per head), attention itself in the autocast dtype.
-        q = self.q_norm(q.float())
-        if rope is not None:
-            q, k = apply_rope(q, rope), apply_rope(k, rope)
         out = F.scaled_dot_product_attention(q.to(v.dtype), k.to(v.dtype), v, attn_mask=mask)
         return self.out(out.transpose(1, 2).reshape(b, n, d))
 
