@@ -214,3 +214,7 @@ def test_distillation_trains_a_few_step_student_that_samples_without_guidance(tm
     student.transformer.register_forward_hook(lambda *a: calls.append(1))
     video = student("a red ball falls", num_frames=9, height=32, width=32).frames[0]
     assert video.shape == (9, 32, 32, 3) and len(calls) == 2  # two steps, one call each (no CFG pass)
+    from tessera.train.export import export_checkpoint
+
+    exported = TextToVideoPipeline.from_pretrained(export_checkpoint(tmp_path / "run", tmp_path / "exported"))
+    assert (exported.config.steps, exported.config.guidance) == (2, 1.0)
