@@ -90,9 +90,11 @@ def make_engine(url: str) -> Engine:
             conn.execute("PRAGMA foreign_keys=ON")
 
         @event.listens_for(engine, "begin")
-        def _immediate(conn) -> None:
-            # Take the write lock at BEGIN, so a claim's read-then-update is atomic across processes.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin(conn) -> None:
+            # Writers take the lock at BEGIN, so a claim's read-then-update is atomic across processes;
+            # readers (``readers()``) take none: under WAL they never wait for a worker's write.
+            read_only = conn.get_execution_options().get("read_only")
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     elif url.startswith(("postgresql", "postgres")):
         if url.startswith("postgres://") or url.startswith("postgresql://"):
@@ -106,3 +108,8 @@ def make_engine(url: str) -> Engine:
 
 def sessions(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def readers(make: sessionmaker) -> sessionmaker:
+    """Sessions for reads only, on the same engine: on SQLite they do not take the write lock."""
+    return sessionmaker(make.kw["bind"].execution_options(read_only=True), expire_on_commit=False)

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
 from tessera.errors import NotFoundError
-from tessera.serve.db import AuditEvent, Video
+from tessera.serve.db import AuditEvent, Video, readers
 
 STATUSES = ("queued", "in_progress", "completed", "failed")
 HOST = socket.gethostname()
@@ -50,7 +50,7 @@ def _pid_dead(claim: str) -> bool:
 
 class JobStore:
     def __init__(self, sessions: sessionmaker, storage: Path, max_attempts: int = 3, lease_seconds: float = 60.0):
-        self.sessions = sessions
+        self.sessions, self.readers = sessions, readers(sessions)
         self.storage = Path(storage)
         self.max_attempts = max_attempts
         self.lease_seconds = lease_seconds
@@ -62,7 +62,7 @@ class JobStore:
         return video
 
     def get(self, key_id: str, video_id: str) -> Video:
-        with self.sessions() as s:
+        with self.readers() as s:
             row = s.get(Video, video_id)
         if row is None or row.deleted or row.key_id != key_id:
             # Another key's video is reported exactly like a missing one: ids are not an oracle.
@@ -70,7 +70,7 @@ class JobStore:
         return row
 
     def list(self, key_id: str, after: str | None, limit: int, order: str) -> tuple[list[Video], bool]:
-        with self.sessions() as s:
+        with self.readers() as s:
             query = select(Video).where(Video.key_id == key_id, Video.deleted.is_(False))
             if after:
                 anchor = s.get(Video, after)
@@ -100,7 +100,7 @@ class JobStore:
         shutil.rmtree(self.storage / row.id, ignore_errors=True)
 
     def counts(self) -> dict[str, int]:
-        with self.sessions() as s:
+        with self.readers() as s:
             rows = s.execute(select(Video.status, func.count()).where(Video.deleted.is_(False)).group_by(Video.status))
             found = dict(rows.all())
         return {status: int(found.get(status, 0)) for status in STATUSES}

@@ -8,11 +8,11 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
 from tessera.errors import NotFoundError, TesseraError
-from tessera.serve.db import ApiKey, Video
+from tessera.serve.db import ApiKey, Video, readers
 
 SECRET_PREFIX = "tsk-"
 
@@ -55,7 +55,7 @@ def _info(row: ApiKey) -> KeyInfo:
 
 class KeyStore:
     def __init__(self, sessions: sessionmaker) -> None:
-        self.sessions = sessions
+        self.sessions, self.readers = sessions, readers(sessions)
 
     def create(self, name: str) -> tuple[KeyInfo, str]:
         """A new key; the secret is returned once and never stored."""
@@ -69,11 +69,11 @@ class KeyStore:
         return _info(row), secret
 
     def list(self) -> list[KeyInfo]:
-        with self.sessions() as s:
+        with self.readers() as s:
             return [_info(r) for r in s.scalars(select(ApiKey).order_by(ApiKey.created_at))]
 
     def count_active(self) -> int:
-        with self.sessions() as s:
+        with self.readers() as s:
             return s.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None))) or 0
 
     def revoke(self, key_id: str) -> KeyInfo:
@@ -94,20 +94,21 @@ class KeyStore:
         scheme, _, secret = authorization.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise AuthError("malformed Authorization header: use 'Authorization: Bearer tsk-...'")
-        with self.sessions.begin() as s:
+        with self.readers() as s:  # every request passes here: a read, not a write transaction
             row = s.scalar(select(ApiKey).where(ApiKey.secret_hash == hash_secret(secret.strip())))
-            if row is None:
-                raise AuthError("incorrect API key; check it, or create one with `tessera keys create`")
-            if row.revoked_at is not None:
-                raise AuthError(f"API key {row.prefix}... was revoked; create a new one with `tessera keys create`")
-            now = time.time()
-            if row.last_used_at is None or now - row.last_used_at > 60:  # at most one write a minute per key
-                row.last_used_at = now
-            return _info(row)
+        if row is None:
+            raise AuthError("incorrect API key; check it, or create one with `tessera keys create`")
+        if row.revoked_at is not None:
+            raise AuthError(f"API key {row.prefix}... was revoked; create a new one with `tessera keys create`")
+        now = time.time()
+        if row.last_used_at is None or now - row.last_used_at > 60:  # at most one write a minute per key
+            with self.sessions.begin() as s:
+                s.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+        return _info(row)
 
     def videos_today(self, key_id: str) -> int:
         start = time.time() // 86400 * 86400
-        with self.sessions() as s:
+        with self.readers() as s:
             query = select(func.count()).select_from(Video).where(Video.key_id == key_id, Video.created_at >= start)
             return s.scalar(query) or 0
 
