@@ -318,8 +318,10 @@ class TextToVideoPipeline:
         loop: bool = False,
         strength: float | None = None,
         sampler: str | None = None,
+        watermark: bool | None = None,
     ) -> VideoPipelineOutput:
-        """Generate; the task follows from the arguments (see the module docstring)."""
+        """Generate; the task follows from the arguments (see the module docstring). ``watermark=False`` leaves
+        this call's frames unmarked (for pieces of a longer clip that is marked once); None: the config's."""
         cfg = self.config
         fps = cfg.fps if fps is None else fps
         steps = cfg.steps if num_inference_steps is None else num_inference_steps
@@ -412,7 +414,7 @@ class TextToVideoPipeline:
             ]
         timings["decode"] = time.perf_counter() - t1
         payloads: list[int | None] = [None] * len(videos)
-        if cfg.watermark:
+        if cfg.watermark if watermark is None else watermark:
             from tessera.provenance import embed, make_payload
 
             # The content id hashes everything that determines the video (model, seed, prompt, settings), so the
@@ -458,15 +460,10 @@ class TextToVideoPipeline:
         if cfg.safety:
             check_shots(board.shots)  # every shot, before any compute
         t0 = time.perf_counter()
-        saved = cfg.safety, cfg.watermark
-        cfg.safety = cfg.watermark = False  # checked above; marked once below, not once per piece
-        try:
-            video, starts, fps = render(
-                self, board, width, height, num_inference_steps, guidance_scale, callback_on_step_end
-            )
-        finally:
-            cfg.safety, cfg.watermark = saved
-        payload = None
+        video, starts, fps = render(
+            self, board, width, height, num_inference_steps, guidance_scale, callback_on_step_end
+        )
+        payload = None  # the pieces are unmarked; the whole is marked once
         if cfg.watermark:
             from tessera.provenance import embed, make_payload
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tessera.errors import BlockedPromptError, InvalidInputError
+from tessera.errors import BlockedPromptError, InvalidInputError, TesseraError
 
 TRANSITIONS = ("continuous", "cut")
 
@@ -178,59 +178,85 @@ def frames_added(max_frames: int, factor: int) -> dict[int, int]:
     return out
 
 
+def extension_sizes(add: int, max_frames: int, factor: int) -> list[int]:
+    """Frame counts of the chained forward extensions that add exactly ``add`` frames (a multiple of
+    ``factor``), fewest calls first: each call is the largest that does not overshoot."""
+    if add < 0 or add % factor:
+        raise InvalidInputError(f"an extension adds a multiple of {factor} frames, not {add}")
+    adds = {n: a for n, a in frames_added(max_frames, factor).items() if a > 0}
+    sizes = []
+    while add > 0:
+        n = max((n for n, a in adds.items() if a <= add), key=lambda n: adds[n])
+        sizes.append(n)
+        add -= adds[n]
+    return sizes
+
+
+class Calls:
+    """One progress report over several pipeline calls: step ``s`` of ``n`` in call ``i`` (0-based) reports as
+    ``i * n + s`` of ``total * n``, so a bar runs once from 0 to 100 however many calls a video takes."""
+
+    def __init__(self, total: int, callback=None) -> None:
+        self.total, self.callback, self.done = total, callback, 0
+
+    def step(self, s: int, n: int, latents) -> None:
+        if self.callback is not None:
+            self.callback(self.done * n + s, self.total * n, latents)
+
+    def next(self) -> None:
+        self.done += 1
+
+
+def extend(pipe, prompt: str, video: np.ndarray, sizes: list[int], seed: int, calls: Calls, **kwargs) -> np.ndarray:
+    """``video`` with the frames of chained forward extensions of ``sizes`` (see :func:`extension_sizes`) after
+    it, each conditioned on the end of the clip so far. The pieces are unmarked: whoever holds the whole clip
+    marks it once, so no frame carries two payloads."""
+    for n in sizes:
+        before = len(video)
+        out = pipe(
+            prompt, num_frames=n, seed=seed, video=video, watermark=False, callback_on_step_end=calls.step, **kwargs
+        )
+        video = out.frames[0]
+        if len(video) <= before:
+            raise TesseraError("the model cannot extend this clip further; ask for fewer seconds")
+        seed += 1
+        calls.next()
+    return video
+
+
 def plan(board: Storyboard, fps: float, factor: int, max_frames: int) -> list[list[int]]:
     """Per shot, the frame counts of the pipeline calls that make it (cuts: one call; continuous: extensions)."""
     counts = board.validate(fps, factor)
-    adds = {n: a for n, a in frames_added(max_frames, factor).items() if a > 0}
-    calls = []
-    for i, (shot, count) in enumerate(zip(board.shots, counts, strict=True)):
-        if i == 0 or shot.transition == "cut":
-            calls.append([count + 1])
-            continue
-        sizes, need = [], count
-        while need > 0:
-            n = max((n for n, a in adds.items() if a <= need), key=lambda n: adds[n])
-            sizes.append(n)
-            need -= adds[n]
-        calls.append(sizes)
-    return calls
+    return [
+        [count + 1] if i == 0 or shot.transition == "cut" else extension_sizes(count, max_frames, factor)
+        for i, (shot, count) in enumerate(zip(board.shots, counts, strict=True))
+    ]
 
 
 def render(pipe, board: Storyboard, width: int, height: int, steps=None, guidance=None, callback=None):
-    """(frames, each shot's first frame, fps): the storyboard as one clip. Safety is checked before this."""
-    cfg = pipe.config
-    fps = board.fps or cfg.fps
-    calls = plan(board, fps, pipe.autoencoder.params.temporal_factor, cfg.max_frames)
-    total_calls, done_calls = sum(len(c) for c in calls), [0]
-
-    def progress(done: int, total: int, latents) -> None:  # one bar over every call
-        if callback is not None:
-            callback(done_calls[0] * total + done, total_calls * total, latents)
-
-    common = dict(
-        height=height,
-        width=width,
-        fps=fps,
-        num_inference_steps=steps,
-        guidance_scale=guidance,
-        callback_on_step_end=progress,
-    )
+    """(frames, each shot's first frame, fps): the storyboard as one unmarked clip."""
+    fps = board.fps or pipe.config.fps
+    calls = plan(board, fps, pipe.autoencoder.params.temporal_factor, pipe.config.max_frames)
+    progress = Calls(sum(len(c) for c in calls), callback)
+    common = dict(height=height, width=width, fps=fps, num_inference_steps=steps, guidance_scale=guidance)
     video: np.ndarray | None = None
     starts = []
     for i, (shot, sizes) in enumerate(zip(board.shots, calls, strict=True)):
         seed = board.seed + 1000 * i
         starts.append(0 if video is None else len(video))
         if video is None or shot.transition == "cut":
-            out = pipe(shot.prompt, num_frames=sizes[0], seed=seed, image=shot.image, **common).frames[0]
+            out = pipe(
+                shot.prompt,
+                num_frames=sizes[0],
+                seed=seed,
+                image=shot.image,
+                watermark=False,
+                callback_on_step_end=progress.step,
+                **common,
+            ).frames[0]
+            progress.next()
             # After the first shot, a shot of d seconds adds d * fps frames: the fresh clip's opening frame goes.
             video = out if video is None else np.concatenate([video, out[1:]])
         else:
-            for n in sizes:
-                before = len(video)
-                video = pipe(shot.prompt, num_frames=n, seed=seed, video=video, **common).frames[0]
-                assert len(video) > before  # each extension adds frames (plan chose sizes that do)
-                seed += 1
-                done_calls[0] += 1
-            continue
-        done_calls[0] += 1
+            video = extend(pipe, shot.prompt, video, sizes, seed, progress, **common)
     return video, starts, fps

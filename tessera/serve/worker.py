@@ -93,38 +93,19 @@ class Renderer:
         return video, out.fps, out.watermarks[0], [], "text-to-video" if len(video) > 1 else "text-to-image"
 
     def _extend(self, row: Video, clip: np.ndarray, source: Path, common: dict):
-        """Add ``row.params['extra_seconds']`` after the clip, by as many chained extensions as it takes.
-
-        The pieces are made unmarked and the whole clip is marked once at the end, so no frame carries two
-        payloads; progress runs once from 0 to 100 over all the pieces.
-        """
-        from tessera.pipeline.storyboard import frames_added
+        """Add ``row.params['extra_seconds']`` after the clip by chained extensions, then mark the whole once."""
+        from tessera.pipeline.storyboard import Calls, extend, extension_sizes
         from tessera.provenance import embed, make_payload
 
-        pipe, cfg = self.pipe, self.pipe.config
+        pipe, cfg, factor = self.pipe, self.pipe.config, self.pipe.autoencoder.params.temporal_factor
         target = len(clip) + round(float(row.params["extra_seconds"]) * cfg.fps)
-        step = max(frames_added(cfg.max_frames, pipe.autoencoder.params.temporal_factor).values())
-        pieces = -(-(target - len(clip)) // step)
-        on_step, done = common["callback_on_step_end"], [0]
-
-        def progress(i: int, total: int, latents) -> None:
-            if on_step is not None:
-                on_step(done[0] * total + i, pieces * total, latents)
-
-        video, mark = clip, cfg.watermark
-        cfg.watermark = False
-        try:
-            while len(video) < target:
-                out = pipe(
-                    row.prompt, num_frames=cfg.max_frames, video=video, **{**common, "callback_on_step_end": progress}
-                )
-                if len(out.frames[0]) <= len(video):
-                    raise TesseraError("the model cannot extend this clip further; ask for fewer seconds")
-                video, done[0] = out.frames[0], done[0] + 1
-        finally:
-            cfg.watermark = mark
-        video, payload = video[:target], None
-        if mark:
+        # Extensions add whole latent blocks: make the next multiple of the block, keep what was asked for.
+        sizes = extension_sizes(-(-(target - len(clip)) // factor) * factor, cfg.max_frames, factor)
+        kwargs = {k: v for k, v in common.items() if k not in ("seed", "callback_on_step_end")}
+        calls = Calls(len(sizes), common["callback_on_step_end"])
+        video = extend(pipe, row.prompt, clip, sizes, common["seed"], calls, **kwargs)[:target]
+        payload = None
+        if cfg.watermark:
             payload = make_payload(cfg.generator_id, f"{pipe.weights_sha256}|extend|{row.id}|{row.prompt}")
             video = embed(video, payload)
         return video, cfg.fps, payload, [source], "extend"

@@ -102,6 +102,24 @@ def test_plan_adds_exactly_the_frames_each_shot_asks_for():
         assert sum(adds[n] for n in sizes) == shot.duration * 8
 
 
+def test_extension_sizes_refuse_a_partial_block():
+    from tessera.pipeline.storyboard import extension_sizes
+
+    assert extension_sizes(0, 33, 4) == []
+    with pytest.raises(InvalidInputError, match="multiple of 4"):
+        extension_sizes(6, 33, 4)
+
+
+def test_unmarked_pieces_leave_the_pipeline_config_alone(pipe):
+    from tessera.provenance import detect
+
+    out = pipe("a red ball rolls", num_frames=9, watermark=False)
+    assert out.watermarks == [None] and not detect(out.frames[0]).detected
+    assert pipe.config.watermark and pipe.config.safety  # a per-call choice, not a flipped flag
+    b = board({"prompt": "a red ball rolls", "duration": 1}, {"prompt": "it stops", "duration": 1})
+    assert pipe.storyboard(b).watermarks[0] is not None and pipe.config.watermark
+
+
 def test_a_blocked_shot_refuses_the_whole_storyboard_before_compute(pipe, monkeypatch):
     calls = []
     monkeypatch.setattr(TextToVideoPipeline, "__call__", lambda self, *a, **k: calls.append(1))
