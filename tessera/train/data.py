@@ -76,6 +76,9 @@ class BatchSource:
         return fit_to_bucket(frames, bucket, start)
 
 
+WINDOW_LENGTHS = (17, 25, 33)  # frames of the clips autoencoder windows are cut from (2, 3, 4 s at 8 fps)
+
+
 class WorldSource(BatchSource):
     """World clips rendered on the fly (about 3 ms each) at the bucket's size.
 
@@ -95,8 +98,10 @@ class WorldSource(BatchSource):
 
         if self.pool:
             index %= self.pool
-        # With windows, render a longer clip so windows cover every phase of a motion, not only its start.
-        frames = max(bucket.frames, 33) if self.window else bucket.frames
+        # With windows, render a longer clip so windows cover every phase of a motion, not only its start; its
+        # length is one the pipeline generates (2-4 s), since a scene's motion spans the clip's duration: windows
+        # of 4 s clips alone would never show the per-frame speeds of the 2 s clips the model is asked for.
+        frames = max(bucket.frames, int(rng.choice(WINDOW_LENGTHS))) if self.window else bucket.frames
         clip = sample_clip(self.seed * 1_000_003 + index, self.split, bucket.width, bucket.height, frames, self.fps)
         return self._take(clip.frames, bucket, rng), clip.caption, index
 
