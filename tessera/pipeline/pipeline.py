@@ -37,7 +37,7 @@ from tessera.errors import ConfigError, InvalidInputError, NotFoundError
 from tessera.media import Video, fit, read_image, read_video
 from tessera.models.autoencoder import Autoencoder, to_frames, to_video
 from tessera.models.dit import DiT
-from tessera.models.pretrained import atomic_write_text
+from tessera.models.pretrained import atomic_write_text, file_sha256
 from tessera.models.text import TextEncoder, TextEncoderParams
 
 log = logging.getLogger("tessera.pipeline")
@@ -161,7 +161,7 @@ class TextToVideoPipeline:
         )
         pipe.load_seconds = time.perf_counter() - t0
         pipe.name = directory.resolve().name
-        pipe.weights_sha256 = _sha256(directory / config.transformer / "model.safetensors")
+        pipe.weights_sha256 = file_sha256(directory / config.transformer / "model.safetensors")
         return pipe
 
     def save_pretrained(self, directory: str | os.PathLike, dtype: torch.dtype | None = None) -> Path:
@@ -555,16 +555,6 @@ def _stack_text(*parts: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor
     states = [F.pad(s, (0, 0, 0, length - s.shape[1])) for s, _ in parts]
     masks = [F.pad(m, (0, length - m.shape[1])) for _, m in parts]
     return torch.cat(states), torch.cat(masks)
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fit_or_none(frames: np.ndarray | None, width: int, height: int) -> np.ndarray | None:

@@ -23,10 +23,10 @@ from torch import nn
 from tessera.diffusion import get_schedule, guided, shift_for
 from tessera.errors import ConfigError
 from tessera.models.dit import DiT
-from tessera.models.pretrained import atomic_write_text, params_to_dict
+from tessera.models.pretrained import WEIGHTS_NAME, atomic_write_text, params_to_dict
 from tessera.train.data import Batch, make_source
 from tessera.train.dit import DEFAULTS as DIT_DEFAULTS
-from tessera.train.dit import PIPELINE_CONFIG, TASKS, DiTObjective, condition_mask, model_params
+from tessera.train.dit import PIPELINE_CONFIG, TASKS, DiTObjective, condition_mask, model_params, open_cache
 from tessera.train.loop import TrainConfig, Trainer
 
 DEFAULTS = {
@@ -41,7 +41,7 @@ DEFAULTS = {
 
 
 class DistillObjective:
-    def __init__(self, teacher, extra: dict, seed: int, finite: bool) -> None:
+    def __init__(self, teacher, extra: dict, seed: int, cache=None) -> None:
         self.teacher = teacher.transformer.eval().requires_grad_(False)
         self.text = teacher.text_encoder
         self.student_steps, self.teacher_steps = int(extra["student_steps"]), int(extra["teacher_steps"])
@@ -54,7 +54,7 @@ class DistillObjective:
         self.seed, self.shift = seed, float(teacher.config.shift)
         # Latents (and their cache) exactly as transformer training makes them.
         self.data = DiTObjective(
-            teacher.autoencoder, self.text, {**DIT_DEFAULTS, **extra, "text_dropout": 0.0}, seed, finite
+            teacher.autoencoder, self.text, {**DIT_DEFAULTS, **extra, "text_dropout": 0.0}, seed, cache
         )
 
     @torch.no_grad()
@@ -132,8 +132,8 @@ def train_distill(cfg: TrainConfig, resume: bool = True, until: int | None = Non
     teacher = TextToVideoPipeline.from_pretrained(extra["teacher"])
     cfg.extra = extra
     source = make_source(cfg.data, cfg.buckets(), cfg.seed, pool=int(extra["pool"]))
-    finite = bool(extra["pool"]) or not cfg.data.startswith("world")
-    objective = DistillObjective(teacher, extra, cfg.seed, finite)
+    vae_weights = Path(extra["teacher"]) / teacher.config.autoencoder / WEIGHTS_NAME
+    objective = DistillObjective(teacher, extra, cfg.seed, open_cache(cfg, extra, vae_weights))
     params = teacher.transformer.params
     student = DiT(params)
     student.load_state_dict(teacher.transformer.state_dict())  # start where the teacher is

@@ -10,6 +10,7 @@ guidance needs at sampling time.
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -21,9 +22,10 @@ from tessera.diffusion import add_noise, flow_loss, logit_normal, shift_for, tim
 from tessera.errors import ConfigError
 from tessera.models.autoencoder import Autoencoder
 from tessera.models.dit import DiT, DiTParams
-from tessera.models.pretrained import atomic_write_text, params_to_dict
+from tessera.models.pretrained import WEIGHTS_NAME, atomic_write_text, file_sha256, params_to_dict
 from tessera.models.text import TextEncoder, TextEncoderParams
 from tessera.train.data import Batch, make_source
+from tessera.train.latents import LatentCache
 from tessera.train.loop import TrainConfig, Trainer
 
 TASKS = ("t2v", "i2v", "extend", "extend_back", "connect")
@@ -59,27 +61,30 @@ def condition_mask(task: str, frames: int, rng: np.random.Generator) -> torch.Te
 class DiTObjective:
     """The loss function: owns the frozen autoencoder, the text encoder and their caches."""
 
-    def __init__(self, vae: Autoencoder, text: TextEncoder, extra: dict, seed: int, finite: bool) -> None:
+    def __init__(
+        self, vae: Autoencoder, text: TextEncoder, extra: dict, seed: int, cache: LatentCache | None = None
+    ) -> None:
         self.vae, self.text, self.seed = vae.eval().requires_grad_(False), text, seed
         self.text_dropout = float(extra["text_dropout"])
         weights = np.asarray(extra["task_weights"], dtype=float)
         if len(weights) != len(TASKS) or (weights < 0).any() or weights.sum() <= 0:
             raise ConfigError(f"task_weights: give {len(TASKS)} non-negative weights for {', '.join(TASKS)}")
         self.task_p = weights / weights.sum()
-        # Caching an endless world stream would only grow memory: no clip is ever seen twice.
-        self.cache: dict | None = {} if extra["cache_latents"] and finite else None
+        self.cache = cache
 
     @torch.no_grad()
     def latents(self, batch: Batch) -> torch.Tensor:
         """Normalised latent means of the batch, from the cache when the same clip was encoded before."""
         keys = batch.keys if self.cache is not None and batch.keys else None
-        if keys is not None and all(k in self.cache for k in keys):
-            return torch.stack([self.cache[k] for k in keys]).to(batch.video.device)
+        if keys is not None:
+            found = [self.cache.get(k) for k in keys]
+            if all(z is not None for z in found):
+                return torch.stack(found).to(batch.video.device)
         with torch.autocast(batch.video.device.type, enabled=False):
             z = self.vae.normalize(self.vae.encode(batch.video.float())[0])
         if keys is not None:
             for k, zi in zip(keys, z, strict=True):
-                self.cache[k] = zi.cpu()
+                self.cache.put(k, zi)
         return z
 
     def __call__(self, model: nn.Module, batch: Batch, step: int):
@@ -101,6 +106,17 @@ class DiTObjective:
         pred = model(x_t, t, text, text_mask, cond=z, cond_mask=cond_mask)
         loss = flow_loss(pred, z, noise, cond_mask)
         return loss, {}
+
+
+def open_cache(cfg: TrainConfig, extra: dict, vae_weights: Path) -> LatentCache | None:
+    """The run's latent cache, kept in ``OUT/latents`` across resumes; None where the data never repeats (an
+    endless world stream: caching it would only grow memory)."""
+    finite = bool(extra["pool"]) or not cfg.data.startswith("world")
+    if not (extra["cache_latents"] and finite):
+        return None
+    # Latents are a function of the autoencoder's weights and of which clip a key names (data, seed, pool).
+    tag = f"{file_sha256(vae_weights)}|{cfg.data}|seed={cfg.seed}|pool={extra['pool']}"
+    return LatentCache(Path(cfg.out) / "latents", tag, rank=int(os.environ.get("RANK", "0")))
 
 
 def model_params(model: nn.Module) -> DiTParams:
@@ -153,8 +169,7 @@ def train_dit(params: DiTParams, cfg: TrainConfig, resume: bool = True, until: i
                 f"sizes: {bucket.size} must be a multiple of {factor * params.patch[1]} (autoencoder x patch)"
             )
     source = make_source(cfg.data, cfg.buckets(), cfg.seed, pool=int(extra["pool"]))
-    finite = bool(extra["pool"]) or not cfg.data.startswith("world")
-    objective = DiTObjective(vae, text, extra, cfg.seed, finite)
+    objective = DiTObjective(vae, text, extra, cfg.seed, open_cache(cfg, extra, vae_dir / WEIGHTS_NAME))
 
     def save(state: dict, folder: Path) -> None:
         export_transformer(state, params, cfg, folder)

@@ -3,6 +3,7 @@
 import csv
 import os
 import socket
+from pathlib import Path
 
 import pytest
 import torch
@@ -165,15 +166,32 @@ def test_export_a_checkpoint_while_the_run_goes_on(tmp_path, vae_dir):
         export_checkpoint(tmp_path / "run", tmp_path / "x", step=99)
 
 
-def test_latents_are_cached_only_for_finite_data(vae_dir):
-    from tessera.train.dit import DEFAULTS, DiTObjective
+def test_latents_are_cached_only_for_finite_data(vae_dir, tmp_path):
+    from tessera.train.dit import DEFAULTS, DiTObjective, open_cache
+    from tessera.train.latents import LatentCache
 
     vae, text = Autoencoder.from_pretrained(vae_dir), TextEncoder(TextEncoderParams(source="toy:32"))
     batch = WorldSource(_cfg("x").buckets(), pool=2).batch(0, 2)
-    cached = DiTObjective(vae, text, DEFAULTS, 0, finite=True)
+    cached = DiTObjective(vae, text, DEFAULTS, 0, LatentCache(None, "t"))
     first = cached.latents(batch)
     assert len(cached.cache) == 2 and torch.equal(cached.latents(batch), first)
-    assert DiTObjective(vae, text, DEFAULTS, 0, finite=False).cache is None  # an endless stream never repeats
+    weights = Path(vae_dir) / "model.safetensors"
+    assert open_cache(_cfg(tmp_path / "run"), DEFAULTS, weights) is None  # an endless stream never repeats
+    assert open_cache(_cfg(tmp_path / "run"), {**DEFAULTS, "pool": 2}, weights) is not None
+
+
+def test_latent_cache_survives_a_restart_but_not_a_new_autoencoder(vae_dir, tmp_path):
+    from tessera.train.latents import LatentCache
+
+    folder = tmp_path / "latents"
+    cache = LatentCache(folder, "vae-a", flush_every=2)
+    z = [torch.randn(4, 3, 2, 2) for _ in range(3)]
+    for i, zi in enumerate(z):
+        cache.put((i, "64x64"), zi)
+    assert len(list(folder.glob("part-*.safetensors"))) == 1  # two flushed, the third still pending
+    again = LatentCache(folder, "vae-a")
+    assert len(again) == 2 and torch.equal(again.get((1, "64x64")), z[1]) and again.get((2, "64x64")) is None
+    assert len(LatentCache(folder, "vae-b")) == 0  # latents of another autoencoder are never used
 
 
 def test_distillation_trains_a_few_step_student_that_samples_without_guidance(tmp_path):
