@@ -78,7 +78,7 @@ class DiTParams:
 
 PRESETS: dict[str, DiTParams] = {
     "tiny": DiTParams(in_channels=4, dim=32, depth=2, heads=2, text_dim=32),
-    "s": DiTParams(dim=256, depth=8, heads=4),
+    "s": DiTParams(in_channels=32, dim=256, depth=8, heads=4),  # the s autoencoder's latent channels
     "b": DiTParams(dim=768, depth=12, heads=12),
     "l": DiTParams(dim=1024, depth=24, heads=16, text_dim=1024),
     "xl": DiTParams(dim=2048, depth=28, heads=16, text_dim=4096),
