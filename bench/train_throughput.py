@@ -4,7 +4,9 @@ this machine's measured matmul GFLOP/s (so the fraction of peak the step reaches
 FLOPs are counted by torch's FlopCounterMode on one forward + backward (matmuls and attention), so
 "achieved" means useful model FLOPs per second, not an estimate from parameter counts.
 
-    python bench/train_throughput.py [--preset s] [--batch 16] [--shape 5x8x8] [--repeats 5]
+    python bench/train_throughput.py [--preset s] [--batch 16] [--shape 5x8x8] [--repeats 5] [--compile]
+
+``--compile`` adds a third row: bf16 with the transformer compiled (``tessera train dit --compile``).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--shape", default="5x8x8", help="latent TxHxW (5x8x8 = 17 frames at 64x64)")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--compile", action="store_true", help="also time bf16 with torch.compile")
     args = ap.parse_args()
     shape = tuple(int(v) for v in args.shape.split("x"))
     torch.manual_seed(0)
@@ -67,10 +70,14 @@ def main() -> None:
     flops = counter.get_total_flops()
     print(f"model FLOPs per training step (forward + backward): {flops / 1e9:.1f} GFLOP")
     rows = []
-    for name, bf16, dtype in (("fp32", False, torch.float32), ("bf16", True, torch.bfloat16)):
+    runs = [("fp32", False, torch.float32), ("bf16", True, torch.bfloat16)]
+    for name, bf16, dtype in runs + ([("bf16 compiled", True, torch.bfloat16)] if args.compile else []):
+        if name.endswith("compiled"):
+            model.compile()  # in place, as the trainer does; the warm-up step below pays the compile
         peak = matmul_gflops(dtype)
         step = step_fn(model, opt, args.batch, shape, bf16)
-        step()  # warm-up
+        step()  # warm-up (twice: a compiled model may compile again for its second call)
+        step()
         t0 = time.perf_counter()
         for _ in range(args.repeats):
             step()
@@ -82,6 +89,8 @@ def main() -> None:
             f"matmul peak {peak:7.1f} GFLOP/s  -> {achieved / peak:5.1%} of peak"
         )
     print(f"bf16 / fp32 training speed: {rows[1][1] / rows[0][1]:.2f}x")
+    if args.compile:
+        print(f"bf16 compiled / bf16 eager: {rows[2][1] / rows[1][1]:.2f}x")
 
 
 if __name__ == "__main__":

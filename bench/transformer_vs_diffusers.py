@@ -4,6 +4,10 @@ AdamW), same dtype and threads, interleaved in one run; prints the ratios.
 
     pip install diffusers        # a benchmark-only dependency
     python bench/transformer_vs_diffusers.py [--preset s] [--frames 17] [--size 64x64] [--dtype fp32|bf16]
+                                             [--compile]
+
+With ``--compile`` both models are compiled (torch.compile, in place) before timing: equal configuration
+again, and what a server or a training run, which pay the one-off compile once, would use.
 """
 
 from __future__ import annotations
@@ -56,9 +60,13 @@ def main() -> None:
     ap.add_argument("--train-batch", type=int, default=16)
     ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--compile", action="store_true", help="torch.compile both models first")
     args = ap.parse_args()
     torch.manual_seed(0)
     ours, ref = build(args.preset)
+    if args.compile:
+        ours.compile()
+        ref.compile()
     p = ours.params
     width, height = (int(v) for v in args.size.split("x"))
     shape = (p.in_channels, (args.frames - 1) // 4 + 1, height // 8, width // 8)  # the autoencoder's latent
@@ -67,7 +75,8 @@ def main() -> None:
     n_ref = sum(x.numel() for x in ref.parameters())
     print(
         f"preset {args.preset}: dim {p.dim}, depth {p.depth}, heads {p.heads}, text {args.text_tokens} tokens of "
-        f"{p.text_dim}, latent {shape} = {tokens} tokens, {args.dtype}, {torch.get_num_threads()} threads"
+        f"{p.text_dim}, latent {shape} = {tokens} tokens, {args.dtype}{', compiled' if args.compile else ''}, "
+        f"{torch.get_num_threads()} threads"
     )
     print(f"parameters: tessera {n_ours / 1e6:.2f}M, diffusers Wan {n_ref / 1e6:.2f}M")
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.dtype == "bf16")

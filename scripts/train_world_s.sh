@@ -31,7 +31,7 @@ case "$STAGE" in
   dit)
     # The transformer trains on the autoencoder exported from its latest checkpoint.
     [ -d runs/vae-s/model ] || tessera train export runs/vae-s --out runs/vae-s/model
-    retry tessera train dit --preset s --vae runs/vae-s/model --out runs/dit-s --steps 15000 --batch-size 16 \
+    retry tessera train dit --preset s --vae runs/vae-s/model --out runs/dit-s --steps 15000 --batch-size 16 --compile \
       --lr 3e-4 --warmup 500 --frames 17,25,33 --sizes 64x64,112x64,64x112 --set pool=20000 \
       --ckpt-every 250 --log-every 25 ;;
   export)
@@ -52,7 +52,7 @@ PY
       --reports docs/eval/model-in-dist docs/eval/model-ood docs/eval/model-held-out ;;
   distill)
     # The few-step model: 4 steps without guidance, distilled from the shipped one.
-    retry tessera train distill --teacher models/tessera-world-s --out runs/distill-s --steps 2000 --batch-size 8 \
+    retry tessera train distill --teacher models/tessera-world-s --out runs/distill-s --steps 2000 --batch-size 8 --compile \
       --student-steps 4 --teacher-steps 24 --frames 17,25,33 --sizes 64x64,112x64,64x112 --set pool=20000 \
       --ckpt-every 100 --log-every 10 ;;
   *) echo "STAGE must be vae, dit, export, card or distill" >&2; exit 2 ;;

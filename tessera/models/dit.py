@@ -106,7 +106,8 @@ class TimestepEmbedder(nn.Module):
 
 
 def rope_tables(grid: tuple[int, int, int], p: DiTParams, device: torch.device) -> torch.Tensor:
-    """Rotations as unit complex numbers, (tokens, head_dim / 2), for a (t, h, w) patch grid, t-major order."""
+    """Rotations as unit complex numbers, (tokens, head_dim / 2), for a (t, h, w) patch grid, t-major order
+    (under torch.compile: their cosines and sines, (2, tokens, head_dim / 2))."""
     angles = []
     for size, dims in zip(grid, p.rope_dims, strict=True):
         inv = 1.0 / p.rope_theta ** (torch.arange(0, dims, 2, device=device, dtype=torch.float32) / dims)
@@ -120,6 +121,8 @@ def rope_tables(grid: tuple[int, int, int], p: DiTParams, device: torch.device) 
         ],
         dim=-1,
     ).reshape(t * h * w, -1)
+    if torch.compiler.is_compiling():  # real arithmetic for Inductor (see apply_rope)
+        return torch.stack([full.cos(), full.sin()])
     return torch.polar(torch.ones_like(full), full)
 
 
@@ -129,6 +132,12 @@ def apply_rope(x: torch.Tensor, rope: torch.Tensor) -> torch.Tensor:
     One complex multiply instead of splitting, rotating and re-stacking halves: fewer temporaries, which is
     most of the cost of RoPE at these sizes.
     """
+    if torch.compiler.is_compiling():
+        # Inductor generates no code for complex numbers (it would fall back to eager here and split the
+        # graph); written out in real arithmetic, the rotation fuses with the norms around it.
+        x0, x1 = x.unflatten(-1, (-1, 2)).unbind(-1)
+        cos, sin = rope[0][:, None], rope[1][:, None]
+        return torch.stack([x0 * cos - x1 * sin, x0 * sin + x1 * cos], dim=-1).flatten(-2)
     pairs = torch.view_as_complex(x.unflatten(-1, (-1, 2)).contiguous())
     return torch.view_as_real(pairs * rope[:, None]).flatten(-2)
 

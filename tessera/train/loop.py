@@ -54,6 +54,7 @@ class TrainConfig:
     ema_decay: float = 0.999
     bf16: bool = True
     grad_checkpointing: bool = False
+    compile: bool = False  # torch.compile the model's forward (and so its backward)
     fsdp: bool = False
     sizes: tuple[str, ...] = ("64x64",)
     frames: tuple[int, ...] = (17,)
@@ -181,6 +182,11 @@ class Trainer:
                 raise ConfigError(f"{type(model).__name__} does not support grad_checkpointing")
             model.gradient_checkpointing = True
         self.ema = copy.deepcopy(model).requires_grad_(False).eval()
+        if cfg.compile:
+            # In place (Module.compile): parameter names and state dicts stay those of the plain model, so
+            # checkpoints are interchangeable between compiled and eager runs. Shapes vary across buckets, so
+            # after the second shape dynamo compiles one graph with dynamic sizes instead of one per shape.
+            model.compile()
         self.raw = model  # the unwrapped module, whose plain state dict a (non-FSDP) resume loads into
         self.model = self._wrap(model)
         decay, no_decay = [], []
