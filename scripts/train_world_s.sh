@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The recipe of the shipped default model, models/tessera-world-s: both stages resume from their latest
 # checkpoint, so this script can be stopped at any time and run again (CPU: run it under nohup).
-# Step counts fit a 2-core CPU's budget (~1 autoencoder step/s, ~1 transformer step/s); the cosine schedule
+# Step counts fit a 2-core CPU's budget (~0.6 autoencoder steps/s: ~4.6 h; the transformer ~3-4 h); the cosine schedule
 # follows --steps, so a run resumed with a different count continues on the new schedule.
-#   STAGE=vae|dit|export|card|distill  scripts/train_world_s.sh
+#   STAGE=vae|dit|export|card|distill|all  scripts/train_world_s.sh     (all: every stage in order, resuming)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${STAGE:-vae}
@@ -23,6 +23,11 @@ retry() {
   done
   return 1
 }
+
+if [ "$STAGE" = all ]; then
+  for stage in vae dit export card distill; do STAGE=$stage "$0" || exit $?; done
+  exit 0
+fi
 
 case "$STAGE" in
   vae)
@@ -55,5 +60,5 @@ PY
     retry tessera train distill --teacher models/tessera-world-s --out runs/distill-s --steps 2000 --batch-size 8 --compile \
       --student-steps 4 --teacher-steps 24 --frames 17,25,33 --sizes 64x64,112x64,64x112 --set pool=20000 \
       --ckpt-every 100 --log-every 10 ;;
-  *) echo "STAGE must be vae, dit, export, card or distill" >&2; exit 2 ;;
+  *) echo "STAGE must be vae, dit, export, card, distill or all" >&2; exit 2 ;;
 esac
