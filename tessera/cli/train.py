@@ -128,7 +128,12 @@ def train_vae_command(
 @train_app.command("dit")
 def train_dit_command(
     out: Path = OUT,
-    vae: Path = typer.Option(..., "--vae", help="Trained autoencoder folder (the model/ of `tessera train vae`)"),
+    vae: Path | None = typer.Option(
+        None, "--vae", help="Trained autoencoder folder (the model/ of `tessera train vae`; default: --init's)"
+    ),
+    init: Path | None = typer.Option(
+        None, "--init", help="Start from this pipeline folder's transformer (e.g. continue models/tessera-world-s)"
+    ),
     preset: str = typer.Option("s", help="Transformer preset: tiny, s, b, l, xl"),
     text: str = typer.Option("minilm", help="Text encoder: 'minilm' (bundled) or a local Hugging Face folder"),
     data: str = DATA,
@@ -162,6 +167,10 @@ def train_dit_command(
     if preset not in PRESETS:
         raise ConfigError(f"unknown transformer preset {preset!r}; choose one of {', '.join(PRESETS)}")
     _logging()
+    if vae is None:
+        if init is None:
+            raise ConfigError("transformer training needs --vae DIR (a trained autoencoder) or --init PIPELINE_DIR")
+        vae = init / "autoencoder"
     latent = Autoencoder.from_pretrained(vae).params.latent_channels
     text_dim = TextEncoder(TextEncoderParams(source=text)).dim
     params = replace(PRESETS[preset], in_channels=latent, text_dim=text_dim)
@@ -185,7 +194,7 @@ def train_dit_command(
         tensorboard=tensorboard,
         set_=set_,
     )
-    cfg.extra = {**cfg.extra, "vae": str(vae), "text": text}
+    cfg.extra = {**cfg.extra, "vae": str(vae), "text": text, "init": str(init) if init else None}
     folder = train_dit(params, cfg, resume=resume)
     if _main_process():
         console.print(f"pipeline folder written to {folder}")

@@ -82,7 +82,9 @@ WINDOW_LENGTHS = (17, 25, 33)  # frames of the clips autoencoder windows are cut
 class WorldSource(BatchSource):
     """World clips rendered on the fly (about 3 ms each) at the bucket's size.
 
-    With ``pool``, clip indices repeat every ``pool`` samples: a finite data set whose latents can be cached.
+    With ``pool``, the data set is ``pool`` clips, each rendered at one bucket only (clip ``c`` belongs to bucket
+    ``c % len(buckets)``), so that caching their latents costs ``pool`` encodings, not ``pool`` x buckets: the
+    autoencoder's encoder, not the transformer, is the dearer part of a CPU step on a clip seen once.
     """
 
     def __init__(
@@ -97,13 +99,19 @@ class WorldSource(BatchSource):
         from tessera.world import sample_clip
 
         if self.pool:
-            index %= self.pool
+            index = self.pool_clip(index, bucket)
         # With windows, render a longer clip so windows cover every phase of a motion, not only its start; its
         # length is one the pipeline generates (2-4 s), since a scene's motion spans the clip's duration: windows
         # of 4 s clips alone would never show the per-frame speeds of the 2 s clips the model is asked for.
         frames = max(bucket.frames, int(rng.choice(WINDOW_LENGTHS))) if self.window else bucket.frames
         clip = sample_clip(self.seed * 1_000_003 + index, self.split, bucket.width, bucket.height, frames, self.fps)
         return self._take(clip.frames, bucket, rng), clip.caption, index
+
+    def pool_clip(self, index: int, bucket: Bucket) -> int:
+        """The pool clip that global sample ``index`` shows when its step draws ``bucket``."""
+        n, b = len(self.buckets), self.buckets.index(bucket)
+        own = max(1, -(-(self.pool - b) // n))  # clips b, b + n, b + 2n, ... below pool (at least one)
+        return (index % own) * n + b
 
 
 class SampleListSource(BatchSource):

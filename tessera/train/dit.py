@@ -31,6 +31,7 @@ from tessera.train.loop import TrainConfig, Trainer
 TASKS = ("t2v", "i2v", "extend", "extend_back", "connect")
 DEFAULTS = {
     "vae": None,  # path of a trained autoencoder folder (required)
+    "init": None,  # a pipeline folder whose transformer weights start the run (its checkpoints, once written, win)
     "text": "minilm",  # text encoder source
     "text_dropout": 0.1,
     "task_weights": [0.5, 0.2, 0.1, 0.1, 0.1],  # in the order of TASKS
@@ -176,4 +177,13 @@ def train_dit(params: DiTParams, cfg: TrainConfig, resume: bool = True, until: i
 
     describe = {"kind": "dit", "params": params_to_dict(params)}
     torch.manual_seed(cfg.seed)  # the initial weights are a function of the seed
-    return Trainer(DiT(params), cfg, source, objective, save, describe).fit(resume=resume, until=until)
+    dit = DiT(params)
+    if extra["init"]:
+        # Training continued on a fresh machine from a model that shipped: its weights, new optimiser state.
+        start = DiT.from_pretrained(Path(extra["init"]) / "transformer")
+        if start.params != params:
+            raise ConfigError(
+                f"init: {extra['init']} holds a transformer of other shape ({start.params}); pass its --preset"
+            )
+        dit.load_state_dict(start.state_dict())
+    return Trainer(dit, cfg, source, objective, save, describe).fit(resume=resume, until=until)

@@ -3,6 +3,7 @@
 import csv
 import os
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -248,3 +249,24 @@ def test_distillation_trains_a_few_step_student_that_samples_without_guidance(tm
 
     exported = TextToVideoPipeline.from_pretrained(export_checkpoint(tmp_path / "run", tmp_path / "exported"))
     assert (exported.config.steps, exported.config.guidance) == (2, 1.0)
+
+
+def test_a_pool_is_pool_clips_each_at_one_bucket():
+    source = WorldSource(_cfg("x", sizes=("32x32", "64x32"), frames=(5, 9)).buckets(), pool=10)
+    seen = {}
+    for step in range(60):
+        for key, b in source.batch(step, 3).keys:
+            assert seen.setdefault(key, b) == b  # a clip is never shown at a second bucket
+    assert sorted(seen) == list(range(10))  # exactly the pool's clips, so `pool` latents to encode
+
+
+def test_init_starts_from_a_shipped_pipeline_and_a_wrong_shape_is_refused(tmp_path, vae_dir):
+    shipped = train_dit(PRESETS["tiny"], _dit_cfg(tmp_path / "a", vae_dir, steps=2, extra={"pool": 0}))
+    cfg = _dit_cfg(tmp_path / "b", vae_dir, steps=2, extra={"pool": 0, "init": str(shipped)})
+    assert train_dit(PRESETS["tiny"], cfg, until=0) is None  # a checkpoint at step 0: the starting weights
+    start = load_file(checkpoint_dirs(tmp_path / "b")[-1] / "model.safetensors")
+    want = load_file(shipped / "transformer" / "model.safetensors")
+    assert start.keys() == want.keys() and all(torch.equal(start[k], want[k]) for k in want)
+    deeper = replace(PRESETS["tiny"], depth=PRESETS["tiny"].depth + 1)
+    with pytest.raises(ConfigError, match="init: .* other shape"):
+        train_dit(deeper, _dit_cfg(tmp_path / "c", vae_dir, steps=2, extra={"pool": 0, "init": str(shipped)}))
