@@ -81,7 +81,11 @@ def train_vae_command(
     lr: float = typer.Option(3e-4, help="Peak learning rate"),
     warmup: int = WARMUP,
     ema_decay: float = EMA,
-    bf16: bool = BF16,
+    bf16: bool | None = typer.Option(
+        None,
+        "--bf16/--no-bf16",
+        help="bf16 autocast (default: GPU only; a CPU step runs ~20x slower in bf16: bench/vae_step_dtype.py)",
+    ),
     grad_checkpointing: bool = CKPT,
     fsdp: bool = FSDP,
     sizes: str = SIZES,
@@ -94,6 +98,8 @@ def train_vae_command(
     set_: list[str] | None = SET,
 ) -> None:
     """Train the causal video autoencoder."""
+    import torch
+
     from tessera.errors import ConfigError
     from tessera.models.autoencoder import PRESETS
     from tessera.train.vae import train_vae
@@ -109,7 +115,7 @@ def train_vae_command(
         lr=lr,
         warmup=warmup,
         ema_decay=ema_decay,
-        bf16=bf16,
+        bf16=torch.cuda.is_available() if bf16 is None else bf16,
         grad_checkpointing=grad_checkpointing,
         fsdp=fsdp,
         sizes=sizes,
