@@ -74,6 +74,7 @@ def main() -> None:
     ap.add_argument("model", type=Path)
     ap.add_argument("--runs", nargs="+", type=Path, required=True, help="autoencoder run, transformer run")
     ap.add_argument("--reports", nargs="+", type=Path, required=True, help="report folders, in-dist first")
+    ap.add_argument("--note", default="", help="A paragraph on the model's state (e.g. how far its training got)")
     ap.add_argument("--hardware", default=f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})")
     args = ap.parse_args()
 
@@ -127,6 +128,7 @@ def main() -> None:
         "",
         "Per-metric tables: the `report.md` beside each `report.json`.",
         "",
+        *(["## Status", "", args.note, ""] if args.note else []),
         "## Use and limits",
         "",
         "Makes the physics world's scenes only (flat shapes on plain backgrounds); it knows nothing else. Every",

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The recipe of the shipped default model, models/tessera-world-s: both stages resume from their latest
+# The recipe of the shipped default model, models/tessera-world-s: every stage resumes from its latest
 # checkpoint, so this script can be stopped at any time and run again (CPU: run it under nohup).
-# Step counts fit a 2-core CPU's budget (~0.6 autoencoder steps/s: ~4.6 h; the transformer ~3-4 h); the cosine schedule
-# follows --steps, so a run resumed with a different count continues on the new schedule.
-#   STAGE=vae|dit|export|card|distill|all  scripts/train_world_s.sh     (all: every stage in order, resuming)
+# Step counts fit one 3-hour session on 2 CPU cores (autoencoder ~0.6 steps/s: 40 min; transformer ~75 min);
+# the cosine schedule follows --steps, so a run resumed with a different count continues on the new schedule.
+# A later session on a fresh machine continues the shipped transformer with STAGE=more (--init), on the
+# shipped autoencoder, and exports again.
+#   STAGE=vae|dit|export|card|distill|more|all  scripts/train_world_s.sh     (all: vae..distill in order)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${STAGE:-vae}
@@ -31,27 +33,38 @@ fi
 
 case "$STAGE" in
   vae)
-    retry tessera train vae --preset s --out runs/vae-s --steps 10000 --batch-size 8 --lr 5e-4 --warmup 100 \
-      --frames 1,9 --sizes 64x64,112x64,64x112 --ckpt-every 250 --log-every 25 ;;
+    # 64x64 windows only: the autoencoder is convolutional, so it runs at every size; 1.5x more steps per hour.
+    retry tessera train vae --preset s --out runs/vae-s --steps 1500 --batch-size 4 --lr 5e-4 --warmup 50 \
+      --ema-decay 0.995 --frames 1,9 --sizes 64x64 --ckpt-every 100 --log-every 25 ;;
   dit)
     # The transformer trains on the autoencoder exported from its latest checkpoint.
     [ -d runs/vae-s/model ] || tessera train export runs/vae-s --out runs/vae-s/model
-    retry tessera train dit --preset s --vae runs/vae-s/model --out runs/dit-s --steps 15000 --batch-size 16 --compile \
-      --lr 3e-4 --warmup 500 --frames 17,25,33 --sizes 64x64,112x64,64x112 --set pool=20000 \
-      --ckpt-every 250 --log-every 25 ;;
+    # A pool of 4000 clips, each at one bucket: 4000 encodings (the encoder costs more than a transformer step).
+    retry tessera train dit --preset s --vae runs/vae-s/model --out runs/dit-s --steps ${DIT_STEPS:-5000} \
+      --batch-size 16 --lr 3e-4 --warmup 200 --ema-decay 0.998 --frames 17,25,33 --sizes 64x64,112x64,64x112 \
+      --set pool=4000 --ckpt-every 250 --log-every 25 ;;
+  more)
+    # Continue the shipped transformer (fresh optimiser state) on a new pool, then export over the shipped one.
+    retry tessera train dit --preset s --init models/tessera-world-s --out runs/dit-s-more --steps ${DIT_STEPS:-5000} \
+      --batch-size 16 --lr 2e-4 --warmup 100 --ema-decay 0.998 --frames 17,25,33 --sizes 64x64,112x64,64x112 \
+      --set pool=4000 --seed ${SEED:-1} --ckpt-every 250 --log-every 25
+    RUN=runs/dit-s-more STAGE=export "$0" ;;
   export)
     # fp16 on disk keeps the shipped folder under 100 MB; weights load back as fp32.
-    tessera train export runs/dit-s --out runs/dit-s/export
-    python - <<'PY'
+    RUN=${RUN:-runs/dit-s}
+    tessera train export "$RUN" --out "$RUN/export"
+    RUN=$RUN python - <<'PY'
+import os
 import torch
 from tessera.pipeline import TextToVideoPipeline
-TextToVideoPipeline.from_pretrained("runs/dit-s/export").save_pretrained("models/tessera-world-s", dtype=torch.float16)
+run = os.environ["RUN"]
+TextToVideoPipeline.from_pretrained(f"{run}/export").save_pretrained("models/tessera-world-s", dtype=torch.float16)
 PY
     ;;
   card)
     # The benchmark on all three splits, then the model card from the runs and these reports.
     for split in in-dist ood held-out; do
-      tessera eval --model models/tessera-world-s --set "$split" --clips 200 --out "docs/eval/model-$split"
+      tessera eval --model models/tessera-world-s --set "$split" --clips ${CLIPS:-200} --out "docs/eval/model-$split"
     done
     python scripts/model_card.py models/tessera-world-s --runs runs/vae-s runs/dit-s \
       --reports docs/eval/model-in-dist docs/eval/model-ood docs/eval/model-held-out ;;
@@ -60,5 +73,5 @@ PY
     retry tessera train distill --teacher models/tessera-world-s --out runs/distill-s --steps 2000 --batch-size 8 --compile \
       --student-steps 4 --teacher-steps 24 --frames 17,25,33 --sizes 64x64,112x64,64x112 --set pool=20000 \
       --ckpt-every 100 --log-every 10 ;;
-  *) echo "STAGE must be vae, dit, export, card, distill or all" >&2; exit 2 ;;
+  *) echo "STAGE must be vae, dit, export, card, distill, more or all" >&2; exit 2 ;;
 esac

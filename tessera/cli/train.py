@@ -74,7 +74,11 @@ SET = typer.Option(None, "--set", help="Stage setting KEY=VALUE (e.g. kl_weight=
 @train_app.command("vae")
 def train_vae_command(
     out: Path = OUT,
-    preset: str = typer.Option("s", help="Autoencoder preset: tiny, s, b"),
+    preset: str = typer.Option("s", help="Autoencoder preset: tiny, s, b (with --init: that model's)"),
+    init: Path | None = typer.Option(None, "--init", help="Start from this autoencoder folder's weights"),
+    decoder_only: bool = typer.Option(
+        False, "--decoder-only", help="With --init: train the decoder on the frozen encoder (latents stay valid)"
+    ),
     data: str = DATA,
     steps: int = STEPS,
     batch_size: int = BATCH,
@@ -126,6 +130,7 @@ def train_vae_command(
         tensorboard=tensorboard,
         set_=set_,
     )
+    cfg.extra = {**cfg.extra, "init": str(init) if init else None, "decoder_only": decoder_only}
     folder = train_vae(PRESETS[preset], cfg, resume=resume)
     if _main_process():
         console.print(f"autoencoder written to {folder}")

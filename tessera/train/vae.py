@@ -8,12 +8,20 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from tessera.errors import ConfigError
 from tessera.models.autoencoder import Autoencoder, AutoencoderParams
 from tessera.models.pretrained import params_to_dict
 from tessera.train.data import Batch, BatchSource, make_source
 from tessera.train.loop import TrainConfig, Trainer
 
-DEFAULTS = {"kl_weight": 1e-6, "stats_clips": 32}
+DEFAULTS = {
+    "kl_weight": 1e-6,
+    "stats_clips": 32,
+    "init": None,  # an autoencoder folder whose weights start the run
+    # Train the decoder alone on a frozen encoder (with "init"): the latent space, and so every transformer
+    # trained on it, stays valid while reconstructions improve.
+    "decoder_only": False,
+}
 
 
 def vae_loss(kl_weight: float, seed: int):
@@ -50,12 +58,14 @@ def export_autoencoder(
     state: dict, params: AutoencoderParams, cfg: TrainConfig, folder: Path, source: BatchSource | None = None
 ) -> None:
     """Write EMA weights as a model folder, with the latent statistics measured on the run's data (``source``,
-    or the run's data opened again)."""
+    or the run's data opened again); a decoder-only run keeps its start's statistics, as its encoder is that one."""
+    extra = {**DEFAULTS, **cfg.extra}
     model = Autoencoder(params)
     model.load_state_dict(state)
     model.eval()
-    source = source or make_source(cfg.data, cfg.buckets(), cfg.seed, window=True)
-    model.with_latent_stats(*latent_stats(model, source, int({**DEFAULTS, **cfg.extra}["stats_clips"])))
+    if not extra["decoder_only"]:
+        source = source or make_source(cfg.data, cfg.buckets(), cfg.seed, window=True)
+        model.with_latent_stats(*latent_stats(model, source, int(extra["stats_clips"])))
     model.save_pretrained(folder)
 
 
@@ -65,11 +75,21 @@ def train_vae(
     """Train (or resume) an autoencoder; the EMA weights go to ``cfg.out/model`` with latent statistics."""
     extra = {**DEFAULTS, **cfg.extra}
     source = make_source(cfg.data, cfg.buckets(), cfg.seed, window=True)
+    torch.manual_seed(cfg.seed)  # the initial weights are a function of the seed
+    model = Autoencoder(params)
+    if extra["init"]:
+        start = Autoencoder.from_pretrained(extra["init"])
+        params = start.params  # its latent statistics too
+        model = Autoencoder(params)
+        model.load_state_dict(start.state_dict())
+    elif extra["decoder_only"]:
+        raise ConfigError("decoder_only trains on a frozen trained encoder: give --init AUTOENCODER_DIR")
+    if extra["decoder_only"]:
+        model.encoder.requires_grad_(False)  # no gradients, so AdamW and the EMA leave it exactly as it was
 
     def save(state: dict, folder: Path) -> None:
         export_autoencoder(state, params, cfg, folder, source)
 
     describe = {"kind": "autoencoder", "params": params_to_dict(params)}
-    torch.manual_seed(cfg.seed)  # the initial weights are a function of the seed
-    trainer = Trainer(Autoencoder(params), cfg, source, vae_loss(float(extra["kl_weight"]), cfg.seed), save, describe)
+    trainer = Trainer(model, cfg, source, vae_loss(float(extra["kl_weight"]), cfg.seed), save, describe)
     return trainer.fit(resume=resume, until=until)

@@ -270,3 +270,15 @@ def test_init_starts_from_a_shipped_pipeline_and_a_wrong_shape_is_refused(tmp_pa
     deeper = replace(PRESETS["tiny"], depth=PRESETS["tiny"].depth + 1)
     with pytest.raises(ConfigError, match="init: .* other shape"):
         train_dit(deeper, _dit_cfg(tmp_path / "c", vae_dir, steps=2, extra={"pool": 0, "init": str(shipped)}))
+
+
+def test_decoder_only_training_keeps_the_encoder_and_its_latent_statistics(tmp_path, vae_dir):
+    cfg = _cfg(tmp_path, steps=6, extra={"init": str(vae_dir), "decoder_only": True, "stats_clips": 2})
+    tuned = Autoencoder.from_pretrained(train_vae(TINY_VAE, cfg))
+    start = Autoencoder.from_pretrained(vae_dir)
+    enc, dec = start.encoder.state_dict(), start.decoder.state_dict()
+    assert all(torch.equal(v, enc[k]) for k, v in tuned.encoder.state_dict().items())  # the latent space is kept
+    assert not all(torch.equal(v, dec[k]) for k, v in tuned.decoder.state_dict().items())  # the decoder learned
+    assert (tuned.params.latent_mean, tuned.params.latent_std) == (0.0, 0.2)  # the transformer's normalisation
+    with pytest.raises(ConfigError, match="--init"):
+        train_vae(TINY_VAE, _cfg(tmp_path / "x", extra={"decoder_only": True}))
