@@ -5,7 +5,7 @@
 # the cosine schedule follows --steps, so a run resumed with a different count continues on the new schedule.
 # A later session on a fresh machine continues the shipped transformer with STAGE=more (--init), on the
 # shipped autoencoder, and exports again.
-#   STAGE=vae|dit|export|card|distill|more|all  scripts/train_world_s.sh     (all: vae..distill in order)
+#   STAGE=vae|dit|export|card|distill|more|decoder|all  scripts/train_world_s.sh     (all: vae..distill in order)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${STAGE:-vae}
@@ -49,6 +49,17 @@ case "$STAGE" in
       --batch-size 16 --lr 2e-4 --warmup 100 --ema-decay 0.998 --frames 17,25,33 --sizes 64x64,112x64,64x112 \
       --set pool=4000 --seed ${SEED:-1} --ckpt-every 250 --log-every 25
     RUN=runs/dit-s-more STAGE=export "$0" ;;
+  decoder)
+    # A better decoder for the shipped autoencoder: the encoder is frozen, so the transformer needs no retraining.
+    retry tessera train vae --init models/tessera-world-s/autoencoder --decoder-only --out runs/vae-s-decoder \
+      --steps ${VAE_STEPS:-3000} --batch-size 4 --lr 2e-4 --warmup 50 --ema-decay 0.995 --frames 1,9 --sizes 64x64 \
+      --seed ${SEED:-1} --ckpt-every 100 --log-every 25
+    python - <<'PY'
+import torch
+from tessera.models.autoencoder import Autoencoder
+Autoencoder.from_pretrained("runs/vae-s-decoder/model").to(torch.float16).save_pretrained("models/tessera-world-s/autoencoder")
+PY
+    ;;
   export)
     # fp16 on disk keeps the shipped folder under 100 MB; weights load back as fp32.
     RUN=${RUN:-runs/dit-s}
@@ -73,5 +84,5 @@ PY
     retry tessera train distill --teacher models/tessera-world-s --out runs/distill-s --steps 2000 --batch-size 8 --compile \
       --student-steps 4 --teacher-steps 24 --frames 17,25,33 --sizes 64x64,112x64,64x112 --set pool=20000 \
       --ckpt-every 100 --log-every 10 ;;
-  *) echo "STAGE must be vae, dit, export, card, distill, more or all" >&2; exit 2 ;;
+  *) echo "STAGE must be vae, dit, export, card, distill, more, decoder or all" >&2; exit 2 ;;
 esac
