@@ -56,7 +56,9 @@ STEPS = typer.Option(1000, help="Total optimiser steps (a resumed run continues 
 BATCH = typer.Option(8, "--batch-size", help="Global batch, split evenly over processes")
 WARMUP = typer.Option(100, help="Linear warm-up steps")
 EMA = typer.Option(0.999, "--ema-decay", help="EMA decay of the exported weights")
-BF16 = typer.Option(True, "--bf16/--no-bf16", help="bf16 autocast (about 2x faster matmuls on recent CPUs)")
+BF16 = typer.Option(
+    None, "--bf16/--no-bf16", help="bf16 autocast (default: where bf16 is native: a GPU, AVX512-BF16/AMX CPUs)"
+)
 CKPT = typer.Option(False, "--grad-checkpointing", help="Recompute activations in backward to save memory")
 COMPILE = typer.Option(
     False, "--compile", help="torch.compile the transformer: ~1.1x per step after a one-off compile of about a minute"
@@ -88,7 +90,7 @@ def train_vae_command(
     bf16: bool | None = typer.Option(
         None,
         "--bf16/--no-bf16",
-        help="bf16 autocast (default: GPU only; a CPU step runs ~20x slower in bf16: bench/vae_step_dtype.py)",
+        help="bf16 autocast (default: GPU only; a CPU Conv3d step ran ~20x slower in bf16: bench/vae_step_dtype.py)",
     ),
     grad_checkpointing: bool = CKPT,
     fsdp: bool = FSDP,
@@ -153,7 +155,7 @@ def train_dit_command(
     lr: float = typer.Option(3e-4, help="Peak learning rate"),
     warmup: int = WARMUP,
     ema_decay: float = EMA,
-    bf16: bool = BF16,
+    bf16: bool | None = BF16,
     grad_checkpointing: bool = CKPT,
     fsdp: bool = FSDP,
     compile_: bool = COMPILE,
@@ -223,7 +225,7 @@ def train_distill_command(
     lr: float = typer.Option(5e-5, help="Peak learning rate (the student starts from the teacher)"),
     warmup: int = WARMUP,
     ema_decay: float = EMA,
-    bf16: bool = BF16,
+    bf16: bool | None = BF16,
     compile_: bool = COMPILE,
     sizes: str = SIZES,
     frames: str = typer.Option("17,25,33", help="Comma-separated frame counts (4k+1)"),

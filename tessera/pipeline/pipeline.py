@@ -37,6 +37,7 @@ from tessera.errors import ConfigError, InvalidInputError, NotFoundError
 from tessera.media import Video, fit, read_image, read_video
 from tessera.models.autoencoder import Autoencoder, to_frames, to_video
 from tessera.models.dit import DiT
+from tessera.models.precision import autocast_bf16
 from tessera.models.pretrained import atomic_write_text, file_sha256
 from tessera.models.text import TextEncoder, TextEncoderParams
 
@@ -60,7 +61,9 @@ class PipelineConfig:
     shift: float = 0.0  # time shift; 0 = resolution-dependent (shift_for)
     overlap: int = 2  # latent frames shared by consecutive chunks of a long clip
     decode_chunk: int = 3  # latent frames decoded at a time
-    bf16: bool = True  # the transformer under bf16 autocast: 1.4x faster sampling on CPU, 57 dB from fp32's video
+    # The transformer under bf16 autocast: 1.4x faster sampling on a CPU with native bf16, 57 dB from fp32's video;
+    # None = where bf16 is fast (an AVX2-only CPU emulates it, >10x slower: tessera.models.precision).
+    bf16: bool | None = None
     compile: bool = False  # torch.compile the transformer: ~1.2x per step after a one-off compile (tens of s)
     safety: bool = True  # prompts go through tessera.safety's policy before any compute
     watermark: bool = True  # every output carries the invisible mark (tessera.provenance)
@@ -271,7 +274,7 @@ class TextToVideoPipeline:
             cond, cond_mask = cond.expand(b, *shape), cond_mask.expand(b, -1)
 
         # bf16 autocast for the transformer only; guidance and the sampler's updates stay in fp32.
-        amp = lambda: torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.config.bf16)  # noqa: E731
+        amp = lambda: autocast_bf16(x.device, self.config.bf16)  # noqa: E731
 
         forward = self.transformer
         if self.config.compile:  # worth it for a server or a batch of clips, not for one CLI call

@@ -92,7 +92,7 @@ class DistillObjective:
         empty, empty_mask = self.text([""] * b, device=z.device)
         from tessera.pipeline.pipeline import _stack_text
 
-        # The teacher runs in the training's autocast dtype (bf16 by default: 1.4x faster, 57 dB from fp32's video).
+        # The teacher runs in the training's autocast dtype (bf16 where fast: 1.4x, 57 dB from fp32's video).
         ctx = self.teacher.encode_text(*_stack_text((text, text_mask), (empty, empty_mask)))
         target = self._teacher(x_t, times, ctx, z, cond_mask)
         # The student's velocity over its step, compared with the teacher's average velocity over the same span.

@@ -32,6 +32,7 @@ from torch import nn
 from tessera.data.buckets import Bucket
 from tessera.errors import ConfigError, NotFoundError
 from tessera.media.frames import parse_size
+from tessera.models.precision import autocast_bf16
 from tessera.models.pretrained import atomic_write_text
 from tessera.train.data import Batch, BatchSource
 
@@ -52,7 +53,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     ema_decay: float = 0.999
-    bf16: bool = True
+    bf16: bool | None = None  # bf16 autocast; None = where it is fast (tessera.models.precision)
     grad_checkpointing: bool = False
     compile: bool = False  # torch.compile the model's forward (and so its backward)
     fsdp: bool = False
@@ -309,7 +310,7 @@ class Trainer:
         batch = self.source.batch(self.step, cfg.batch_size, d.rank, d.world_size)
         batch.video = batch.video.to(d.device)
         self.model.train()
-        with torch.autocast(d.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        with autocast_bf16(d.device, cfg.bf16):
             loss, metrics = self.loss_fn(self.model, batch, self.step)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
