@@ -123,8 +123,13 @@ def main() -> None:
         f"In distribution ({reports[0][0]}): prompt adherence colour {adh['colour']:.3f}, shape {adh['shape']:.3f}, "
         f"motion direction {adh['direction']:.3f}; count conservation "
         f"{agg['count_conservation'].get('pass_rate', float('nan')):.3f}, identity persistence "
-        f"{agg['identity_persistence'].get('pass_rate', float('nan')):.3f}; fitted gravity on {g_n} falling scenes: "
-        f"median error {100 * g_err:.1f}%, {100 * g_ok:.0f}% of them within 15% of the world's.",
+        f"{agg['identity_persistence'].get('pass_rate', float('nan')):.3f}; "
+        + (
+            f"fitted gravity on {g_n} falling scenes: median error {100 * g_err:.1f}%, "
+            f"{100 * g_ok:.0f}% of them within 15% of the world's."
+            if g_n
+            else "no falling scene was tracked well enough to fit gravity."
+        ),
         "",
         "Per-metric tables: the `report.md` beside each `report.json`.",
         "",

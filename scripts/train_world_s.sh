@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The recipe of the shipped default model, models/tessera-world-s: every stage resumes from its latest
 # checkpoint, so this script can be stopped at any time and run again (CPU: run it under nohup).
-# Step counts fit one 3-hour session on 2 CPU cores (autoencoder ~0.6 steps/s: 40 min; transformer ~75 min);
+# Step counts fit one 3-hour session on 2 AVX2 CPU cores (autoencoder 2000 steps at ~0.8 steps/s: 40 min;
+# transformer 2000 steps on a 1200-clip pool at ~0.43 steps/s, its clips encoded as first drawn: ~80 min);
 # the cosine schedule follows --steps, so a run resumed with a different count continues on the new schedule.
 # A later session on a fresh machine continues the shipped transformer with STAGE=more (--init), on the
 # shipped autoencoder, and exports again.
@@ -34,20 +35,20 @@ fi
 case "$STAGE" in
   vae)
     # 64x64 windows only: the autoencoder is convolutional, so it runs at every size; 1.5x more steps per hour.
-    retry tessera train vae --preset s --out runs/vae-s --steps 1500 --batch-size 4 --lr 5e-4 --warmup 50 \
+    retry tessera train vae --preset s --out runs/vae-s --steps ${VAE_STEPS:-2000} --batch-size 4 --lr 5e-4 --warmup 50 \
       --ema-decay 0.995 --frames 1,9 --sizes 64x64 --ckpt-every 100 --log-every 25 ;;
   dit)
     # The transformer trains on the autoencoder exported from its latest checkpoint.
     [ -d runs/vae-s/model ] || tessera train export runs/vae-s --out runs/vae-s/model
-    # A pool of 4000 clips, each at one bucket: 4000 encodings (the encoder costs more than a transformer step).
-    retry tessera train dit --preset s --vae runs/vae-s/model --out runs/dit-s --steps ${DIT_STEPS:-5000} \
+    # A pool of clips, each at one bucket and encoded once (the encoder costs more than a transformer step).
+    retry tessera train dit --preset s --vae runs/vae-s/model --out runs/dit-s --steps ${DIT_STEPS:-2000} \
       --batch-size 16 --lr 3e-4 --warmup 200 --ema-decay 0.998 --frames 17,25,33 --sizes 64x64,112x64,64x112 \
-      --set pool=4000 --ckpt-every 250 --log-every 25 ;;
+      --set pool=${POOL:-1200} --ckpt-every 250 --log-every 25 ;;
   more)
     # Continue the shipped transformer (fresh optimiser state) on a new pool, then export over the shipped one.
-    retry tessera train dit --preset s --init models/tessera-world-s --out runs/dit-s-more --steps ${DIT_STEPS:-5000} \
+    retry tessera train dit --preset s --init models/tessera-world-s --out runs/dit-s-more --steps ${DIT_STEPS:-2000} \
       --batch-size 16 --lr 2e-4 --warmup 100 --ema-decay 0.998 --frames 17,25,33 --sizes 64x64,112x64,64x112 \
-      --set pool=4000 --seed ${SEED:-1} --ckpt-every 250 --log-every 25
+      --set pool=${POOL:-1200} --seed ${SEED:-1} --ckpt-every 250 --log-every 25
     RUN=runs/dit-s-more STAGE=export "$0" ;;
   decoder)
     # A better decoder for the shipped autoencoder: the encoder is frozen, so the transformer needs no retraining.
@@ -75,7 +76,7 @@ PY
   card)
     # The benchmark on all three splits, then the model card from the runs and these reports.
     for split in in-dist ood held-out; do
-      tessera eval --model models/tessera-world-s --set "$split" --clips ${CLIPS:-200} --out "docs/eval/model-$split"
+      tessera eval --model models/tessera-world-s --set "$split" --clips ${CLIPS:-64} --out "docs/eval/model-$split"
     done
     python scripts/model_card.py models/tessera-world-s --runs runs/vae-s runs/dit-s \
       --reports docs/eval/model-in-dist docs/eval/model-ood docs/eval/model-held-out ;;
