@@ -3,6 +3,9 @@ benchmark reports of `tessera eval --model DIR --split S --out docs/eval/model-S
 
     python scripts/model_card.py models/tessera-world-s --runs runs/vae-s runs/dit-s \
         --reports docs/eval/model-in-dist docs/eval/model-ood docs/eval/model-held-out
+
+The runs' summaries are kept in the model folder (training.json) and each new run is added to them, so a
+model trained further on another machine, where the earlier runs' folders are gone, keeps its whole history.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import platform
 from pathlib import Path
 
 import numpy as np
+
+from tessera.world import COLOURS
 
 
 def run_summary(run: Path) -> dict:
@@ -41,6 +46,36 @@ def run_summary(run: Path) -> dict:
     if "psnr" in rows[-1]:
         out["final_train_psnr"] = float(rows[-1]["psnr"])
     return out
+
+
+def record_runs(path: Path, runs: list[Path]) -> list[dict]:
+    """The model's training history: what `path` holds, with each of `runs` added (a run seen before is updated).
+
+    A run is known by its folder name and its first logged row: `STAGE=more` reuses the folder name in every
+    session, and each of those runs is another step in the history."""
+    history = json.loads(path.read_text()) if path.is_file() else []
+    for run in runs:
+        with open(run / "log.csv") as f:
+            first = f.readlines()[1:2]
+        summary = {"run": run.name, "id": f"{run.name}:{first[0].strip() if first else ''}", **run_summary(run)}
+        summary["stage"] = "autoencoder" if "final_train_psnr" in summary else "transformer"
+        history = [h for h in history if h["id"] != summary["id"]] + [summary]
+    if not history:
+        raise SystemExit(f"no training history in {path}: pass the runs with --runs")
+    path.write_text(json.dumps(history, indent=2) + "\n")
+    return history
+
+
+def training_row(r: dict) -> str:
+    notes = (
+        f"final training-batch PSNR {r['final_train_psnr']:.1f} dB"
+        if r["stage"] == "autoencoder"
+        else "tasks t2v/i2v/extend/extend-back/connect, text dropout 0.1"
+    )
+    return (
+        f"| {r['stage']} (`{r['run']}`) | {r['steps']} | {r['batch']} | {r['samples']:,} | {r['hours']:.1f} h "
+        f"| frames {r['frames']}, {notes} |"
+    )
 
 
 def adherence(clips: list[dict]) -> dict[str, float]:
@@ -72,7 +107,7 @@ def gravity(clips: list[dict]) -> tuple[float, float, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model", type=Path)
-    ap.add_argument("--runs", nargs="+", type=Path, required=True, help="autoencoder run, transformer run")
+    ap.add_argument("--runs", nargs="*", type=Path, default=[], help="training runs to add to the history")
     ap.add_argument("--reports", nargs="+", type=Path, required=True, help="report folders, in-dist first")
     ap.add_argument("--note", default="", help="A paragraph on the model's state (e.g. how far its training got)")
     ap.add_argument("--hardware", default=f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})")
@@ -80,7 +115,7 @@ def main() -> None:
 
     config = json.loads((args.model / "pipeline.json").read_text())
     size_mb = sum(p.stat().st_size for p in args.model.rglob("*") if p.is_file()) / 1e6
-    vae, dit = (run_summary(r) for r in args.runs[:2])
+    history = record_runs(args.model / "training.json", args.runs)
     reports = [(p.name, json.loads((p / "report.json").read_text())) for p in args.reports]
     ind = reports[0][1]
     agg = ind["aggregate"]
@@ -94,7 +129,8 @@ def main() -> None:
         "",
         "## Data",
         "",
-        "Tessera's physics world only (pymunk scenes rendered on the fly: balls, squares and triangles in 8",
+        "Tessera's physics world only (pymunk scenes rendered on the fly: balls, squares and triangles in "
+        f"{len(COLOURS)}",
         "colours falling, bouncing, rolling, sliding, colliding, drifting and passing behind pillars), captioned",
         "by the world, training split; the held-out combinations and the out-of-distribution split were never",
         f"trained on. Sizes {', '.join(config['sizes'])}, up to {config['max_frames']} frames at 8 fps.",
@@ -103,10 +139,7 @@ def main() -> None:
         "",
         "| stage | steps | batch | samples | compute | notes |",
         "|---|---|---|---|---|---|",
-        f"| autoencoder | {vae['steps']} | {vae['batch']} | {vae['samples']:,} | {vae['hours']:.1f} h | frames "
-        f"{vae['frames']}, final training-batch PSNR {vae.get('final_train_psnr', float('nan')):.1f} dB |",
-        f"| transformer | {dit['steps']} | {dit['batch']} | {dit['samples']:,} | {dit['hours']:.1f} h | frames "
-        f"{dit['frames']}, tasks t2v/i2v/extend/extend-back/connect, text dropout 0.1 |",
+        *(training_row(r) for r in history),
         "",
         f"Hardware: {args.hardware}. Recipe: `scripts/train_world_s.sh` (STAGE=vae, dit, export).",
         "",

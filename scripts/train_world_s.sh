@@ -2,7 +2,7 @@
 # The recipe of the shipped default model, models/tessera-world-s: every stage resumes from its latest
 # checkpoint, so this script can be stopped at any time and run again (CPU: run it under nohup).
 # Step counts fit one 3-hour session on 2 AVX2 CPU cores (autoencoder 2000 steps at ~0.8 steps/s: 40 min;
-# transformer 2000 steps on a 1200-clip pool at ~0.43 steps/s, its clips encoded as first drawn: ~80 min);
+# transformer 2000 steps on a 1200-clip pool at ~0.4 steps/s, its clips encoded as first drawn: ~80 min);
 # the cosine schedule follows --steps, so a run resumed with a different count continues on the new schedule.
 # A later session on a fresh machine continues the shipped transformer with STAGE=more (--init), on the
 # shipped autoencoder, and exports again.
@@ -74,11 +74,14 @@ TextToVideoPipeline.from_pretrained(f"{run}/export").save_pretrained("models/tes
 PY
     ;;
   card)
-    # The benchmark on all three splits, then the model card from the runs and these reports.
+    # The benchmark on all three splits, then the model card from these reports and the training history kept
+    # in the model folder, with whichever of this machine's runs exist added to it.
     for split in in-dist ood held-out; do
       tessera eval --model models/tessera-world-s --set "$split" --clips ${CLIPS:-64} --out "docs/eval/model-$split"
     done
-    python scripts/model_card.py models/tessera-world-s --runs runs/vae-s runs/dit-s \
+    runs=()
+    for run in runs/vae-s runs/dit-s runs/vae-s-decoder runs/dit-s-more; do [ -f "$run/log.csv" ] && runs+=("$run"); done
+    python scripts/model_card.py models/tessera-world-s --runs "${runs[@]}" --note "${NOTE:-}" \
       --reports docs/eval/model-in-dist docs/eval/model-ood docs/eval/model-held-out ;;
   distill)
     # The few-step model: 4 steps without guidance, distilled from the shipped one.
