@@ -88,6 +88,11 @@ class DiTObjective:
                 self.cache.put(k, zi)
         return z
 
+    def flush(self) -> None:
+        """Write the latents encoded since the last flush (the trainer calls this with every checkpoint)."""
+        if self.cache is not None:
+            self.cache.flush()
+
     def __call__(self, model: nn.Module, batch: Batch, step: int):
         z = self.latents(batch)
         b, _, frames = z.shape[:3]

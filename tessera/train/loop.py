@@ -225,6 +225,10 @@ class Trainer:
     # -- state ------------------------------------------------------------------------------------------------
     def save_checkpoint(self) -> Path | None:
         """Write ``checkpoints/step-N`` atomically (a temp folder renamed into place); keep the last ``keep``."""
+        # What the loss keeps on disk (the transformer's latent cache, one file per rank) goes out with the
+        # checkpoint, so a run stopped and resumed does not encode again the clips it had already encoded.
+        if hasattr(self.loss_fn, "flush"):
+            self.loss_fn.flush()
         model_state, ema_state = _full_state(self.model, self.cfg.fsdp), _full_state(self.ema, self.cfg.fsdp)
         if self.cfg.fsdp:
             from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict

@@ -39,10 +39,15 @@ def test_image_to_video_keeps_the_given_first_frame(pipe):
 
 def test_extension_continues_the_motion(pipe):
     clip = sample_clip(5, "in-dist", prompt="a red ball rolls to the right along the floor")
-    out = pipe(clip.caption, video=clip.frames, num_frames=33, height=64, width=64, seed=0).frames[0]
+    # The ball of this clip comes to rest by frame 10; the first 9 frames still move right, so the
+    # extension has a motion to continue.
+    given_frames = clip.frames[:9]
+    tr = _track(clip.frames, "red")
+    assert np.diff(tr.cx[5:9]).min() > 0  # the premise: moving right at the cut
+    out = pipe(clip.caption, video=given_frames, num_frames=33, height=64, width=64, seed=0).frames[0]
     tr = _track(out, "red")
     assert tr is not None
-    given = len(clip.frames)
+    given = len(given_frames)
     before = tr.cx[given - 4 : given][tr.present[given - 4 : given]]
     after = tr.cx[given : given + 6][tr.present[given : given + 6]]
     assert len(before) >= 2 and len(after) >= 2

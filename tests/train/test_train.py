@@ -207,6 +207,18 @@ def test_latent_cache_survives_a_restart_but_not_a_new_autoencoder(vae_dir, tmp_
     assert len(LatentCache(folder, "vae-b")) == 0  # latents of another autoencoder are never used
 
 
+def test_a_checkpoint_writes_the_latents_encoded_so_far(tmp_path, vae_dir):
+    from safetensors import safe_open
+
+    cfg = _dit_cfg(tmp_path, vae_dir, steps=4, ckpt_every=100, extra={"pool": 8})
+    assert train_dit(PRESETS["tiny"], cfg, until=2) is None  # stopped at step 2, with a checkpoint
+    names = set()
+    for part in (tmp_path / "latents").glob("part-*.safetensors"):
+        with safe_open(part, "pt") as f:
+            names |= set(f.keys())
+    assert len(names) == 4  # 2 steps x 2 clips, far below the cache's own flush size: none to encode again
+
+
 def test_distillation_trains_a_few_step_student_that_samples_without_guidance(tmp_path):
     from tessera.models.text import TextEncoder, TextEncoderParams
     from tessera.pipeline import PipelineConfig, TextToVideoPipeline
