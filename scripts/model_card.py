@@ -121,6 +121,7 @@ def main() -> None:
     agg = ind["aggregate"]
     adh = adherence(ind["clips"])
     g_err, g_ok, g_n = gravity(ind["clips"])
+    continued = "; then STAGE=more" if any(r["run"].startswith("dit-s-more") for r in history) else ""
     lines = [
         f"# {args.model.name}",
         "",
@@ -141,7 +142,7 @@ def main() -> None:
         "|---|---|---|---|---|---|",
         *(training_row(r) for r in history),
         "",
-        f"Hardware: {args.hardware}. Recipe: `scripts/train_world_s.sh` (STAGE=vae, dit, export).",
+        f"Hardware: {args.hardware}. Recipe: `scripts/train_world_s.sh` (STAGE=vae, dit, export{continued}).",
         "",
         "## Benchmark (`tessera eval --model`)",
         "",
