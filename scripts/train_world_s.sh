@@ -46,10 +46,16 @@ case "$STAGE" in
       --set pool=${POOL:-1200} --ckpt-every 250 --log-every 25 ;;
   more)
     # Continue the shipped transformer (fresh optimiser state) on a new pool, then export over the shipped one.
-    retry tessera train dit --preset s --init models/tessera-world-s --out runs/dit-s-more --steps ${DIT_STEPS:-2000} \
+    # Each continuation on a machine gets its own folder (runs/dit-s-more, -more2, ...): an unfinished one
+    # resumes, a finished one (it has model/) is left as it is, so running this again trains again.
+    out=runs/dit-s-more n=1
+    while [ -d "$out/model" ]; do n=$((n + 1)); out=runs/dit-s-more$n; done
+    # A new pool each time: the seed counts the runs the shipped model's history already holds.
+    seed=$(python -c "import json; print(len(json.load(open('models/tessera-world-s/training.json'))))" 2>/dev/null || echo 1)
+    retry tessera train dit --preset s --init models/tessera-world-s --out "$out" --steps ${DIT_STEPS:-2000} \
       --batch-size 16 --lr 2e-4 --warmup 100 --ema-decay 0.998 --frames 17,25,33 --sizes 64x64,112x64,64x112 \
-      --set pool=${POOL:-1200} --seed ${SEED:-1} --ckpt-every 250 --log-every 25
-    RUN=runs/dit-s-more STAGE=export "$0" ;;
+      --set pool=${POOL:-1200} --seed ${SEED:-$seed} --ckpt-every 250 --log-every 25
+    RUN=$out STAGE=export "$0" ;;
   decoder)
     # A better decoder for the shipped autoencoder: the encoder is frozen, so the transformer needs no retraining.
     retry tessera train vae --init models/tessera-world-s/autoencoder --decoder-only --out runs/vae-s-decoder \
@@ -80,7 +86,7 @@ PY
       tessera eval --model models/tessera-world-s --set "$split" --clips ${CLIPS:-64} --out "docs/eval/model-$split"
     done
     runs=()
-    for run in runs/vae-s runs/dit-s runs/vae-s-decoder runs/dit-s-more; do [ -f "$run/log.csv" ] && runs+=("$run"); done
+    for run in runs/vae-s runs/dit-s runs/vae-s-decoder runs/dit-s-more*; do [ -f "$run/log.csv" ] && runs+=("$run"); done
     python scripts/model_card.py models/tessera-world-s --runs "${runs[@]}" --note "${NOTE:-}" \
       --reports docs/eval/model-in-dist docs/eval/model-ood docs/eval/model-held-out ;;
   distill)
