@@ -14,6 +14,8 @@ from pathlib import Path
 
 from common import pipeline
 
+MEAN_METRICS = ("prompt_adherence", "identity_persistence", "count_conservation", "flicker_jitter")
+
 
 def score(pipe, split: str, clips: int, steps: int, guidance: float | None) -> dict:
     from tessera.eval.report import evaluate_world_set, model_source
@@ -28,6 +30,8 @@ def score(pipe, split: str, clips: int, steps: int, guidance: float | None) -> d
         "pass_all": agg["passed_all"]["pass_rate"],
         "pass_all_ci95": agg["passed_all"]["pass_ci95"],
         "adherence": agg["prompt_adherence"].get("pass_rate"),
+        # Mean scores move before pass rates do: a model that passes nothing can still get better or worse.
+        "mean_scores": {k: v["mean"] for k, v in agg.items() if k in MEAN_METRICS and v.get("n")},
         "seconds_per_clip": (time.perf_counter() - t0) / clips,
     }
 
@@ -56,7 +60,7 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     full = [r for r in rows if r["model"] == "full"]
     ax.errorbar(
         [r["steps"] for r in full],
@@ -67,7 +71,7 @@ def main() -> None:
         ],
         fmt="o-",
         capsize=3,
-        label=f"{name}, guidance {full[0]['guidance']:g}",
+        label=f"{Path(name).name}, guidance {full[0]['guidance']:g}",
     )
     for r in rows:
         if r["model"] == "student":
@@ -89,6 +93,14 @@ def main() -> None:
     ax.set_xticks([r["steps"] for r in full], [str(r["steps"]) for r in full])
     ax.grid(alpha=0.3)
     ax.legend()
+    for metric in MEAN_METRICS:
+        ax2.plot([r["steps"] for r in full], [r["mean_scores"].get(metric) for r in full], "o-", label=metric)
+    ax2.set(xlabel="sampling steps", ylabel="mean score (full model)", xscale="log", ylim=(0, 1))
+    ax2.set_xticks([r["steps"] for r in full], [str(r["steps"]) for r in full])
+    ax2.grid(alpha=0.3)
+    for a in (ax, ax2):
+        a.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # only the measured step counts
+    ax2.legend(fontsize=8)
     fig.tight_layout()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=110)
