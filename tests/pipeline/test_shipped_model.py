@@ -42,8 +42,8 @@ def test_extension_continues_the_motion(pipe):
     # The ball of this clip comes to rest by frame 10; the first 9 frames still move right, so the
     # extension has a motion to continue.
     given_frames = clip.frames[:9]
-    tr = _track(clip.frames, "red")
-    assert np.diff(tr.cx[5:9]).min() > 0  # the premise: moving right at the cut
+    truth = _track(clip.frames, "red")
+    assert np.diff(truth.cx[5:9]).min() > 0  # the premise: moving right at the cut
     out = pipe(clip.caption, video=given_frames, num_frames=33, height=64, width=64, seed=0).frames[0]
     tr = _track(out, "red")
     assert tr is not None
