@@ -59,6 +59,27 @@ def test_autoencoder_loss_decreases_when_overfitting_a_few_clips(tmp_path):
     )
 
 
+def test_motion_weight_counts_moving_pixels_only():
+    from tessera.train.data import Batch
+    from tessera.train.vae import motion_mask, vae_loss
+
+    video = torch.full((1, 3, 5, 8, 8), -0.5)
+    for t in range(5):
+        video[0, :, t, 2, t] = 0.9  # a dot moving right over a static backdrop
+    mask = motion_mask(video)
+    assert mask[0, 0, :, 2, :5].diagonal().eq(1).all() and mask.sum() == 5
+    assert motion_mask(video[:, :, :1]).sum() == 0  # an image: nothing moves
+
+    class Blur(torch.nn.Module):  # reconstructs the backdrop only, as an undertrained autoencoder does
+        def forward(self, x, seeds):
+            return torch.full_like(x, -0.5), torch.zeros(1), torch.zeros(1)
+
+    batch = Batch(video=video, captions=["x"], indices=[0])
+    plain, _ = vae_loss(0.0, 0)(Blur(), batch, 0)
+    weighted, _ = vae_loss(0.0, 0, motion_weight=10.0)(Blur(), batch, 0)
+    assert weighted > 5 * plain  # the missed dot now costs what it means to the benchmark
+
+
 def _dit_cfg(out, vae_dir, **kw):
     extra = {"vae": str(vae_dir), "text": "toy:32", "pool": 1, "task_weights": [1, 0, 0, 0, 0], "text_dropout": 0.0}
     extra.update(kw.pop("extra", {}))
