@@ -2,7 +2,8 @@
 benchmark reports of `tessera eval --model DIR --split S --out docs/eval/model-S`.
 
     python scripts/model_card.py models/tessera-world-s --runs runs/vae-s runs/dit-s \
-        --reports docs/eval/model-in-dist docs/eval/model-ood docs/eval/model-held-out
+        --reports docs/eval/model-in-dist docs/eval/model-ood docs/eval/model-held-out \
+        --floor docs/eval/floor-in-dist
 
 The runs' summaries are kept in the model folder (training.json) and each new run is added to them, so a
 model trained further on another machine, where the earlier runs' folders are gone, keeps its whole history.
@@ -68,7 +69,8 @@ def record_runs(path: Path, runs: list[Path]) -> list[dict]:
 
 def training_row(r: dict) -> str:
     notes = (
-        f"final training-batch PSNR {r['final_train_psnr']:.1f} dB"
+        ("decoder only (frozen encoder), " if "decoder" in r["run"] else "")
+        + f"final training-batch PSNR {r['final_train_psnr']:.1f} dB"
         if r["stage"] == "autoencoder"
         else "tasks t2v/i2v/extend/extend-back/connect, text dropout 0.1"
     )
@@ -104,11 +106,38 @@ def gravity(clips: list[dict]) -> tuple[float, float, int]:
     )
 
 
+def floor_lines(folders: list[Path]) -> list[str]:
+    """The benchmark on the autoencoder's reconstructions of the true clips: no model in its latent space can do
+    better, so a model's shortfall splits into the autoencoder's and the transformer's."""
+    if not folders:
+        return []
+    lines = [
+        "## The autoencoder's floor (`tessera eval --autoencoder`)",
+        "",
+        "The same benchmark on the autoencoder's reconstructions of the ground-truth clips: what a perfect",
+        "transformer in this latent space would score.",
+        "",
+        "| split | clips | all metrics pass | prompt adherence | count conservation | identity persistence |",
+        "|---|---|---|---|---|---|",
+    ]
+    for folder in folders:
+        agg = json.loads((folder / "report.json").read_text())["aggregate"]
+        rate = {k: agg[k].get("pass_rate", float("nan")) for k in agg}
+        lines.append(
+            f"| {folder.name} | {agg['passed_all']['n']} | {rate['passed_all']:.3f} | {rate['prompt_adherence']:.3f} "
+            f"| {rate['count_conservation']:.3f} | {rate['identity_persistence']:.3f} |"
+        )
+    return [*lines, ""]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model", type=Path)
     ap.add_argument("--runs", nargs="*", type=Path, default=[], help="training runs to add to the history")
     ap.add_argument("--reports", nargs="+", type=Path, required=True, help="report folders, in-dist first")
+    ap.add_argument(
+        "--floor", nargs="*", type=Path, default=[], help="reports of `tessera eval --autoencoder` (the floor)"
+    )
     ap.add_argument("--note", default="", help="A paragraph on the model's state (e.g. how far its training got)")
     ap.add_argument("--hardware", default=f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})")
     args = ap.parse_args()
@@ -167,6 +196,7 @@ def main() -> None:
         "",
         "Per-metric tables: the `report.md` beside each `report.json`.",
         "",
+        *floor_lines(args.floor),
         *(["## Status", "", args.note, ""] if args.note else []),
         "## Use and limits",
         "",
