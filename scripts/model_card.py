@@ -150,7 +150,12 @@ def main() -> None:
     agg = ind["aggregate"]
     adh = adherence(ind["clips"])
     g_err, g_ok, g_n = gravity(ind["clips"])
-    continued = "; then STAGE=more" if any(r["run"].startswith("dit-s-more") for r in history) else ""
+    later = [
+        stage
+        for stage, prefix in (("more", "dit-s-more"), ("decoder", "vae-s-decoder"))
+        if any(r["run"].startswith(prefix) for r in history)
+    ]
+    continued = f"; then STAGE={' and '.join(later)}" if later else ""
     lines = [
         f"# {args.model.name}",
         "",
