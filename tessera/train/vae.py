@@ -25,6 +25,10 @@ DEFAULTS = {
     # are a few percent of each frame, so a plain mean lets a model blur them away at little cost while the
     # benchmark reads nothing else. 0 turns it off; single images are unaffected (nothing moves).
     "motion_weight": 0.0,
+    # Weight of an L1 term on frame-to-frame differences (reconstruction's vs the clip's): a static backdrop must
+    # not flicker and a moving object must not smear across a 4-frame latent block, which per-frame errors
+    # barely see. 0 turns it off.
+    "temporal_weight": 0.0,
 }
 
 
@@ -35,7 +39,7 @@ def motion_mask(video: torch.Tensor) -> torch.Tensor:
     return ((video - backdrop).abs().amax(dim=1, keepdim=True) / 0.5).clamp(max=1.0)
 
 
-def vae_loss(kl_weight: float, seed: int, motion_weight: float = 0.0):
+def vae_loss(kl_weight: float, seed: int, motion_weight: float = 0.0, temporal_weight: float = 0.0):
     def loss_fn(model: nn.Module, batch: Batch, step: int):
         x = batch.video
         recon, mean, logvar = model(x, seeds=[batch.generator(seed, i) for i in range(len(x))])
@@ -47,6 +51,8 @@ def vae_loss(kl_weight: float, seed: int, motion_weight: float = 0.0):
         if motion_weight:
             w = motion_weight * motion_mask(x)
             loss = loss + (w * (err.abs() + err.pow(2))).mean()
+        if temporal_weight and x.shape[2] > 1:
+            loss = loss + temporal_weight * err.diff(dim=2).abs().mean()  # diff of errors = error of diffs
         mse = float(mse.detach())
         return loss, {
             "l1": float(l1.detach()),
@@ -106,6 +112,11 @@ def train_vae(
 
     describe = {"kind": "autoencoder", "params": params_to_dict(params)}
     trainer = Trainer(
-        model, cfg, source, vae_loss(float(extra["kl_weight"]), cfg.seed, float(extra["motion_weight"])), save, describe
+        model,
+        cfg,
+        source,
+        vae_loss(float(extra["kl_weight"]), cfg.seed, float(extra["motion_weight"]), float(extra["temporal_weight"])),
+        save,
+        describe,
     )
     return trainer.fit(resume=resume, until=until)

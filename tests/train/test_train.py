@@ -59,7 +59,7 @@ def test_autoencoder_loss_decreases_when_overfitting_a_few_clips(tmp_path):
     )
 
 
-def test_motion_weight_counts_moving_pixels_only():
+def test_motion_and_temporal_weights_price_what_the_benchmark_sees():
     from tessera.train.data import Batch
     from tessera.train.vae import motion_mask, vae_loss
 
@@ -78,6 +78,15 @@ def test_motion_weight_counts_moving_pixels_only():
     plain, _ = vae_loss(0.0, 0)(Blur(), batch, 0)
     weighted, _ = vae_loss(0.0, 0, motion_weight=10.0)(Blur(), batch, 0)
     assert weighted > 5 * plain  # the missed dot now costs what it means to the benchmark
+
+    class Flicker(torch.nn.Module):  # right on average, but the backdrop changes from frame to frame
+        def forward(self, x, seeds):
+            wobble = 0.05 * torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0]).view(1, 1, 5, 1, 1)
+            return x + wobble, torch.zeros(1), torch.zeros(1)
+
+    steady, _ = vae_loss(0.0, 0)(Flicker(), batch, 0)
+    temporal, _ = vae_loss(0.0, 0, temporal_weight=1.0)(Flicker(), batch, 0)
+    assert temporal.item() == pytest.approx(steady.item() + 0.1)  # |0.05 - (-0.05)| between every pair of frames
 
 
 def _dit_cfg(out, vae_dir, **kw):
