@@ -158,10 +158,14 @@ def _load_bert(folder: Path, config: dict):
 
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.no_padding()
+    tokenizer.no_truncation()
 
     def encode_batch(texts: list[str], max_length: int) -> list[list[int]]:
-        tokenizer.enable_truncation(max_length)
-        return [e.ids for e in tokenizer.encode_batch(texts)]
+        # Cut here, not with enable_truncation: the tokenizer is shared by encoders of different max_tokens
+        # (pipeline 48, safety 64) across a server's threads. Keep [CLS] + the first tokens + [SEP], as
+        # transformers' truncation does for one sequence.
+        rows = [e.ids for e in tokenizer.encode_batch(texts)]
+        return [r if len(r) <= max_length else r[: max_length - 1] + r[-1:] for r in rows]
 
     model = _Bert(config).load(load_file(str(folder / "model.safetensors")))
     return _Tokens(encode_batch, tokenizer.get_vocab()), model.eval().requires_grad_(False), config["hidden_size"]
@@ -245,7 +249,8 @@ class TextEncoder(nn.Module):
         return [states[i, :n].clone() for i, n in enumerate(lengths)]
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
-        """Each text's token ids as the encoder sees them (special tokens added, cut at ``max_tokens``)."""
+        """Each text's token ids as the encoder sees them (special tokens added, cut at ``max_tokens``); for the
+        toy encoder, one position per word plus the end token."""
         if self.tokens is None:
             return [list(range(min(len(t.split()) + 1, self.params.max_tokens))) for t in texts]
         return self.tokens.ids(texts, self.params.max_tokens)
