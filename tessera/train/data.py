@@ -9,6 +9,7 @@ process with the combined batch.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,15 +22,22 @@ from tessera.models.autoencoder import to_video
 
 @dataclass
 class Batch:
-    video: torch.Tensor  # (B, 3, T, H, W) float in [-1, 1]
+    video: torch.Tensor | None  # (B, 3, T, H, W) float in [-1, 1]; None when every clip's latent is cached
     captions: list[str]
     keys: list[tuple] | None = None  # identifies each clip (for caching its latent); None if not cacheable
     indices: list[int] | None = None  # global sample indices: per-sample randomness is seeded from them
+    device: torch.device = torch.device("cpu")  # where the batch's tensors (and its latents) go
+
+    def to(self, device: torch.device | str) -> Batch:
+        self.device = torch.device(device)
+        if self.video is not None:
+            self.video = self.video.to(self.device)
+        return self
 
     def generator(self, seed: int, i: int) -> torch.Generator:
         """Generator of sample ``i``'s noise: a function of (seed, global index), so the draws do not depend
         on how the global batch is split over processes."""
-        return torch.Generator(self.video.device).manual_seed(seed * 1_000_003 + self.indices[i] * 7919 + 17)
+        return torch.Generator(self.device).manual_seed(seed * 1_000_003 + self.indices[i] * 7919 + 17)
 
     def rng(self, seed: int, i: int) -> np.random.Generator:
         return np.random.default_rng([seed, self.indices[i], 4])
@@ -55,14 +63,33 @@ class BatchSource:
         """Frames, caption, and a key that is equal exactly when the frames are equal."""
         raise NotImplementedError
 
-    def batch(self, step: int, batch_size: int, rank: int = 0, world_size: int = 1) -> Batch:
+    def key(self, index: int, bucket: Bucket):
+        """``sample``'s key without making the sample."""
+        raise NotImplementedError
+
+    def batch(
+        self,
+        step: int,
+        batch_size: int,
+        rank: int = 0,
+        world_size: int = 1,
+        known: Callable[[tuple], str | None] | None = None,
+    ) -> Batch:
+        """This rank's slice of batch ``step``. ``known(key)`` gives the caption of a clip whose latent is cached
+        (None otherwise): when every clip of the slice is known, the batch carries no video, since rendering
+        clips only to find their latents in the cache would cost more than the step itself on a GPU."""
         if batch_size % world_size:
             raise ConfigError(f"batch_size ({batch_size}) must be divisible by the number of processes ({world_size})")
         bucket = self.bucket(step, range(step * batch_size, (step + 1) * batch_size))
         local = batch_size // world_size
+        own = range(step * batch_size + rank * local, step * batch_size + (rank + 1) * local)
+        if known is not None and not self.window:
+            keys = [(self.key(index, bucket), bucket) for index in own]
+            captions = [known(k) for k in keys]
+            if all(c is not None for c in captions):
+                return Batch(None, captions, keys, list(own))
         videos, captions, keys, indices = [], [], [], []
-        for j in range(rank * local, (rank + 1) * local):
-            index = step * batch_size + j
+        for index in own:
             frames, caption, key = self.sample(index, bucket, np.random.default_rng([self.seed, index, 2]))
             videos.append(to_video(frames))
             captions.append(caption)
@@ -107,6 +134,9 @@ class WorldSource(BatchSource):
         clip = sample_clip(self.seed * 1_000_003 + index, self.split, bucket.width, bucket.height, frames, self.fps)
         return self._take(clip.frames, bucket, rng), clip.caption, index
 
+    def key(self, index, bucket):
+        return self.pool_clip(index, bucket) if self.pool else index
+
     def pool_clip(self, index: int, bucket: Bucket) -> int:
         """The pool clip that global sample ``index`` shows when its step draws ``bucket``."""
         n, b = len(self.buckets), self.buckets.index(bucket)
@@ -140,6 +170,9 @@ class SampleListSource(BatchSource):
         position = self._position(index)
         s = self.samples[position]
         return self._take(s["frames"], bucket, rng), s["caption"], position
+
+    def key(self, index, bucket):
+        return self._position(index)
 
 
 def make_source(

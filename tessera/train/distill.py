@@ -69,6 +69,9 @@ class DistillObjective:
             x = torch.where(pin, cond, x)
         return x
 
+    def known(self, key) -> str | None:
+        return self.data.known(key)
+
     def __call__(self, model: nn.Module, batch: Batch, step: int):
         z = self.data.latents(batch)
         b, _, frames = z.shape[:3]

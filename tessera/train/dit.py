@@ -80,13 +80,19 @@ class DiTObjective:
         if keys is not None:
             found = [self.cache.get(k) for k in keys]
             if all(z is not None for z in found):
-                return torch.stack(found).to(batch.video.device)
-        with torch.autocast(batch.video.device.type, enabled=False):
+                return torch.stack(found).to(batch.device)
+        if batch.video is None:
+            raise RuntimeError("a batch without video must have every latent cached")  # a bug, not bad input
+        with torch.autocast(batch.device.type, enabled=False):
             z = self.vae.normalize(self.vae.encode(batch.video.float())[0])
         if keys is not None:
-            for k, zi in zip(keys, z, strict=True):
-                self.cache.put(k, zi)
+            for k, zi, caption in zip(keys, z, batch.captions, strict=True):
+                self.cache.put(k, zi, caption)
         return z
+
+    def known(self, key) -> str | None:
+        """For the batch source: the caption of a clip whose latent is cached, so it is not rendered again."""
+        return None if self.cache is None else self.cache.caption(key)
 
     def flush(self) -> None:
         """Write the latents encoded since the last flush (the trainer calls this with every checkpoint)."""

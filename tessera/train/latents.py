@@ -2,13 +2,15 @@
 a resumed run (a new session, a crash) does not spend its first epoch encoding again.
 
 On disk: ``part-R-N.safetensors`` files in the run's ``latents/`` folder, each holding the latents that rank
-``R`` encoded since its previous part, named by the clip's key. Every part records a tag (the autoencoder's
+``R`` encoded since its previous part, named by the clip's key, with the clips' captions in its metadata (so
+a cached clip need not be rendered again only to read its caption). Every part records a tag (the autoencoder's
 weights hash, the data and seed): a part made for another autoencoder or data set is ignored, never used.
 Parts are written atomically, so a run killed mid-write loses only the entries not yet written.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -27,6 +29,7 @@ class LatentCache:
     def __init__(self, folder: str | os.PathLike | None, tag: str, rank: int = 0, flush_every: int = 1024) -> None:
         self.folder, self.tag, self.rank, self.flush_every = folder and Path(folder), tag, rank, flush_every
         self.entries: dict[str, torch.Tensor] = {}
+        self.captions: dict[str, str] = {}
         self.pending: list[str] = []
         if self.folder is not None and self.folder.is_dir():
             self._load()
@@ -35,9 +38,11 @@ class LatentCache:
         skipped = 0
         for path in sorted(self.folder.glob("part-*.safetensors")):
             with safe_open(path, "pt") as f:
-                if (f.metadata() or {}).get("tag") != self.tag:
+                metadata = f.metadata() or {}
+                if metadata.get("tag") != self.tag:
                     skipped += 1
                     continue
+                self.captions.update(json.loads(metadata.get("captions", "{}")))
                 for name in f.keys():
                     self.entries[name] = f.get_tensor(name)
         if self.entries or skipped:
@@ -50,11 +55,18 @@ class LatentCache:
     def get(self, key) -> torch.Tensor | None:
         return self.entries.get(self.name(key))
 
-    def put(self, key, z: torch.Tensor) -> None:
+    def caption(self, key) -> str | None:
+        """The caption of a cached clip (None: not cached, or cached by a version that kept no captions)."""
+        name = self.name(key)
+        return self.captions.get(name) if name in self.entries else None
+
+    def put(self, key, z: torch.Tensor, caption: str | None = None) -> None:
         name = self.name(key)
         if name not in self.entries:
             self.entries[name] = z.detach().cpu().contiguous()
             self.pending.append(name)
+        if caption is not None:
+            self.captions[name] = caption
         if self.folder is not None and len(self.pending) >= self.flush_every:
             self.flush()
 
@@ -65,7 +77,8 @@ class LatentCache:
         number = len(list(self.folder.glob(f"part-{self.rank}-*.safetensors")))
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".part-", suffix=".tmp")
         os.close(fd)
-        save_file({n: self.entries[n] for n in self.pending}, tmp, metadata={"tag": self.tag})
+        captions = json.dumps({n: self.captions[n] for n in self.pending if n in self.captions})
+        save_file({n: self.entries[n] for n in self.pending}, tmp, metadata={"tag": self.tag, "captions": captions})
         os.replace(tmp, self.folder / f"part-{self.rank}-{number:05d}.safetensors")
         self.pending = []
 

@@ -311,8 +311,8 @@ class Trainer:
         lr = cfg.lr_at(self.step)
         for group in self.opt.param_groups:
             group["lr"] = lr
-        batch = self.source.batch(self.step, cfg.batch_size, d.rank, d.world_size)
-        batch.video = batch.video.to(d.device)
+        known = getattr(self.loss_fn, "known", None)  # objectives with a latent cache skip rendering cached clips
+        batch = self.source.batch(self.step, cfg.batch_size, d.rank, d.world_size, known=known).to(d.device)
         self.model.train()
         with autocast_bf16(d.device, cfg.bf16):
             loss, metrics = self.loss_fn(self.model, batch, self.step)

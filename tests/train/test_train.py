@@ -223,6 +223,28 @@ def test_latents_are_cached_only_for_finite_data(vae_dir, tmp_path):
     assert open_cache(_cfg(tmp_path / "run"), {**DEFAULTS, "pool": 2}, weights) is not None
 
 
+def test_cached_clips_are_not_rendered_again(vae_dir, monkeypatch):
+    from tessera.train.dit import DEFAULTS, DiTObjective
+    from tessera.train.latents import LatentCache
+
+    vae, text = Autoencoder.from_pretrained(vae_dir), TextEncoder(TextEncoderParams(source="toy:32"))
+    source = WorldSource(_cfg("x").buckets(), pool=2)
+    objective = DiTObjective(vae, text, DEFAULTS, 0, LatentCache(None, "t"))
+    torch.manual_seed(0)
+    model = DiT.from_preset("tiny")
+    first = source.batch(0, 2, known=objective.known)  # nothing cached yet: rendered
+    assert first.video is not None
+    loss = objective(model, first, 0)[0]
+
+    def no_render(*args):
+        raise AssertionError("a cached clip was rendered")
+
+    monkeypatch.setattr(source, "sample", no_render)
+    again = source.batch(0, 2, known=objective.known)
+    assert again.video is None and again.captions == first.captions and again.keys == first.keys
+    assert torch.equal(objective(model, again, 0)[0], loss)  # the same step, bit for bit
+
+
 def test_latent_cache_survives_a_restart_but_not_a_new_autoencoder(vae_dir, tmp_path):
     from tessera.train.latents import LatentCache
 
@@ -230,10 +252,11 @@ def test_latent_cache_survives_a_restart_but_not_a_new_autoencoder(vae_dir, tmp_
     cache = LatentCache(folder, "vae-a", flush_every=2)
     z = [torch.randn(4, 3, 2, 2) for _ in range(3)]
     for i, zi in enumerate(z):
-        cache.put((i, "64x64"), zi)
+        cache.put((i, "64x64"), zi, f"clip {i}")
     assert len(list(folder.glob("part-*.safetensors"))) == 1  # two flushed, the third still pending
     again = LatentCache(folder, "vae-a")
     assert len(again) == 2 and torch.equal(again.get((1, "64x64")), z[1]) and again.get((2, "64x64")) is None
+    assert again.caption((1, "64x64")) == "clip 1" and again.caption((2, "64x64")) is None
     assert len(LatentCache(folder, "vae-b")) == 0  # latents of another autoencoder are never used
 
 
