@@ -52,8 +52,8 @@ case "$STAGE" in
     while [ -d "$out/model" ]; do n=$((n + 1)); out=runs/dit-s-more$n; done
     # A new pool each time: the seed counts the runs the shipped model's history already holds.
     seed=$(python -c "import json; print(len(json.load(open('models/tessera-world-s/training.json'))))" 2>/dev/null || echo 1)
-    # Single images (1 frame) join the clips, as in Sora's joint image-video training: a quarter of the steps
-    # at a ninth of the tokens, so colour and shape binding get many more cheap updates.
+    # Single images (1 frame) join the clips, as in Sora's joint image-video training: a quarter of the steps,
+    # each at a fifth (17 frames) to a ninth (33 frames) of a clip's tokens: cheap updates for colour and shape.
     retry tessera train dit --preset s --init models/tessera-world-s --out "$out" --steps ${DIT_STEPS:-2000} \
       --batch-size 16 --lr 2e-4 --warmup 100 --ema-decay 0.998 --frames ${FRAMES:-1,17,25,33} --sizes 64x64,112x64,64x112 \
       --set pool=${POOL:-1200} --seed ${SEED:-$seed} --ckpt-every 250 --log-every 25

@@ -59,12 +59,13 @@ class BatchSource:
     def fitting(self, indices: range) -> tuple[Bucket, ...]:
         return self.buckets
 
-    def sample(self, index: int, bucket: Bucket, rng: np.random.Generator) -> tuple[np.ndarray, str, tuple]:
-        """Frames, caption, and a key that is equal exactly when the frames are equal."""
+    def sample(self, index: int, bucket: Bucket, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        """Frames and caption of global sample ``index`` at ``bucket``."""
         raise NotImplementedError
 
     def key(self, index: int, bucket: Bucket):
-        """``sample``'s key without making the sample."""
+        """Which clip sample ``index`` shows: equal exactly when the clips are equal (with the bucket, the key of
+        its latent in a cache), known without rendering the clip."""
         raise NotImplementedError
 
     def batch(
@@ -77,25 +78,23 @@ class BatchSource:
     ) -> Batch:
         """This rank's slice of batch ``step``. ``known(key)`` gives the caption of a clip whose latent is cached
         (None otherwise): when every clip of the slice is known, the batch carries no video, since rendering
-        clips only to find their latents in the cache would cost more than the step itself on a GPU."""
+        clips only to find their latents in the cache is wasted work (it does not shrink on a GPU; the step does)."""
         if batch_size % world_size:
             raise ConfigError(f"batch_size ({batch_size}) must be divisible by the number of processes ({world_size})")
         bucket = self.bucket(step, range(step * batch_size, (step + 1) * batch_size))
         local = batch_size // world_size
-        own = range(step * batch_size + rank * local, step * batch_size + (rank + 1) * local)
-        if known is not None and not self.window:
-            keys = [(self.key(index, bucket), bucket) for index in own]
+        own = list(range(step * batch_size + rank * local, step * batch_size + (rank + 1) * local))
+        keys = None if self.window else [(self.key(index, bucket), bucket) for index in own]
+        if known is not None and keys is not None:
             captions = [known(k) for k in keys]
             if all(c is not None for c in captions):
-                return Batch(None, captions, keys, list(own))
-        videos, captions, keys, indices = [], [], [], []
+                return Batch(None, captions, keys, own)
+        videos, captions = [], []
         for index in own:
-            frames, caption, key = self.sample(index, bucket, np.random.default_rng([self.seed, index, 2]))
+            frames, caption = self.sample(index, bucket, np.random.default_rng([self.seed, index, 2]))
             videos.append(to_video(frames))
             captions.append(caption)
-            keys.append((key, bucket))
-            indices.append(index)
-        return Batch(torch.stack(videos), captions, None if self.window else keys, indices)
+        return Batch(torch.stack(videos), captions, keys, own)
 
     def _take(self, frames: np.ndarray, bucket: Bucket, rng: np.random.Generator) -> np.ndarray:
         """A bucket-sized window: random start when ``window`` (autoencoder training), else the first frames."""
@@ -125,14 +124,13 @@ class WorldSource(BatchSource):
     def sample(self, index, bucket, rng):
         from tessera.world import sample_clip
 
-        if self.pool:
-            index = self.pool_clip(index, bucket)
+        index = self.key(index, bucket)
         # With windows, render a longer clip so windows cover every phase of a motion, not only its start; its
         # length is one the pipeline generates (2-4 s), since a scene's motion spans the clip's duration: windows
         # of 4 s clips alone would never show the per-frame speeds of the 2 s clips the model is asked for.
         frames = max(bucket.frames, int(rng.choice(WINDOW_LENGTHS))) if self.window else bucket.frames
         clip = sample_clip(self.seed * 1_000_003 + index, self.split, bucket.width, bucket.height, frames, self.fps)
-        return self._take(clip.frames, bucket, rng), clip.caption, index
+        return self._take(clip.frames, bucket, rng), clip.caption
 
     def key(self, index, bucket):
         return self.pool_clip(index, bucket) if self.pool else index
@@ -167,9 +165,8 @@ class SampleListSource(BatchSource):
         return tuple(b for b in self.buckets if b.frames <= shortest)
 
     def sample(self, index, bucket, rng):
-        position = self._position(index)
-        s = self.samples[position]
-        return self._take(s["frames"], bucket, rng), s["caption"], position
+        s = self.samples[self._position(index)]
+        return self._take(s["frames"], bucket, rng), s["caption"]
 
     def key(self, index, bucket):
         return self._position(index)

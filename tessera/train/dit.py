@@ -80,9 +80,6 @@ class DiTObjective:
         if keys is not None:
             found = [self.cache.get(k) for k in keys]
             if all(z is not None for z in found):
-                if batch.video is not None:  # rendered anyway (latents cached without captions): keep them now
-                    for k, zi, caption in zip(keys, found, batch.captions, strict=True):
-                        self.cache.put(k, zi, caption)
                 return torch.stack(found).to(batch.device)
         if batch.video is None:
             raise RuntimeError("a batch without video must have every latent cached")  # a bug, not bad input

@@ -57,16 +57,15 @@ class LatentCache:
 
     def caption(self, key) -> str | None:
         """The caption of a cached clip (None: not cached, or cached by a version that kept no captions)."""
-        name = self.name(key)
-        return self.captions.get(name) if name in self.entries else None
+        return self.captions.get(self.name(key))
 
     def put(self, key, z: torch.Tensor, caption: str | None = None) -> None:
         name = self.name(key)
         if name not in self.entries:
             self.entries[name] = z.detach().cpu().contiguous()
             self.pending.append(name)
-        if caption is not None:
-            self.captions[name] = caption
+            if caption is not None:
+                self.captions[name] = caption
         if self.folder is not None and len(self.pending) >= self.flush_every:
             self.flush()
 
