@@ -126,8 +126,11 @@ def open_cache(cfg: TrainConfig, extra: dict, vae_weights: Path) -> LatentCache 
     finite = bool(extra["pool"]) or not cfg.data.startswith("world")
     if not (extra["cache_latents"] and finite):
         return None
-    # Latents are a function of the autoencoder's weights and of which clip a key names (data, seed, pool).
-    tag = f"{file_sha256(vae_weights)}|{cfg.data}|seed={cfg.seed}|pool={extra['pool']}"
+    # Latents are a function of the autoencoder's weights and of which clip a key names: the data, seed and
+    # buckets (pool clip c is rendered at bucket c % len(buckets)). Not of the pool's size, so a run on a larger
+    # pool of the same seed reuses the latents of the smaller one (copy its latents/ folder into the new --out).
+    buckets = ",".join(f"{b.frames}x{b.height}x{b.width}" for b in cfg.buckets())
+    tag = f"{file_sha256(vae_weights)}|{cfg.data}|seed={cfg.seed}|buckets={buckets}"
     return LatentCache(Path(cfg.out) / "latents", tag, rank=int(os.environ.get("RANK", "0")))
 
 

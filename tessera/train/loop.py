@@ -406,6 +406,7 @@ class Trainer:
                     self.save_checkpoint()
         self.save_checkpoint()
         if self.step < cfg.steps:
+            self._leave_together()
             return None
         export = self.out / "model"
         ema_state = _full_state(self.ema, self.cfg.fsdp)  # a collective under FSDP: every rank takes part
@@ -413,4 +414,12 @@ class Trainer:
             self.save_fn(ema_state, export)
         if self._tb is not None:
             self._tb.close()
+        self._leave_together()
         return export
+
+    def _leave_together(self) -> None:
+        # No process returns before the checkpoint and export are written: a caller may read them, and a gloo
+        # process group torn down while a peer is still busy can abort the process ("terminate called without
+        # an active exception").
+        if self.dist.world_size > 1:
+            dist.barrier()

@@ -223,6 +223,20 @@ def test_latents_are_cached_only_for_finite_data(vae_dir, tmp_path):
     assert open_cache(_cfg(tmp_path / "run"), {**DEFAULTS, "pool": 2}, weights) is not None
 
 
+def test_a_larger_pool_reuses_the_latents_of_a_smaller_one(vae_dir, tmp_path):
+    from tessera.train.dit import DEFAULTS, open_cache
+
+    weights = Path(vae_dir) / "model.safetensors"
+    small = open_cache(_cfg(tmp_path), {**DEFAULTS, "pool": 2}, weights)
+    small.put((1, "b"), torch.ones(2), "a red ball")
+    small.flush()
+    larger = open_cache(_cfg(tmp_path), {**DEFAULTS, "pool": 8}, weights)
+    assert torch.equal(larger.get((1, "b")), torch.ones(2)) and larger.caption((1, "b")) == "a red ball"
+    # Other buckets render pool clip 1 differently: its latents must not be used.
+    assert len(open_cache(_cfg(tmp_path, frames=(9,)), {**DEFAULTS, "pool": 8}, weights)) == 0
+    assert len(open_cache(_cfg(tmp_path, seed=1), {**DEFAULTS, "pool": 8}, weights)) == 0
+
+
 def test_cached_clips_are_not_rendered_again(vae_dir, monkeypatch):
     from tessera.train.dit import DEFAULTS, DiTObjective
     from tessera.train.latents import LatentCache
