@@ -193,7 +193,7 @@ def main() -> None:
         f"{agg['count_conservation'].get('pass_rate', float('nan')):.3f}, identity persistence "
         f"{agg['identity_persistence'].get('pass_rate', float('nan')):.3f}; "
         + (
-            f"fitted gravity on {g_n} falling scenes: median error {100 * g_err:.1f}%, "
+            f"fitted gravity on {g_n} falling scene{'s' * (g_n != 1)}: median error {100 * g_err:.1f}%, "
             f"{100 * g_ok:.0f}% of them within 15% of the world's."
             if g_n
             else "no falling scene was tracked well enough to fit gravity."

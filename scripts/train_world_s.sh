@@ -83,8 +83,11 @@ TextToVideoPipeline.from_pretrained(f"{run}/export").save_pretrained("models/tes
 PY
     ;;
   card)
-    # The benchmark on all three splits, then the model card from these reports and the training history kept
-    # in the model folder, with whichever of this machine's runs exist added to it.
+    # The guidance scale with the best prompt adherence (measured on clips the reports do not use), the benchmark
+    # on all three splits, then the model card from these reports and the training history kept in the model
+    # folder, with whichever of this machine's runs exist added to it.
+    python scripts/guidance_sweep.py models/tessera-world-s --scales ${SCALES:-2,3,4} --clips ${CLIPS:-64} \
+      --out docs/eval/guidance.md --set-default
     for split in in-dist ood held-out; do
       tessera eval --model models/tessera-world-s --set "$split" --clips ${CLIPS:-64} --out "docs/eval/model-$split"
     done
