@@ -19,7 +19,9 @@ import numpy as np
 from model_card import adherence
 
 from tessera.eval.report import evaluate_world_set, model_source
+from tessera.models.pretrained import atomic_write_text
 from tessera.pipeline import TextToVideoPipeline
+from tessera.pipeline.pipeline import CONFIG_NAME
 
 
 def measure(pipe, scale: float, clips: int, seed: int) -> dict[str, float]:
@@ -50,7 +52,7 @@ def main() -> None:
             f"({time.perf_counter() - t0:.0f} s)",
             flush=True,
         )
-    best = max(scales, key=lambda s: rows[s]["adherence"])
+    best = max(scales, key=lambda s: rows[s]["adherence"])  # a tie goes to the scale listed first
     lines = [
         f"# Guidance scale of {args.model.name}",
         "",
@@ -73,10 +75,11 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("\n".join(lines) + "\n")
     if args.set_default:
-        path = args.model / "pipeline.json"
+        # Only the one field changes, and atomically: the weights beside it are not rewritten.
+        path = args.model / CONFIG_NAME
         config = json.loads(path.read_text())
         config["guidance"] = best
-        path.write_text(json.dumps(config, indent=2) + "\n")
+        atomic_write_text(path, json.dumps(config, indent=2) + "\n")
         print(f"{path}: guidance {before:g} -> {best:g}")
 
 
