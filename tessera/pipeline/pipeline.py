@@ -8,7 +8,8 @@ the rest are generated.
 - extend forward (``video=``: its last frames open the new clip) or backward (``direction="backward"``: its
   first frames close the new clip);
 - connect (``video=`` and ``end_video=``: the first clip's last frame opens, the second's first frame closes);
-- loop (``loop=True``: the first frame is generated, then the clip is regenerated to return to it);
+- loop (``loop=True``: the first frame is generated, then the clip is regenerated to return to it; the clip
+  has the frames asked for, and its last frame leads back into its first);
 - edit (``video=`` + ``strength=``: SDEdit — noise the clip's latent to ``strength``, denoise under the prompt).
 
 Clips longer than the model's longest training clip are generated in chunks, each extending the previous
@@ -350,10 +351,16 @@ class TextToVideoPipeline:
             raise InvalidInputError(
                 "choose one task: image=, video= (extend/connect/edit) or loop=True (with frames > 1)"
             )
-        if frames > cfg.max_frames and strength is None and (video is not None or loop):
+        if frames > cfg.max_frames and strength is None and video is not None:
             # Long clips are made by chained extension, which cannot also honour a given clip or close a loop.
             raise InvalidInputError(
-                f"extend, connect and loop make at most {cfg.max_frames} frames at a time; ask for fewer frames"
+                f"extend and connect make at most {cfg.max_frames} frames at a time; ask for fewer frames"
+            )
+        held = self.autoencoder.params.temporal_factor if loop else 0  # the loop's closing block, dropped at the end
+        if loop and frames + held > cfg.max_frames:
+            raise InvalidInputError(
+                f"a loop is at most {cfg.max_frames - held} frames (the model makes {cfg.max_frames} at a time, "
+                f"{held} of them the held first frame that closes the loop); ask for fewer frames"
             )
         if generator is None:
             generator = torch.Generator().manual_seed(0 if seed is None else seed)
@@ -386,7 +393,7 @@ class TextToVideoPipeline:
         elif frames > cfg.max_frames:
             latents = self._long(frames, height, width, image, common)
         else:
-            shape = self._latent_shape(frames, height, width)
+            shape = self._latent_shape(frames + held, height, width)
             cond, mask, prefix, suffix = self._conditions(shape, width, height, image, video, end_video, direction)
             latents = self._sample(shape=shape, cond=cond, cond_mask=mask, **common)
             if loop:
@@ -403,7 +410,7 @@ class TextToVideoPipeline:
         t1 = time.perf_counter()
         videos = list(self.decode(latents))
         if loop:
-            videos = [v[: -self.autoencoder.params.temporal_factor] for v in videos]
+            videos = [v[:-held] for v in videos]
         if prefix is not None or suffix is not None:
             videos = [
                 np.concatenate(
