@@ -54,6 +54,16 @@ def main() -> None:
         student, _ = pipeline(args.student)
         rows.append({"model": "student", **score(student, args.split, args.clips, student.config.steps, 1.0)})
         print(json.dumps(rows[-1]), flush=True)
+        # What issue 9 compares: the student against the full model at its own default step count.
+        full = next((r for r in rows if r["model"] == "full" and r["steps"] == pipe.config.steps), None)
+        if full:
+            diffs = {m: rows[-1]["mean_scores"].get(m, 0) - full["mean_scores"].get(m, 0) for m in MEAN_METRICS}
+            print(
+                f"student ({rows[-1]['steps']} steps) - full ({full['steps']} steps): pass-all "
+                f"{100 * (rows[-1]['pass_all'] - full['pass_all']):+.1f} points; mean scores "
+                + ", ".join(f"{m} {d:+.3f}" for m, d in diffs.items()),
+                flush=True,
+            )
 
     import matplotlib
 
@@ -95,7 +105,16 @@ def main() -> None:
     ax.legend()
     for metric in MEAN_METRICS:
         ax2.plot([r["steps"] for r in full], [r["mean_scores"].get(metric) for r in full], "o-", label=metric)
-    ax2.set(xlabel="sampling steps", ylabel="mean score (full model)", xscale="log", ylim=(0, 1))
+    for r in rows:
+        if r["model"] == "student":  # same colours as the full model's lines, square markers
+            for i, metric in enumerate(MEAN_METRICS):
+                ax2.plot([r["steps"]], [r["mean_scores"].get(metric)], "s", color=f"C{i}", markerfacecolor="none")
+    ax2.set(
+        xlabel="sampling steps",
+        ylabel="mean score (lines: full model; open squares: student)",
+        xscale="log",
+        ylim=(0, 1),
+    )
     ax2.set_xticks([r["steps"] for r in full], [str(r["steps"]) for r in full])
     ax2.grid(alpha=0.3)
     for a in (ax, ax2):

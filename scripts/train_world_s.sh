@@ -99,9 +99,10 @@ PY
     python scripts/model_card.py models/tessera-world-s --runs "${runs[@]}" --note "${NOTE:-}" \
       --reports docs/eval/model-in-dist docs/eval/model-ood docs/eval/model-held-out --floor docs/eval/floor-in-dist ;;
   distill)
-    # The few-step model: 4 steps without guidance, distilled from the shipped one.
-    retry tessera train distill --teacher models/tessera-world-s --out runs/distill-s --steps 2000 --batch-size 8 --compile \
-      --student-steps 4 --teacher-steps 24 --frames 17,25,33 --sizes 64x64,112x64,64x112 --set pool=20000 \
-      --ckpt-every 100 --log-every 10 ;;
+    # The few-step model: 4 steps without guidance, distilled from the shipped one, on the shipped model's last
+    # pool (same seed and buckets: copy that run's latents/ into runs/distill-s and no clip is encoded again).
+    retry tessera train distill --teacher models/tessera-world-s --out runs/distill-s --steps ${DISTILL_STEPS:-2000} \
+      --batch-size 8 --ema-decay 0.995 --student-steps 4 --teacher-steps 24 --frames ${FRAMES:-1,17,25,33} \
+      --sizes 64x64,112x64,64x112 --set pool=${POOL:-7200} --seed ${SEED:-5} --ckpt-every 100 --log-every 10 ;;
   *) echo "STAGE must be vae, dit, export, card, distill, more, decoder or all" >&2; exit 2 ;;
 esac
