@@ -55,12 +55,13 @@ def main() -> None:
         rows.append({"model": "student", **score(student, args.split, args.clips, student.config.steps, 1.0)})
         print(json.dumps(rows[-1]), flush=True)
         # What issue 9 compares: the student against the full model at its own default step count.
-        full = next((r for r in rows if r["model"] == "full" and r["steps"] == pipe.config.steps), None)
-        if full:
-            diffs = {m: rows[-1]["mean_scores"].get(m, 0) - full["mean_scores"].get(m, 0) for m in MEAN_METRICS}
+        ref = next((r for r in rows if r["model"] == "full" and r["steps"] == pipe.config.steps), None)
+        if ref:
+            nan = float("nan")  # a metric with no applicable clip shows as nan, not as a difference from 0
+            diffs = {m: rows[-1]["mean_scores"].get(m, nan) - ref["mean_scores"].get(m, nan) for m in MEAN_METRICS}
             print(
-                f"student ({rows[-1]['steps']} steps) - full ({full['steps']} steps): pass-all "
-                f"{100 * (rows[-1]['pass_all'] - full['pass_all']):+.1f} points; mean scores "
+                f"student ({rows[-1]['steps']} steps) - full ({ref['steps']} steps): pass-all "
+                f"{100 * (rows[-1]['pass_all'] - ref['pass_all']):+.1f} points; mean scores "
                 + ", ".join(f"{m} {d:+.3f}" for m, d in diffs.items()),
                 flush=True,
             )

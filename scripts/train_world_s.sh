@@ -99,10 +99,25 @@ PY
     python scripts/model_card.py models/tessera-world-s --runs "${runs[@]}" --note "${NOTE:-}" \
       --reports docs/eval/model-in-dist docs/eval/model-ood docs/eval/model-held-out --floor docs/eval/floor-in-dist ;;
   distill)
-    # The few-step model: 4 steps without guidance, distilled from the shipped one, on the shipped model's last
-    # pool (same seed and buckets: copy that run's latents/ into runs/distill-s and no clip is encoded again).
+    # The few-step model: 4 steps without guidance, distilled from the shipped one. On the pool of this machine's
+    # newest finished STAGE=more run, read from its checkpoint, whose latents it takes over (same autoencoder,
+    # seed and buckets: no clip is encoded again); with no such run, on a new pool.
+    last="" n=1 out=runs/dit-s-more
+    while [ -d "$out/model" ]; do last=$out; n=$((n + 1)); out=runs/dit-s-more$n; done
+    frames=1,17,25,33 pool=7200 seed=1
+    if [ -n "$last" ]; then
+      read -r frames pool seed < <(python - "$last" <<'PY'
+import json, sys
+from tessera.train.loop import checkpoint_dirs
+cfg = json.loads((checkpoint_dirs(sys.argv[1])[-1] / "trainer.json").read_text())["train"]
+print(",".join(map(str, cfg["frames"])), cfg["extra"]["pool"], cfg["seed"])
+PY
+)
+      mkdir -p runs/distill-s
+      [ -d runs/distill-s/latents ] || cp -r "$last/latents" runs/distill-s/
+    fi
     retry tessera train distill --teacher models/tessera-world-s --out runs/distill-s --steps ${DISTILL_STEPS:-2000} \
-      --batch-size 8 --ema-decay 0.995 --student-steps 4 --teacher-steps 24 --frames ${FRAMES:-1,17,25,33} \
-      --sizes 64x64,112x64,64x112 --set pool=${POOL:-7200} --seed ${SEED:-5} --ckpt-every 100 --log-every 10 ;;
+      --batch-size 8 --ema-decay 0.995 --student-steps 4 --teacher-steps 24 --frames "$frames" \
+      --sizes 64x64,112x64,64x112 --set pool="$pool" --seed "$seed" --ckpt-every 100 --log-every 10 ;;
   *) echo "STAGE must be vae, dit, export, card, distill, more, decoder or all" >&2; exit 2 ;;
 esac

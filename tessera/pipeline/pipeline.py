@@ -352,7 +352,7 @@ class TextToVideoPipeline:
                 "choose one task: image=, video= (extend/connect/edit) or loop=True (with frames > 1)"
             )
         if frames > cfg.max_frames and strength is None and video is not None:
-            # Long clips are made by chained extension, which cannot also honour a given clip or close a loop.
+            # Long clips are made by chained extension, which cannot also honour a given clip (nor close a loop).
             raise InvalidInputError(
                 f"extend and connect make at most {cfg.max_frames} frames at a time; ask for fewer frames"
             )
