@@ -6,7 +6,7 @@
 # the cosine schedule follows --steps, so a run resumed with a different count continues on the new schedule.
 # A later session on a fresh machine continues the shipped transformer with STAGE=more (--init), on the
 # shipped autoencoder, and exports again.
-#   STAGE=vae|dit|export|card|distill|more|decoder|vae-more|retrain|all  scripts/train_world_s.sh     (all: vae..distill in order)
+#   STAGE=vae|dit|export|card|distill|more|decoder|vae-more|all  scripts/train_world_s.sh     (all: vae..distill in order)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${STAGE:-vae}
@@ -54,7 +54,9 @@ case "$STAGE" in
     seed=$(python -c "import json; print(len(json.load(open('models/tessera-world-s/training.json'))))" 2>/dev/null || echo 1)
     # Single images (1 frame) join the clips, as in Sora's joint image-video training: a quarter of the steps,
     # each at a fifth (17 frames) to a ninth (33 frames) of a clip's tokens: cheap updates for colour and shape.
-    retry tessera train dit --preset s --init models/tessera-world-s --out "$out" --steps ${DIT_STEPS:-2000} \
+    # VAE=DIR moves it onto another autoencoder (STAGE=vae-more's): the shipped weights start it, the pool is encoded
+    # by that autoencoder, and the export ships the two together.
+    retry tessera train dit --preset s --init models/tessera-world-s ${VAE:+--vae "$VAE"} --out "$out" --steps ${DIT_STEPS:-2000} \
       --batch-size 16 --lr 2e-4 --warmup 100 --ema-decay 0.998 --frames ${FRAMES:-1,17,25,33} --sizes 64x64,112x64,64x112 \
       --set pool=${POOL:-1200} --seed ${SEED:-$seed} --ckpt-every 250 --log-every 25
     RUN=$out STAGE=export "$0" ;;
@@ -73,21 +75,12 @@ PY
   vae-more)
     # Continue the shipped autoencoder, encoder included (the decoder alone, STAGE=decoder, cannot recover what the
     # encoder drops: 4 frames of moving objects in one latent frame). The latent space moves, so nothing is written
-    # over the shipped model: the transformer is retrained on runs/vae-s-more/model first (STAGE=retrain).
+    # over the shipped model: the transformer moves onto it first (VAE=runs/vae-s-more/model STAGE=more).
     # 9-frame clips only: their first frame is encoded alone, so every clip trains the image path too.
     retry tessera train vae --init models/tessera-world-s/autoencoder --out runs/vae-s-more \
       --steps ${VAE_STEPS:-4500} --batch-size 4 --lr 3e-4 --warmup 100 --ema-decay 0.998 --frames 9 --sizes 64x64 \
       --set motion_weight=${MOTION_WEIGHT:-3} --set temporal_weight=${TEMPORAL_WEIGHT:-0.5} --seed ${SEED:-11} \
       --ckpt-every 100 --log-every 25 ;;
-  retrain)
-    # The transformer moved onto the autoencoder of STAGE=vae-more: the shipped weights start it (their latent space
-    # is that autoencoder's start, so the text, motion and tasks carry over), on a new pool encoded by the new
-    # encoder; the export then replaces the shipped model, autoencoder included.
-    [ -d runs/vae-s-more/model ] || { echo "STAGE=retrain needs runs/vae-s-more/model: run STAGE=vae-more first" >&2; exit 2; }
-    retry tessera train dit --preset s --init models/tessera-world-s --vae runs/vae-s-more/model --out runs/dit-s-retrain \
-      --steps ${DIT_STEPS:-6000} --batch-size 16 --lr 2e-4 --warmup 200 --ema-decay 0.998 --frames ${FRAMES:-1,17,25,33} \
-      --sizes 64x64,112x64,64x112 --set pool=${POOL:-4800} --seed ${SEED:-21} --ckpt-every 250 --log-every 25
-    RUN=runs/dit-s-retrain STAGE=export "$0" ;;
   export)
     # fp16 on disk keeps the shipped folder under 100 MB; weights load back as fp32.
     RUN=${RUN:-runs/dit-s}
@@ -137,5 +130,5 @@ PY
     retry tessera train distill --teacher models/tessera-world-s --out runs/distill-s --steps ${DISTILL_STEPS:-2000} \
       --batch-size 8 --ema-decay 0.995 --student-steps 4 --teacher-steps 24 --frames "$frames" \
       --sizes 64x64,112x64,64x112 --set pool="$pool" --seed "$seed" --ckpt-every 100 --log-every 10 ;;
-  *) echo "STAGE must be vae, dit, export, card, distill, more, decoder, vae-more, retrain or all" >&2; exit 2 ;;
+  *) echo "STAGE must be vae, dit, export, card, distill, more, decoder, vae-more or all" >&2; exit 2 ;;
 esac
