@@ -152,10 +152,10 @@ def main() -> None:
     g_err, g_ok, g_n = gravity(ind["clips"])
     later = [
         stage
-        for stage, prefix in (("more", "dit-s-more"), ("decoder", "vae-s-decoder"))
+        for stage, prefix in (("more", "dit-s-more"), ("decoder", "vae-s-decoder"), ("vae-more", "vae-s-more"))
         if any(r["run"].startswith(prefix) for r in history)
     ]
-    continued = f"; then STAGE={' and '.join(later)}" if later else ""
+    continued = f"; then STAGE={', '.join(later)}" if later else ""
     lines = [
         f"# {args.model.name}",
         "",

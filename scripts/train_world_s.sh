@@ -105,8 +105,11 @@ PY
     # The floor: the benchmark on the autoencoder's reconstructions of the true clips.
     tessera eval --autoencoder models/tessera-world-s/autoencoder --set in-dist --clips ${CLIPS:-64} \
       --out docs/eval/floor-in-dist
+    # In the order they finished (a run's log is last written as it ends): the order of the model's history.
     runs=()
-    for run in runs/vae-s runs/dit-s runs/vae-s-decoder runs/dit-s-more*; do [ -f "$run/log.csv" ] && runs+=("$run"); done
+    for log in $(ls -tr runs/{vae-s,dit-s,vae-s-decoder,vae-s-more}/log.csv runs/dit-s-more*/log.csv 2>/dev/null); do
+      runs+=("$(dirname "$log")")
+    done
     python scripts/model_card.py models/tessera-world-s --runs "${runs[@]}" --note "${NOTE:-}" \
       --reports docs/eval/model-in-dist docs/eval/model-ood docs/eval/model-held-out --floor docs/eval/floor-in-dist ;;
   distill)
