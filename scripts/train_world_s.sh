@@ -105,10 +105,11 @@ PY
     # The floor: the benchmark on the autoencoder's reconstructions of the true clips.
     tessera eval --autoencoder models/tessera-world-s/autoencoder --set in-dist --clips ${CLIPS:-64} \
       --out docs/eval/floor-in-dist
-    # In the order they finished (a run's log is last written as it ends): the order of the model's history.
+    # Finished runs only (they have model/; one still training is not in the shipped model), in the order they
+    # finished (a run's log is last written as it ends): the order of the model's history.
     runs=()
     for log in $(ls -tr runs/{vae-s,dit-s,vae-s-decoder,vae-s-more}/log.csv runs/dit-s-more*/log.csv 2>/dev/null); do
-      runs+=("$(dirname "$log")")
+      if [ -d "$(dirname "$log")/model" ]; then runs+=("$(dirname "$log")"); fi
     done
     python scripts/model_card.py models/tessera-world-s --runs "${runs[@]}" --note "${NOTE:-}" \
       --reports docs/eval/model-in-dist docs/eval/model-ood docs/eval/model-held-out --floor docs/eval/floor-in-dist ;;
