@@ -32,6 +32,8 @@ def score(pipe, split: str, clips: int, steps: int, guidance: float | None) -> d
         "adherence": agg["prompt_adherence"].get("pass_rate"),
         # Mean scores move before pass rates do: a model that passes nothing can still get better or worse.
         "mean_scores": {k: v["mean"] for k, v in agg.items() if k in MEAN_METRICS and v.get("n")},
+        # Every metric's pass rate: with pass-all near 0 for both models, these are what the 5-point margin compares.
+        "pass_rates": {k: v["pass_rate"] for k, v in agg.items() if k != "passed_all" and v.get("n")},
         "seconds_per_clip": (time.perf_counter() - t0) / clips,
     }
 
@@ -63,6 +65,18 @@ def main() -> None:
                 f"student ({rows[-1]['steps']} steps) - full ({ref['steps']} steps): pass-all "
                 f"{100 * (rows[-1]['pass_all'] - ref['pass_all']):+.1f} points; mean scores "
                 + ", ".join(f"{m} {d:+.3f}" for m, d in diffs.items()),
+                flush=True,
+            )
+            points = {
+                m: 100 * (rows[-1]["pass_rates"][m] - ref["pass_rates"][m])
+                for m in ref["pass_rates"]
+                if m in rows[-1]["pass_rates"]
+            }
+            worst = min(points.values(), default=0.0)
+            print(
+                "pass rates, student - full, points: "
+                + ", ".join(f"{m} {d:+.1f}" for m, d in points.items())
+                + f"; worst {worst:+.1f} ({'within' if worst >= -5 else 'outside'} issue 9's 5-point margin)",
                 flush=True,
             )
 

@@ -132,7 +132,7 @@ PY
       [ -d runs/distill-s/latents ] || cp -r "$last/latents" runs/distill-s/
     fi
     retry tessera train distill --teacher models/tessera-world-s --out runs/distill-s --steps ${DISTILL_STEPS:-2000} \
-      --batch-size 8 --ema-decay 0.995 --student-steps 4 --teacher-steps 24 --frames "$frames" \
+      --batch-size 8 --ema-decay 0.995 --student-steps ${STUDENT_STEPS:-4} --teacher-steps 24 --frames "$frames" \
       --sizes 64x64,112x64,64x112 --set pool="$pool" --seed "$seed" --ckpt-every 100 --log-every 10 ;;
   *) echo "STAGE must be vae, dit, export, card, distill, more, decoder, vae-more or all" >&2; exit 2 ;;
 esac
