@@ -29,7 +29,6 @@ def score(pipe, split: str, clips: int, steps: int, guidance: float | None) -> d
         "guidance": guidance if guidance is not None else pipe.config.guidance,
         "pass_all": agg["passed_all"]["pass_rate"],
         "pass_all_ci95": agg["passed_all"]["pass_ci95"],
-        "adherence": agg["prompt_adherence"].get("pass_rate"),
         # Mean scores move before pass rates do: a model that passes nothing can still get better or worse.
         "mean_scores": {k: v["mean"] for k, v in agg.items() if k in MEAN_METRICS and v.get("n")},
         # Every metric's pass rate: with pass-all near 0 for both models, these are what the 5-point margin compares.

@@ -115,8 +115,10 @@ PY
       --reports docs/eval/model-in-dist docs/eval/model-ood docs/eval/model-held-out --floor docs/eval/floor-in-dist ;;
   distill)
     # The few-step model: 4 steps without guidance, distilled from the shipped one. On the pool of this machine's
-    # newest finished STAGE=more run, read from its checkpoint, whose latents it takes over (same autoencoder,
-    # seed and buckets: no clip is encoded again); with no such run, on a new pool.
+    # newest finished STAGE=more run, read from its checkpoint, whose latents it takes over (same seed and buckets);
+    # they are used only if that run encoded with the shipped autoencoder file itself (a run with VAE=DIR, whose
+    # fp32 weights ship as fp16, did not: the cache sees another hash and the pool is encoded again).
+    # With no such run, on a new pool. STUDENT_STEPS sets the student's steps (default 4).
     last="" n=1 out=runs/dit-s-more
     while [ -d "$out/model" ]; do last=$out; n=$((n + 1)); out=runs/dit-s-more$n; done
     frames=1,17,25,33 pool=7200 seed=1
