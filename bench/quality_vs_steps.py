@@ -1,7 +1,7 @@
 """Benchmark quality vs sampling steps: the full model at several step counts (with guidance) and the few-step
 student (without), scored by the physics benchmark on the same captions and seeds; plotted.
 
-    python bench/quality_vs_steps.py [--model models/tessera-world-s] [--student models/tessera-world-s-4step]
+    python bench/quality_vs_steps.py [--model models/tessera-world-s] [--student models/tessera-world-s-8step]
         [--clips 64] [--split in-dist] [--steps 4,8,12,24] [--out docs/quality-vs-steps.png]
 """
 
@@ -26,6 +26,7 @@ def score(pipe, split: str, clips: int, steps: int, guidance: float | None) -> d
     agg = aggregate(scores)
     return {
         "steps": steps,
+        "weights_sha256": pipe.weights_sha256,  # which model was measured (scripts/ship_student.py matches on it)
         "guidance": guidance if guidance is not None else pipe.config.guidance,
         "pass_all": agg["passed_all"]["pass_rate"],
         "pass_all_ci95": agg["passed_all"]["pass_ci95"],

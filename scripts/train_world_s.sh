@@ -6,7 +6,7 @@
 # the cosine schedule follows --steps, so a run resumed with a different count continues on the new schedule.
 # A later session on a fresh machine continues the shipped transformer with STAGE=more (--init), on the
 # shipped autoencoder, and exports again.
-#   STAGE=vae|dit|export|card|distill|more|decoder|vae-more|all  scripts/train_world_s.sh     (all: vae..distill in order)
+#   STAGE=vae|dit|export|card|distill|student|more|decoder|vae-more|all  scripts/train_world_s.sh  (all: vae..student in order)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${STAGE:-vae}
@@ -28,7 +28,7 @@ retry() {
 }
 
 if [ "$STAGE" = all ]; then
-  for stage in vae dit export card distill; do STAGE=$stage "$0" || exit $?; done
+  for stage in vae dit export card distill student; do STAGE=$stage "$0" || exit $?; done
   exit 0
 fi
 
@@ -114,11 +114,11 @@ PY
     python scripts/model_card.py models/tessera-world-s --runs "${runs[@]}" --note "${NOTE:-}" \
       --reports docs/eval/model-in-dist docs/eval/model-ood docs/eval/model-held-out --floor docs/eval/floor-in-dist ;;
   distill)
-    # The few-step model: 4 steps without guidance, distilled from the shipped one. On the pool of this machine's
+    # The few-step model: 8 steps without guidance, distilled from the shipped one. On the pool of this machine's
     # newest finished STAGE=more run, read from its checkpoint, whose latents it takes over (same seed and buckets);
     # they are used only if that run encoded with the shipped autoencoder file itself (a run with VAE=DIR, whose
     # fp32 weights ship as fp16, did not: the cache sees another hash and the pool is encoded again).
-    # With no such run, on a new pool. STUDENT_STEPS sets the student's steps (default 4).
+    # With no such run, on a new pool. STUDENT_STEPS sets the student's steps (default 8).
     last="" n=1 out=runs/dit-s-more
     while [ -d "$out/model" ]; do last=$out; n=$((n + 1)); out=runs/dit-s-more$n; done
     frames=1,17,25,33 pool=7200 seed=1
@@ -134,7 +134,10 @@ PY
       [ -d runs/distill-s/latents ] || cp -r "$last/latents" runs/distill-s/
     fi
     retry tessera train distill --teacher models/tessera-world-s --out runs/distill-s --steps ${DISTILL_STEPS:-2000} \
-      --batch-size 8 --ema-decay 0.995 --student-steps ${STUDENT_STEPS:-4} --teacher-steps 24 --frames "$frames" \
+      --batch-size 8 --ema-decay 0.995 --student-steps ${STUDENT_STEPS:-8} --teacher-steps 24 --frames "$frames" \
       --sizes 64x64,112x64,64x112 --set pool="$pool" --seed "$seed" --ckpt-every 100 --log-every 10 ;;
-  *) echo "STAGE must be vae, dit, export, card, distill, more, decoder, vae-more or all" >&2; exit 2 ;;
+  student)
+    # Ship the finished student beside the default model (models/tessera-world-s-8step), sharing its autoencoder.
+    python scripts/ship_student.py runs/distill-s ;;
+  *) echo "STAGE must be vae, dit, export, card, distill, student, more, decoder, vae-more or all" >&2; exit 2 ;;
 esac

@@ -1,0 +1,119 @@
+"""Ship a distilled few-step student beside the default model: ``models/tessera-world-s-<N>step``.
+
+    python scripts/ship_student.py runs/distill-s [--teacher models/tessera-world-s]
+        [--comparison docs/quality-vs-steps.json]
+
+Only the student's transformer is written (fp16 on disk, loaded back as fp32); its pipeline.json points at the
+teacher's autoencoder, which distillation never changes, so the two folders together stay under the size limit
+and can never disagree about the latent space. The model card records the run and, where the comparison file
+of ``bench/quality_vs_steps.py`` measured this student, its side-by-side numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import torch
+from model_card import run_summary
+
+from tessera.models.autoencoder import Autoencoder
+from tessera.models.dit import DiT
+from tessera.models.pretrained import file_sha256
+
+
+def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k].float(), sb[k].float()) for k in sa)
+
+
+def comparison_lines(path: Path, weights_sha: str, steps: int) -> list[str]:
+    rows = json.loads(path.read_text()) if path.is_file() else []
+    student = next((r for r in rows if r["model"] == "student" and r.get("weights_sha256") == weights_sha), None)
+    full = next((r for r in rows if r["model"] == "full" and r["steps"] == 24), None)
+    if not (student and full):
+        run = f"python bench/quality_vs_steps.py --student <this folder> --steps {steps},24"
+        return [f"Not yet measured: run `{run}`.", ""]
+    lines = [
+        f"`python bench/quality_vs_steps.py --student <this folder> --steps {steps},24` ({path}); the fraction of "
+        "clips that pass each metric:",
+        "",
+        "| model | steps | guidance | all metrics pass | " + " | ".join(student["pass_rates"]) + " | s per clip |",
+        "|---|---|---|---|" + "---|" * len(student["pass_rates"]) + "---|",
+    ]
+    for name, r in (("this student", student), ("the default model", full)):
+        rates = " | ".join(f"{r['pass_rates'].get(m, float('nan')):.3f}" for m in student["pass_rates"])
+        lines.append(
+            f"| {name} | {r['steps']} | {r['guidance']:g} | {r['pass_all']:.3f} | {rates} "
+            f"| {r['seconds_per_clip']:.2f} |"
+        )
+    return [*lines, ""]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("run", type=Path, help="a `tessera train distill` run folder (with model/)")
+    ap.add_argument("--teacher", type=Path, default=Path("models/tessera-world-s"))
+    ap.add_argument("--comparison", type=Path, default=Path("docs/quality-vs-steps.json"))
+    args = ap.parse_args()
+    src = args.run / "model"
+    if not (src / "pipeline.json").is_file():
+        raise SystemExit(f"{src}: no finished student here; finish `STAGE=distill scripts/train_world_s.sh` first")
+    config = json.loads((src / "pipeline.json").read_text())
+    teacher_config = json.loads((args.teacher / "pipeline.json").read_text())
+    teacher_ae = args.teacher / teacher_config["autoencoder"]
+    student_ae = Autoencoder.from_pretrained(src / config["autoencoder"])
+    if not same_weights(student_ae, Autoencoder.from_pretrained(teacher_ae)):
+        raise SystemExit(
+            f"{src}'s autoencoder differs from {teacher_ae}: the student was distilled from another model; distil it "
+            f"again from {args.teacher} (STAGE=distill in a fresh runs/distill-s)"
+        )
+    out = args.teacher.parent / f"{args.teacher.name}-{config['steps']}step"
+    DiT.from_pretrained(src / config["transformer"]).to(torch.float16).save_pretrained(out / "transformer")
+    config["autoencoder"] = os.path.relpath(teacher_ae, out)  # shared, not copied
+    (out / "pipeline.json").write_text(json.dumps(config, indent=2) + "\n")
+
+    teacher_sha = file_sha256(args.teacher / teacher_config["transformer"] / "model.safetensors")
+    evaluations = teacher_config["steps"] * (2 if teacher_config["guidance"] != 1 else 1)
+    run = run_summary(args.run)
+    extra = json.loads(sorted((args.run / "checkpoints").glob("step-*"))[-1].joinpath("trainer.json").read_text())
+    extra = extra["train"]["extra"]
+    lines = [
+        f"# {out.name}",
+        "",
+        f"The few-step student of `{args.teacher.name}`: the same transformer (`s`), distilled to sample in "
+        f"{config['steps']} Euler steps",
+        f"without classifier-free guidance (one transformer pass per step instead of two). It shares the default "
+        f"model's autoencoder (`{config['autoencoder']}`) and text encoder. Use it with `--model {out}`.",
+        "",
+        "## Training",
+        "",
+        f"Distilled from the teacher sampling {extra['teacher_steps']} steps at its guidance: the student's "
+        f"{config['steps']} Euler steps are each trained to land where the teacher's own steps over the same "
+        "interval land, on the physics world's "
+        "clips with the conditioning tasks (weights t2v/i2v/extend/extend-back/connect "
+        f"{extra['task_weights']}). {run['steps']} steps of batch {run['batch']} ({run['samples']:,} samples), "
+        f"{run['hours']:.1f} h on {os.cpu_count()} CPU cores, frames {run['frames']}, sizes {run['sizes']}.",
+        f"Recipe: `STUDENT_STEPS={config['steps']} STAGE=distill scripts/train_world_s.sh`, then `STAGE=student`.",
+        # A later STAGE=more replaces the teacher's transformer; this says which one the student learned from.
+        f"Teacher transformer at shipping: sha256 `{teacher_sha[:16]}`.",
+        "",
+        "## Benchmark, side by side with the default model (64 in-distribution clips, same captions and seeds)",
+        "",
+        *comparison_lines(args.comparison, file_sha256(out / "transformer" / "model.safetensors"), config["steps"]),
+        "## Use and limits",
+        "",
+        f"Everything the default model does (every task, size and duration), in {config['steps']} transformer "
+        f"evaluations per clip instead of {evaluations} (the default's {teacher_config['steps']} steps"
+        f"{', each with and without the text' if teacher_config['guidance'] != 1 else ''}); the same limits: it makes",
+        "the physics world's scenes only.",
+        "",
+    ]
+    (out / "MODEL_CARD.md").write_text("\n".join(lines))
+    print(f"shipped {out} ({sum(p.stat().st_size for p in out.rglob('*') if p.is_file()) / 1e6:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
