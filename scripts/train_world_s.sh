@@ -46,6 +46,8 @@ case "$STAGE" in
       --set pool=${POOL:-1200} --ckpt-every 250 --log-every 25 ;;
   more)
     # Continue the shipped transformer (fresh optimiser state) on a new pool, then export over the shipped one.
+    # The 8-step student learned from the transformer this replaces: STAGE=distill (in a fresh runs/distill-s) and
+    # STAGE=student make it again.
     # Each continuation on a machine gets its own folder (runs/dit-s-more, -more2, ...): an unfinished one
     # resumes, a finished one (it has model/) is left as it is, so running this again trains again.
     out=runs/dit-s-more n=1
