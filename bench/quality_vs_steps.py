@@ -25,8 +25,10 @@ def score(pipe, split: str, clips: int, steps: int, guidance: float | None) -> d
     scores, _ = evaluate_world_set(split, clips, source=model_source(pipe, steps=steps, guidance=guidance))
     agg = aggregate(scores)
     return {
+        "split": split,
+        "clips": clips,
         "steps": steps,
-        "weights_sha256": pipe.weights_sha256,  # which model was measured (scripts/ship_student.py matches on it)
+        "weights_sha256": pipe.weights_sha256,  # which model was measured: model cards match on it
         "guidance": guidance if guidance is not None else pipe.config.guidance,
         "pass_all": agg["passed_all"]["pass_rate"],
         "pass_all_ci95": agg["passed_all"]["pass_ci95"],

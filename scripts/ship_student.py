@@ -21,7 +21,8 @@ from model_card import run_summary
 
 from tessera.models.autoencoder import Autoencoder
 from tessera.models.dit import DiT
-from tessera.models.pretrained import file_sha256
+from tessera.models.pretrained import WEIGHTS_NAME, file_sha256
+from tessera.train.loop import checkpoint_dirs
 
 
 def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -29,16 +30,25 @@ def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k].float(), sb[k].float()) for k in sa)
 
 
-def comparison_lines(path: Path, weights_sha: str, steps: int) -> list[str]:
+def comparison_lines(path: Path, student_sha: str, teacher_sha: str, teacher_steps: int) -> list[str]:
+    """The student's row of `path` and the teacher's at its default steps, both matched on the weights measured:
+    numbers of an earlier student, or of a teacher that STAGE=more has since replaced, are not shown."""
     rows = json.loads(path.read_text()) if path.is_file() else []
-    student = next((r for r in rows if r["model"] == "student" and r.get("weights_sha256") == weights_sha), None)
-    full = next((r for r in rows if r["model"] == "full" and r["steps"] == 24), None)
-    if not (student and full):
-        run = f"python bench/quality_vs_steps.py --student <this folder> --steps {steps},24"
-        return [f"Not yet measured: run `{run}`.", ""]
+    # (model, weights, steps) picks a row; clips and split must agree so both rows scored the same captions.
+    found = {(r["model"], r.get("weights_sha256"), r["steps"]): r for r in rows}
+    student = next((r for (m, sha, _), r in found.items() if m == "student" and sha == student_sha), None)
+    full = found.get(("full", teacher_sha, teacher_steps))
+    command = f"python bench/quality_vs_steps.py --student <this folder> --steps {teacher_steps}"
+    if not (
+        student
+        and full
+        and student.get("clips")
+        and (student["clips"], student["split"]) == (full.get("clips"), full.get("split"))
+    ):
+        return [f"Not yet measured on these weights: run `{command}`.", ""]
     lines = [
-        f"`python bench/quality_vs_steps.py --student <this folder> --steps {steps},24` ({path}); the fraction of "
-        "clips that pass each metric:",
+        f"`{command}` ({path}): {student['clips']} {student['split']} clips, the same captions and seeds for both; "
+        "the fraction of clips that pass each metric:",
         "",
         "| model | steps | guidance | all metrics pass | " + " | ".join(student["pass_rates"]) + " | s per clip |",
         "|---|---|---|---|" + "---|" * len(student["pass_rates"]) + "---|",
@@ -75,11 +85,10 @@ def main() -> None:
     config["autoencoder"] = os.path.relpath(teacher_ae, out)  # shared, not copied
     (out / "pipeline.json").write_text(json.dumps(config, indent=2) + "\n")
 
-    teacher_sha = file_sha256(args.teacher / teacher_config["transformer"] / "model.safetensors")
+    teacher_sha = file_sha256(args.teacher / teacher_config["transformer"] / WEIGHTS_NAME)
     evaluations = teacher_config["steps"] * (2 if teacher_config["guidance"] != 1 else 1)
     run = run_summary(args.run)
-    extra = json.loads(sorted((args.run / "checkpoints").glob("step-*"))[-1].joinpath("trainer.json").read_text())
-    extra = extra["train"]["extra"]
+    extra = json.loads((checkpoint_dirs(args.run)[-1] / "trainer.json").read_text())["train"]["extra"]
     lines = [
         f"# {out.name}",
         "",
@@ -100,9 +109,11 @@ def main() -> None:
         # A later STAGE=more replaces the teacher's transformer; this says which one the student learned from.
         f"Teacher transformer at shipping: sha256 `{teacher_sha[:16]}`.",
         "",
-        "## Benchmark, side by side with the default model (64 in-distribution clips, same captions and seeds)",
+        "## Benchmark, side by side with the default model",
         "",
-        *comparison_lines(args.comparison, file_sha256(out / "transformer" / "model.safetensors"), config["steps"]),
+        *comparison_lines(
+            args.comparison, file_sha256(out / "transformer" / WEIGHTS_NAME), teacher_sha, teacher_config["steps"]
+        ),
         "## Use and limits",
         "",
         f"Everything the default model does (every task, size and duration), in {config['steps']} transformer "
