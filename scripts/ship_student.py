@@ -25,6 +25,17 @@ from tessera.models.pretrained import WEIGHTS_NAME, file_sha256
 from tessera.train.loop import checkpoint_dirs
 
 
+def training_section(folder: Path) -> list[str]:
+    """The "## Training" section of a shipped model's card (its lines, heading excluded); [] if there is none."""
+    card = folder / "MODEL_CARD.md"
+    lines = card.read_text().splitlines() if card.is_file() else []
+    if "## Training" not in lines:
+        return []
+    body = lines[lines.index("## Training") + 1 :]
+    end = next((i for i, line in enumerate(body) if line.startswith("## ")), len(body))
+    return [line for line in body[:end] if line.strip()]
+
+
 def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k].float(), sb[k].float()) for k in sa)
@@ -81,6 +92,18 @@ def main() -> None:
             f"again from {args.teacher} (STAGE=distill in a fresh runs/distill-s)"
         )
     out = args.teacher.parent / f"{args.teacher.name}-{config['steps']}step"
+    extra = json.loads((checkpoint_dirs(args.run)[-1] / "trainer.json").read_text())["train"]["extra"]
+    # A student started from an earlier one (STUDENT_INIT): that one's training is part of this one's history,
+    # read before `out` (often the same folder) is overwritten.
+    earlier, init_env = [], f"STUDENT_INIT={extra['init']} " if extra.get("init") else ""
+    if extra.get("init"):
+        earlier = [
+            "",
+            f"It started from the transformer of `{extra['init']}`, an earlier student, not from the teacher's. "
+            "That student's training, from its card:",
+            "",
+            *(f"> {line}" for line in training_section(Path(extra["init"]))),
+        ]
     DiT.from_pretrained(src / config["transformer"]).to(torch.float16).save_pretrained(out / "transformer")
     config["autoencoder"] = os.path.relpath(teacher_ae, out)  # shared, not copied
     (out / "pipeline.json").write_text(json.dumps(config, indent=2) + "\n")
@@ -88,7 +111,6 @@ def main() -> None:
     teacher_sha = file_sha256(args.teacher / teacher_config["transformer"] / WEIGHTS_NAME)
     evaluations = teacher_config["steps"] * (2 if teacher_config["guidance"] != 1 else 1)
     run = run_summary(args.run)
-    extra = json.loads((checkpoint_dirs(args.run)[-1] / "trainer.json").read_text())["train"]["extra"]
     lines = [
         f"# {out.name}",
         "",
@@ -105,9 +127,11 @@ def main() -> None:
         "clips with the conditioning tasks (weights t2v/i2v/extend/extend-back/connect "
         f"{extra['task_weights']}). {run['steps']} steps of batch {run['batch']} ({run['samples']:,} samples), "
         f"{run['hours']:.1f} h on {os.cpu_count()} CPU cores, frames {run['frames']}, sizes {run['sizes']}.",
-        f"Recipe: `STUDENT_STEPS={config['steps']} STAGE=distill scripts/train_world_s.sh`, then `STAGE=student`.",
+        f"Recipe: `{init_env}STUDENT_STEPS={config['steps']} STAGE=distill scripts/train_world_s.sh`, then "
+        "`STAGE=student`.",
         # A later STAGE=more replaces the teacher's transformer; this says which one the student learned from.
         f"Teacher transformer at shipping: sha256 `{teacher_sha[:16]}`.",
+        *earlier,
         "",
         "## Benchmark, side by side with the default model",
         "",

@@ -120,7 +120,9 @@ PY
     # newest finished STAGE=more run, read from its checkpoint, whose latents it takes over (same seed and buckets);
     # they are used only if that run encoded with the shipped autoencoder file itself (a run with VAE=DIR, whose
     # fp32 weights ship as fp16, did not: the cache sees another hash and the pool is encoded again).
-    # With no such run, on a new pool. STUDENT_STEPS sets the student's steps (default 8).
+    # With no such run, on a new pool. STUDENT_STEPS sets the student's steps (default 8). STUDENT_INIT=DIR starts
+    # the student from an earlier one (e.g. models/tessera-world-s-8step, after STAGE=more improved the teacher)
+    # instead of from the teacher: it needs fewer steps (DISTILL_STEPS) to follow the new teacher.
     last="" n=1 out=runs/dit-s-more
     while [ -d "$out/model" ]; do last=$out; n=$((n + 1)); out=runs/dit-s-more$n; done
     frames=1,17,25,33 pool=7200 seed=1
@@ -135,7 +137,7 @@ PY
       mkdir -p runs/distill-s
       [ -d runs/distill-s/latents ] || cp -r "$last/latents" runs/distill-s/
     fi
-    retry tessera train distill --teacher models/tessera-world-s --out runs/distill-s --steps ${DISTILL_STEPS:-2000} \
+    retry tessera train distill --teacher models/tessera-world-s ${STUDENT_INIT:+--init "$STUDENT_INIT"} --out runs/distill-s --steps ${DISTILL_STEPS:-2000} \
       --batch-size 8 --ema-decay 0.995 --student-steps ${STUDENT_STEPS:-8} --teacher-steps 24 --frames "$frames" \
       --sizes 64x64,112x64,64x112 --set pool="$pool" --seed "$seed" --ckpt-every 100 --log-every 10 ;;
   student)

@@ -217,6 +217,9 @@ def train_dit_command(
 def train_distill_command(
     out: Path = OUT,
     teacher: Path = typer.Option(..., "--teacher", help="The pipeline folder to distil (e.g. models/tessera-world-s)"),
+    init: Path | None = typer.Option(
+        None, "--init", help="Start the student from this pipeline folder's transformer (default: the teacher's)"
+    ),
     student_steps: int = typer.Option(4, help="Sampling steps of the student (guidance is baked in)"),
     teacher_steps: int = typer.Option(24, help="The teacher's steps it learns to match (a multiple of the above)"),
     data: str = DATA,
@@ -256,7 +259,13 @@ def train_distill_command(
         ckpt_every=ckpt_every,
         set_=set_,
     )
-    cfg.extra = {**cfg.extra, "teacher": str(teacher), "student_steps": student_steps, "teacher_steps": teacher_steps}
+    cfg.extra = {
+        **cfg.extra,
+        "teacher": str(teacher),
+        "init": str(init) if init else None,
+        "student_steps": student_steps,
+        "teacher_steps": teacher_steps,
+    }
     folder = train_distill(cfg, resume=resume)
     if _main_process():
         console.print(f"pipeline folder written to {folder}")

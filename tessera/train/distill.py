@@ -6,8 +6,9 @@ over each student step [t, s] the teacher takes exactly its own k guided Euler s
 one student step, noises a clip's latent to t, lets the teacher integrate from t to s (no gradients), and asks
 the student's single step to match: ``x_t + (s - t) v_student(x_t, t) = teacher(x_t, t -> s)``. Guidance is
 baked in, so the student makes one model call per step instead of the teacher's two: 24 guided steps become 4
-plain ones, 12x fewer transformer calls. The student starts from the teacher's weights and learns every
-conditioning task the teacher knows (given frames stay pinned, and out of the loss).
+plain ones, 12x fewer transformer calls. The student starts from the teacher's weights (or, with ``init``, from
+an earlier student's: after the teacher is trained further, its old student is most of the way there already)
+and learns every conditioning task the teacher knows (given frames stay pinned, and out of the loss).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ DEFAULTS = {
     "student_steps": 4,
     "teacher_steps": 24,  # must be a multiple of student_steps
     "guidance": None,  # the teacher's guidance scale; None = its pipeline's
+    "init": None,  # a pipeline folder whose transformer starts the student; None = the teacher's
     "task_weights": DIT_DEFAULTS["task_weights"],
     "pool": 0,
     "cache_latents": True,
@@ -139,7 +141,15 @@ def train_distill(cfg: TrainConfig, resume: bool = True, until: int | None = Non
     objective = DistillObjective(teacher, extra, cfg.seed, open_cache(cfg, extra, vae_weights))
     params = teacher.transformer.params
     student = DiT(params)
-    student.load_state_dict(teacher.transformer.state_dict())  # start where the teacher is
+    start = teacher.transformer
+    if extra["init"]:
+        start = DiT.from_pretrained(Path(extra["init"]) / "transformer")
+        if start.params != params:
+            raise ConfigError(
+                f"init: {extra['init']} holds a transformer of other shape than the teacher's ({start.params}); "
+                "start from the teacher (no --init) or from a student of this teacher's preset"
+            )
+    student.load_state_dict(start.state_dict())
 
     def save(state: dict, folder: Path) -> None:
         export_student(state, params, cfg, folder)

@@ -283,24 +283,24 @@ def test_a_checkpoint_writes_the_latents_encoded_so_far(tmp_path, vae_dir):
     assert len(open_cache(cfg, {**DEFAULTS, **cfg.extra}, Path(vae_dir) / "model.safetensors")) == 4
 
 
-def test_distillation_trains_a_few_step_student_that_samples_without_guidance(tmp_path):
-    from tessera.models.text import TextEncoder, TextEncoderParams
+def _tiny_pipeline(folder: Path, seed: int = 0, preset=PRESETS["tiny"]) -> Path:
+    """A tiny pipeline (random transformer, nudged off its zero-initialised outputs) saved in ``folder``."""
     from tessera.pipeline import PipelineConfig, TextToVideoPipeline
-    from tessera.train.distill import train_distill
 
-    torch.manual_seed(0)
-    dit = DiT.from_preset("tiny")
+    torch.manual_seed(seed)
+    dit = DiT(preset)
     with torch.no_grad():
         for p in dit.parameters():
             p.add_(0.05 * torch.randn_like(p))
     vae = Autoencoder(TINY_VAE).with_latent_stats(0.0, 0.2)
     config = PipelineConfig(sizes=("32x32",), max_frames=9, steps=8, guidance=3.0, text_encoder={"source": "toy:32"})
-    teacher_dir = TextToVideoPipeline(dit, vae, TextEncoder(TextEncoderParams("toy:32")), config).save_pretrained(
-        tmp_path / "teacher"
-    )
-    cfg = TrainConfig(
-        out=str(tmp_path / "run"),
-        steps=40,
+    return TextToVideoPipeline(dit, vae, TextEncoder(TextEncoderParams("toy:32")), config).save_pretrained(folder)
+
+
+def _distill_cfg(out: Path, teacher: Path, steps: int = 40, **extra) -> TrainConfig:
+    return TrainConfig(
+        out=str(out),
+        steps=steps,
         batch_size=4,
         lr=1e-3,
         warmup=1,
@@ -310,9 +310,15 @@ def test_distillation_trains_a_few_step_student_that_samples_without_guidance(tm
         ckpt_every=40,
         ema_decay=0.0,
         bf16=False,
-        extra={"teacher": str(teacher_dir), "student_steps": 2, "teacher_steps": 8, "pool": 4},
+        extra={"teacher": str(teacher), "student_steps": 2, "teacher_steps": 8, "pool": 4, **extra},
     )
-    folder = train_distill(cfg)
+
+
+def test_distillation_trains_a_few_step_student_that_samples_without_guidance(tmp_path):
+    from tessera.pipeline import TextToVideoPipeline
+    from tessera.train.distill import train_distill
+
+    folder = train_distill(_distill_cfg(tmp_path / "run", _tiny_pipeline(tmp_path / "teacher")))
     losses = [float(r["loss"]) for r in csv.DictReader(open(tmp_path / "run" / "log.csv"))]
     assert losses[-1] < losses[0]  # the student learns to land where the teacher lands
     student = TextToVideoPipeline.from_pretrained(folder)
@@ -325,6 +331,20 @@ def test_distillation_trains_a_few_step_student_that_samples_without_guidance(tm
 
     exported = TextToVideoPipeline.from_pretrained(export_checkpoint(tmp_path / "run", tmp_path / "exported"))
     assert (exported.config.steps, exported.config.guidance) == (2, 1.0)
+
+
+def test_a_student_can_start_from_an_earlier_student_but_not_one_of_another_shape(tmp_path):
+    from tessera.train.distill import train_distill
+
+    teacher = _tiny_pipeline(tmp_path / "teacher", seed=0)
+    earlier = _tiny_pipeline(tmp_path / "earlier", seed=1)  # other weights, same shape
+    assert train_distill(_distill_cfg(tmp_path / "run", teacher, init=str(earlier)), until=0) is None
+    start = load_file(checkpoint_dirs(tmp_path / "run")[-1] / "model.safetensors")
+    want = load_file(earlier / "transformer" / "model.safetensors")
+    assert start.keys() == want.keys() and all(torch.equal(start[k], want[k]) for k in want)
+    deeper = _tiny_pipeline(tmp_path / "deeper", preset=replace(PRESETS["tiny"], depth=PRESETS["tiny"].depth + 1))
+    with pytest.raises(ConfigError, match="init: .* other shape"):
+        train_distill(_distill_cfg(tmp_path / "bad", teacher, init=str(deeper)))
 
 
 def test_a_pool_is_pool_clips_each_at_one_bucket():
