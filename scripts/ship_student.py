@@ -94,15 +94,19 @@ def main() -> None:
     out = args.teacher.parent / f"{args.teacher.name}-{config['steps']}step"
     extra = json.loads((checkpoint_dirs(args.run)[-1] / "trainer.json").read_text())["train"]["extra"]
     # A student started from an earlier one (STUDENT_INIT): that one's training is part of this one's history,
-    # read before `out` (often the same folder) is overwritten.
+    # read before `out` (often the same folder) is overwritten. Shipping the same run again (after the bench,
+    # for the comparison) finds this run's own card there: its quoted history is the earlier student's.
+    run_id = f"<!-- run {args.run.name}: {(args.run / 'log.csv').read_text().splitlines()[1]} -->"
     earlier, init_env = [], f"STUDENT_INIT={extra['init']} " if extra.get("init") else ""
     if extra.get("init"):
+        section = training_section(Path(extra["init"]))
+        quoted = [line for line in section if line.startswith("> ")] if run_id in section else []
         earlier = [
             "",
             f"It started from the transformer of `{extra['init']}`, an earlier student, not from the teacher's. "
             "That student's training, from its card:",
             "",
-            *(f"> {line}" for line in training_section(Path(extra["init"]))),
+            *(quoted or [f"> {line}" for line in section]),
         ]
     DiT.from_pretrained(src / config["transformer"]).to(torch.float16).save_pretrained(out / "transformer")
     config["autoencoder"] = os.path.relpath(teacher_ae, out)  # shared, not copied
@@ -131,6 +135,7 @@ def main() -> None:
         "`STAGE=student`.",
         # A later STAGE=more replaces the teacher's transformer; this says which one the student learned from.
         f"Teacher transformer at shipping: sha256 `{teacher_sha[:16]}`.",
+        run_id,
         *earlier,
         "",
         "## Benchmark, side by side with the default model",
