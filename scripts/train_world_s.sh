@@ -121,8 +121,9 @@ PY
     # they are used only if that run encoded with the shipped autoencoder file itself (a run with VAE=DIR, whose
     # fp32 weights ship as fp16, did not: the cache sees another hash and the pool is encoded again).
     # With no such run, on a new pool. STUDENT_STEPS sets the student's steps (default 8). STUDENT_INIT=DIR starts
-    # the student from an earlier one (e.g. models/tessera-world-s-8step, after STAGE=more improved the teacher)
-    # instead of from the teacher: it needs fewer steps (DISTILL_STEPS) to follow the new teacher.
+    # the student from an earlier one (e.g. models/tessera-world-s-8step) instead of from the teacher. Measured once
+    # (session nine, docs/performance.md): 1400 such steps after a STAGE=more stayed outside the 5-point margin a
+    # fresh 2000-step run from the teacher had met, so the default remains the fresh run.
     last="" n=1 out=runs/dit-s-more
     while [ -d "$out/model" ]; do last=$out; n=$((n + 1)); out=runs/dit-s-more$n; done
     frames=1,17,25,33 pool=7200 seed=1
