@@ -7,8 +7,9 @@ one student step, noises a clip's latent to t, lets the teacher integrate from t
 the student's single step to match: ``x_t + (s - t) v_student(x_t, t) = teacher(x_t, t -> s)``. Guidance is
 baked in, so the student makes one model call per step instead of the teacher's two: 24 guided steps become 4
 plain ones, 12x fewer transformer calls. The student starts from the teacher's weights (or, with ``init``, from
-an earlier student's: after the teacher is trained further, its old student is most of the way there already)
-and learns every conditioning task the teacher knows (given frames stay pinned, and out of the loss).
+another pipeline's, e.g. an earlier student's; after one STAGE=more that did not beat a fresh start, see
+docs/performance.md) and learns every conditioning task the teacher knows (given frames stay pinned, and out of
+the loss).
 """
 
 from __future__ import annotations
@@ -27,7 +28,15 @@ from tessera.models.dit import DiT
 from tessera.models.pretrained import WEIGHTS_NAME, atomic_write_text, params_to_dict
 from tessera.train.data import Batch, make_source
 from tessera.train.dit import DEFAULTS as DIT_DEFAULTS
-from tessera.train.dit import PIPELINE_CONFIG, TASKS, DiTObjective, condition_mask, model_params, open_cache
+from tessera.train.dit import (
+    PIPELINE_CONFIG,
+    TASKS,
+    DiTObjective,
+    condition_mask,
+    init_transformer,
+    model_params,
+    open_cache,
+)
 from tessera.train.loop import TrainConfig, Trainer
 
 DEFAULTS = {
@@ -143,12 +152,7 @@ def train_distill(cfg: TrainConfig, resume: bool = True, until: int | None = Non
     student = DiT(params)
     start = teacher.transformer
     if extra["init"]:
-        start = DiT.from_pretrained(Path(extra["init"]) / "transformer")
-        if start.params != params:
-            raise ConfigError(
-                f"init: {extra['init']} holds a transformer of other shape than the teacher's ({start.params}); "
-                "start from the teacher (no --init) or from a student of this teacher's preset"
-            )
+        start = init_transformer(extra["init"], params, "start from the teacher (no --init) or a student of its preset")
     student.load_state_dict(start.state_dict())
 
     def save(state: dict, folder: Path) -> None:

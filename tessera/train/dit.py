@@ -161,6 +161,14 @@ def export_transformer(dit_state: dict, params: DiTParams, cfg: TrainConfig, fol
     atomic_write_text(folder / PIPELINE_CONFIG, json.dumps(config, indent=2) + "\n")
 
 
+def init_transformer(folder: str | Path, params: DiTParams, hint: str) -> DiT:
+    """The transformer of pipeline folder ``folder``, to start a run from; one of another shape is refused."""
+    start = DiT.from_pretrained(Path(folder) / "transformer")
+    if start.params != params:
+        raise ConfigError(f"init: {folder} holds a transformer of other shape ({start.params}); {hint}")
+    return start
+
+
 def train_dit(params: DiTParams, cfg: TrainConfig, resume: bool = True, until: int | None = None) -> Path | None:
     """Train (or resume) the transformer; ``cfg.out/model`` becomes a pipeline folder (EMA weights)."""
     extra = {**DEFAULTS, **cfg.extra}
@@ -194,10 +202,5 @@ def train_dit(params: DiTParams, cfg: TrainConfig, resume: bool = True, until: i
     dit = DiT(params)
     if extra["init"]:
         # Training continued on a fresh machine from a model that shipped: its weights, new optimiser state.
-        start = DiT.from_pretrained(Path(extra["init"]) / "transformer")
-        if start.params != params:
-            raise ConfigError(
-                f"init: {extra['init']} holds a transformer of other shape ({start.params}); pass its --preset"
-            )
-        dit.load_state_dict(start.state_dict())
+        dit.load_state_dict(init_transformer(extra["init"], params, "pass its --preset").state_dict())
     return Trainer(dit, cfg, source, objective, save, describe).fit(resume=resume, until=until)
