@@ -64,10 +64,13 @@ case "$STAGE" in
     RUN=$out STAGE=export "$0" ;;
   decoder)
     # A better decoder for the shipped autoencoder: the encoder is frozen, so the transformer needs no retraining.
-    # 9-frame clips only (single images already reconstruct well; moving objects do not), moving pixels weighted.
+    # 9-frame clips only (single images already reconstruct well; moving objects do not), with STAGE=vae-more's loss:
+    # moving pixels weighted 3x and the frame-difference term (session three's 10x without it smeared objects and
+    # cost identity and flicker on the floor).
     retry tessera train vae --init models/tessera-world-s/autoencoder --decoder-only --out runs/vae-s-decoder \
       --steps ${VAE_STEPS:-3000} --batch-size 4 --lr 3e-4 --warmup 50 --ema-decay 0.995 --frames 9 --sizes 64x64 \
-      --set motion_weight=10 --seed ${SEED:-1} --ckpt-every 100 --log-every 25
+      --set motion_weight=${MOTION_WEIGHT:-3} --set temporal_weight=${TEMPORAL_WEIGHT:-0.5} --seed ${SEED:-31} \
+      --ckpt-every 100 --log-every 25
     python - <<'PY'
 import torch
 from tessera.models.autoencoder import Autoencoder
