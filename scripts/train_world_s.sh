@@ -65,8 +65,9 @@ case "$STAGE" in
   decoder)
     # A better decoder for the shipped autoencoder: the encoder is frozen, so the transformer needs no retraining.
     # 9-frame clips only (single images already reconstruct well; moving objects do not), with STAGE=vae-more's loss:
-    # moving pixels weighted 3x and the frame-difference term (session three's 10x without it smeared objects and
-    # cost identity and flicker on the floor).
+    # moving pixels weighted 3x and the frame-difference term (session three's run, 10x without that term, cost the
+    # floor identity and flicker). It writes over the shipped autoencoder: measure it (bench/autoencoder_quality.py,
+    # tessera eval --autoencoder and --model) before committing, as for a student.
     retry tessera train vae --init models/tessera-world-s/autoencoder --decoder-only --out runs/vae-s-decoder \
       --steps ${VAE_STEPS:-3000} --batch-size 4 --lr 3e-4 --warmup 50 --ema-decay 0.995 --frames 9 --sizes 64x64 \
       --set motion_weight=${MOTION_WEIGHT:-3} --set temporal_weight=${TEMPORAL_WEIGHT:-0.5} --seed ${SEED:-31} \
