@@ -77,7 +77,14 @@ def main() -> None:
         ends = starts[1:] + [len(video)]
         expected = [round(t["start"] * out.fps) + (1 if i else 0) for i, t in enumerate(board.timeline())]
         pc = parse_frames(video, out.fps)
-        row = {"seed": seed, "starts": starts, "expected_starts": expected, "boundaries": [], "adherence": []}
+        row = {
+            "seed": seed,
+            "starts": starts,
+            "expected_starts": expected,
+            "boundaries": [],
+            "adherence": [],
+            "failed_checks": [],
+        }
         for i, shot in enumerate(board.shots):
             if i and shot.transition == "continuous":
                 row["boundaries"].append(boundary(pc, starts[i], starts[i - 1 : i + 1], ends[i - 1 : i + 1]))
@@ -85,7 +92,7 @@ def main() -> None:
             metric = prompt_adherence(parse_frames(clip, out.fps), Expectation(parse_prompt(shot.prompt)))
             row["adherence"].append(metric.passed)
             failed = sorted(k for k, ok in metric.detail.get("checks", {}).items() if not ok)
-            row.setdefault("failed_checks", []).append(failed)
+            row["failed_checks"].append(failed)
         rows.append(row)
     bounds = [b for r in rows for b in r["boundaries"]]
     objects = sum(b["objects"] for b in bounds)
