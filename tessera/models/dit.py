@@ -5,6 +5,11 @@ token; the tokens attend to each other (3D RoPE over their (t, h, w) patch coord
 resolution and aspect ratio works in one model) and to the text encoder's token states (cross-attention);
 the flow-matching time enters through adaLN-Zero modulation. The network predicts the velocity.
 
+RoPE is relative: alone, it tells a token how far it is from another, not where in the frame it is, so a
+prompt could not say where things start ("slides to the left" starts at the right wall). Each token therefore
+also gets its place in the frame, as a fraction of the width and height (the same walls at every aspect
+ratio), through a zero-initialised projection (``frame_pos``) that a model trained without it can grow.
+
 Conditioning on given frames (image-to-video, extend, connect, loop) uses one mechanism: a per-latent-frame
 mask. Masked frames are replaced by their clean latents in the input, and the mask itself is an extra input
 channel, so the model knows which frames are given and which it must generate.
@@ -42,6 +47,7 @@ class DiTParams:
     qk_norm: bool = True
     rope_theta: float = 10000.0
     rope_split: tuple[int, int, int] = field(default=())  # head-dim channels for (t, h, w); () = automatic
+    frame_pos: bool = True  # add each token's place in the frame (see the module docstring)
 
     def __post_init__(self) -> None:
         for name in ("in_channels", "dim", "depth", "heads", "text_dim"):
@@ -142,6 +148,26 @@ def apply_rope(x: torch.Tensor, rope: torch.Tensor) -> torch.Tensor:
     return torch.view_as_real(pairs * rope[:, None]).flatten(-2)
 
 
+FRAME_POS_FREQS = 8  # sines and cosines of pi * k * (place in the frame), k = 1..8: down to 1/16 of a frame
+
+
+def frame_pos_features(grid: tuple[int, int, int], device: torch.device) -> torch.Tensor:
+    """(tokens, 4 * FRAME_POS_FREQS) features of each token's centre as a fraction of the frame's height and
+    width, t-major order like the tokens."""
+    t, h, w = grid
+    k = torch.arange(1, FRAME_POS_FREQS + 1, device=device, dtype=torch.float32) * math.pi
+    ys, xs = ((torch.arange(n, device=device, dtype=torch.float32) + 0.5) / n for n in (h, w))
+    fy, fx = ys[:, None] * k, xs[:, None] * k
+    per_cell = torch.cat(
+        [
+            torch.cat([fy.sin(), fy.cos()], -1)[:, None].expand(h, w, -1),
+            torch.cat([fx.sin(), fx.cos()], -1)[None].expand(h, w, -1),
+        ],
+        dim=-1,
+    )
+    return per_cell.reshape(1, h * w, -1).expand(t, -1, -1).reshape(t * h * w, -1)
+
+
 class Attention(nn.Module):
     """Multi-head attention (self when ``context`` is None) with QK RMS-norm, optional RoPE, and SDPA."""
 
@@ -238,6 +264,7 @@ class DiT(nn.Module):
         self.patch_embed = nn.Linear((p.in_channels + 1) * math.prod(p.patch), p.dim)
         self.t_embed = TimestepEmbedder(p.dim)
         self.text_proj = nn.Sequential(nn.Linear(p.text_dim, p.dim), nn.SiLU(), nn.Linear(p.dim, p.dim))
+        self.frame_pos = nn.Linear(4 * FRAME_POS_FREQS, p.dim) if p.frame_pos else None
         self.blocks = nn.ModuleList(Block(p) for _ in range(p.depth))
         self.final = FinalLayer(p)
         self.initialize_weights()
@@ -260,6 +287,9 @@ class DiT(nn.Module):
         nn.init.zeros_(self.final.ada[-1].bias)
         nn.init.zeros_(self.final.linear.weight)
         nn.init.zeros_(self.final.linear.bias)
+        if self.frame_pos is not None:  # starts adding nothing: a model grown from one without it is unchanged
+            nn.init.zeros_(self.frame_pos.weight)
+            nn.init.zeros_(self.frame_pos.bias)
 
     def fsdp_units(self) -> list[nn.Module]:
         return list(self.blocks)
@@ -313,6 +343,8 @@ class DiT(nn.Module):
         m = cond_mask[:, None, :, None, None].to(x.dtype).expand(b, 1, *x.shape[2:])
         grid = self.grid(x.shape)
         tokens = self.patch_embed(self.patchify(torch.cat([x, m], dim=1)))  # (B, N, dim)
+        if self.frame_pos is not None:
+            tokens = tokens + self.frame_pos(frame_pos_features(grid, x.device)).to(tokens.dtype)
         rope = rope_tables(grid, p, x.device)
         if context is None:
             if text_mask is None:
@@ -346,7 +378,9 @@ class DiT(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike) -> DiT:
         config = read_config(directory, KIND)
-        return load_weights(cls(params_from_dict(DiTParams, config["params"])), directory).eval()
+        # Folders written before frame_pos existed hold models without it.
+        params = params_from_dict(DiTParams, {"frame_pos": False, **config["params"]})
+        return load_weights(cls(params), directory).eval()
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> DiT:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -164,9 +165,15 @@ def export_transformer(dit_state: dict, params: DiTParams, cfg: TrainConfig, fol
 def init_transformer(folder: str | Path, params: DiTParams, hint: str) -> DiT:
     """The transformer of pipeline folder ``folder``, to start a run from; one of another shape is refused."""
     start = DiT.from_pretrained(Path(folder) / "transformer")
-    if start.params != params:
+    if start.params == params:
+        return start
+    if replace(start.params, frame_pos=True) != params:
         raise ConfigError(f"init: {folder} holds a transformer of other shape ({start.params}); {hint}")
-    return start
+    # A model from before frame_pos grows it: the new projection starts at zero, so the outputs are unchanged.
+    grown = DiT(params)
+    missing, unexpected = grown.load_state_dict(start.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("frame_pos.") for k in missing), (missing, unexpected)
+    return grown
 
 
 def train_dit(params: DiTParams, cfg: TrainConfig, resume: bool = True, until: int | None = None) -> Path | None:

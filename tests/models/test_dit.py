@@ -100,3 +100,26 @@ def test_a_precomputed_text_context_gives_the_same_velocity():
         direct = model(x, t, text, mask)
         cached = model(x, t, context=model.encode_text(text, mask))
     torch.testing.assert_close(cached, direct)
+
+
+@torch.no_grad()
+def test_tokens_know_their_place_in_the_frame():
+    # A latent that is the same everywhere: with RoPE alone (relative positions) every token has the same
+    # queries, keys and values, so the same output; with frame_pos the left and right columns differ.
+    x, t, text = torch.zeros(1, 4, 1, 8, 8), torch.rand(1), _text(1)
+    for frame_pos in (False, True):
+        out = _model(frame_pos=frame_pos)(x, t, *text)
+        gap = (out[..., :2] - out[..., -2:]).abs().mean() / out.abs().mean()  # same place within a patch
+        assert (gap > 0.1) == frame_pos, (frame_pos, float(gap))
+
+
+def test_a_model_saved_before_frame_pos_loads_without_it(tmp_path):
+    import json
+
+    model = _model(frame_pos=False)
+    model.save_pretrained(tmp_path / "dit")
+    config = json.loads((tmp_path / "dit" / "config.json").read_text())
+    del config["params"]["frame_pos"]  # as written before the field existed
+    (tmp_path / "dit" / "config.json").write_text(json.dumps(config))
+    loaded = DiT.from_pretrained(tmp_path / "dit")
+    assert loaded.params.frame_pos is False and loaded.frame_pos is None

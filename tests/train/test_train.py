@@ -378,3 +378,22 @@ def test_decoder_only_training_keeps_the_encoder_and_its_latent_statistics(tmp_p
     assert (tuned.params.latent_mean, tuned.params.latent_std) == (0.0, 0.2)  # the transformer's normalisation
     with pytest.raises(ConfigError, match="--init"):
         train_vae(TINY_VAE, _cfg(tmp_path / "x", extra={"decoder_only": True}))
+
+
+def test_init_grows_frame_pos_on_a_model_trained_without_it(tmp_path, vae_dir):
+    from tessera.pipeline import TextToVideoPipeline
+
+    old = _tiny_pipeline(tmp_path / "old", preset=replace(PRESETS["tiny"], frame_pos=False))
+    cfg = _dit_cfg(tmp_path / "b", vae_dir, steps=2, extra={"pool": 0, "init": str(old)})
+    assert train_dit(PRESETS["tiny"], cfg, until=0) is None
+    start = load_file(checkpoint_dirs(tmp_path / "b")[-1] / "model.safetensors")
+    want = load_file(old / "transformer" / "model.safetensors")
+    assert set(start) - set(want) == {"frame_pos.weight", "frame_pos.bias"}
+    assert all(torch.equal(start[k], want[k]) for k in want) and not start["frame_pos.weight"].any()
+    # Zero-initialised, the grown model predicts what the old one did.
+    grown = DiT(PRESETS["tiny"]).eval()
+    grown.load_state_dict(start)
+    before = TextToVideoPipeline.from_pretrained(old).transformer
+    x, t, text = torch.randn(1, 4, 3, 4, 4), torch.rand(1), torch.randn(1, 5, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(grown(x, t, text), before(x, t, text))
