@@ -58,9 +58,12 @@ case "$STAGE" in
     # each at a fifth (17 frames) to a ninth (33 frames) of a clip's tokens: cheap updates for colour and shape.
     # VAE=DIR moves it onto another autoencoder (STAGE=vae-more's): the shipped weights start it, the pool is encoded
     # by that autoencoder, and the export ships the two together.
+    # Training times shifted by 3 towards noise (session twelve): at the unshifted default, for these few tokens,
+    # the model's clean-clip guess from pure noise followed the noise, not the prompt, so nothing in the text
+    # decided where a slide starts, i.e. its direction. TIME_SHIFT=0 trains as before.
     retry tessera train dit --preset s --init models/tessera-world-s ${VAE:+--vae "$VAE"} --out "$out" --steps ${DIT_STEPS:-2000} \
       --batch-size 16 --lr 2e-4 --warmup 100 --ema-decay 0.998 --frames ${FRAMES:-1,17,25,33} --sizes 64x64,112x64,64x112 \
-      --set pool=${POOL:-1200} --seed ${SEED:-$seed} --ckpt-every 250 --log-every 25
+      --set pool=${POOL:-1200} --set time_shift=${TIME_SHIFT:-3} --seed ${SEED:-$seed} --ckpt-every 250 --log-every 25
     RUN=$out STAGE=export "$0" ;;
   decoder)
     # A better decoder for the shipped autoencoder: the encoder is frozen, so the transformer needs no retraining.

@@ -397,3 +397,18 @@ def test_init_grows_frame_pos_on_a_model_trained_without_it(tmp_path, vae_dir):
     x, t, text = torch.randn(1, 4, 3, 4, 4), torch.rand(1), torch.randn(1, 5, 32)
     with torch.no_grad():
         torch.testing.assert_close(grown(x, t, text), before(x, t, text))
+
+
+def test_time_shift_moves_the_training_times_towards_noise(vae_dir):
+    from tessera.train.dit import DEFAULTS, DiTObjective
+
+    vae, text = Autoencoder.from_pretrained(vae_dir), TextEncoder(TextEncoderParams(source="toy:32"))
+    batch = WorldSource(_cfg("x").buckets(), pool=0).batch(0, 8)
+    model, seen = DiT.from_preset("tiny"), []
+    model.register_forward_hook(lambda module, args, out: seen.append(args[1]))
+    for shift in (0.0, 3.0):
+        DiTObjective(vae, text, {**DEFAULTS, "time_shift": shift}, 0)(model, batch, 0)
+    # The same draws, shifted: t -> 3t / (1 + 2t) (these tiny clips are too short for shift_for to shift them).
+    torch.testing.assert_close(seen[1], 3 * seen[0] / (1 + 2 * seen[0]))
+    with pytest.raises(ConfigError, match="time_shift"):
+        DiTObjective(vae, text, {**DEFAULTS, "time_shift": -1}, 0)
