@@ -3,6 +3,11 @@ the direction the benchmark reads (prompt adherence's ``direction_seen``), per w
 apart the two words' clips and their text-encoder states are, next to a colour word swapped (a word the model is
 known to follow).
 
+Then why: on true world clips of the caption, the flow loss with the word swapped against the true caption, per
+noise level (a model that uses the word does worse with the wrong one); and the model's clean-clip guess from
+pure noise (t = 1), where the ideal guess is the caption's average clip, the same for any noise: for "left" the
+ball starts at the right wall. Where its first frame's ball sits, per noise draw and word, tells which decides.
+
     python bench/direction_probe.py [--model models/tessera-world-s] [--seeds 12] [--guidance 2,5]
 """
 
@@ -16,8 +21,10 @@ import numpy as np
 import torch
 from common import pipeline
 
+from tessera.diffusion import add_noise
 from tessera.eval.metrics import Expectation, prompt_adherence
 from tessera.eval.parse import parse_frames
+from tessera.world import sample_clip
 from tessera.world.prompt import parse_prompt
 
 CAPTION = "a big {colour} ball slides to the {word} along the floor"
@@ -27,6 +34,41 @@ def direction_seen(frames: np.ndarray, caption: str, fps: float) -> str:
     """The direction the benchmark's prompt-adherence check reads in the clip ('none' when nothing moves)."""
     metric = prompt_adherence(parse_frames(frames, fps), Expectation(parse_prompt(caption)))
     return metric.detail.get("direction_seen") or "none"
+
+
+@torch.no_grad()
+def swapped_word_loss(pipe, clips: int, times: tuple[float, ...]) -> list[tuple[float, float, float]]:
+    """(t, loss with the direction word swapped / true, with the colour swapped / true) on true world clips."""
+    words = ["left" if i % 2 else "right" for i in range(clips)]
+    captions = [CAPTION.format(colour="red", word=w) for w in words]
+    z = torch.cat([pipe.encode(sample_clip(1000 + i, prompt=c).frames, 64, 64) for i, c in enumerate(captions)])
+    other = {"left": "right", "right": "left"}
+    variants = [captions, [CAPTION.format(colour="red", word=other[w]) for w in words],
+                [CAPTION.format(colour="blue", word=w) for w in words]]  # fmt: skip
+    states = [pipe.text_encoder(v) for v in variants]
+    noise = torch.randn(z.shape, generator=torch.Generator().manual_seed(0))
+    rows = []
+    for t in times:
+        tt = torch.full((clips,), t)
+        x_t = add_noise(z, noise, tt)
+        loss = [float(((pipe.transformer(x_t, tt, *st) - (noise - z)) ** 2).mean()) for st in states]
+        rows.append((t, loss[1] / loss[0], loss[2] / loss[0]))
+    return rows
+
+
+@torch.no_grad()
+def guess_from_noise(pipe, draws: int) -> dict[str, list[float]]:
+    """Per word: the x-centre (pixels) of the red in the first frame of the model's clean-clip guess at t = 1,
+    one per noise draw (the same draws for both words)."""
+    shape = pipe.encode(sample_clip(0, prompt=CAPTION.format(colour="red", word="left")).frames, 64, 64).shape[1:]
+    noise = torch.randn(draws, *shape, generator=torch.Generator().manual_seed(0))
+    t, out = torch.ones(draws), {}
+    for word in ("left", "right"):
+        states = pipe.text_encoder([CAPTION.format(colour="red", word=word)] * draws)
+        frames = pipe.decode(noise - pipe.transformer(noise, t, *states))[:, 0].astype(float)  # x0 = x1 - v
+        red = np.clip(frames[..., 0] - frames[..., 1:].mean(-1), 0, None).sum(1)  # (draws, width)
+        out[word] = [round(float(x), 1) for x in (red * np.arange(red.shape[1])).sum(1) / red.sum(1)]
+    return out
 
 
 def main() -> None:
@@ -66,6 +108,14 @@ def main() -> None:
 
     print(f"  text states, per token, |difference| / |state|: 'left' vs 'right' {rel(a, b)}")
     print(f"                                                 'red' vs 'blue'   {rel(a, c)}")
+
+    print("  flow loss on 24 true clips, wrong word / true caption:")
+    for t, direction, colour in swapped_word_loss(pipe, 24, (0.3, 0.5, 0.7, 0.85, 0.95, 1.0)):
+        print(f"    t = {t:.2f}: direction word swapped {direction:.3f}, colour word swapped {colour:.3f}")
+    guess = guess_from_noise(pipe, 6)
+    print("  clean-clip guess from pure noise, first frame, x of the red (of 64; 'left' should start right):")
+    for word, xs in guess.items():
+        print(f"    '{word}': {xs}")
 
 
 if __name__ == "__main__":
