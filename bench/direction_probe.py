@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from common import pipeline
 
-from tessera.diffusion import add_noise
+from tessera.diffusion import add_noise, flow_loss
 from tessera.eval.metrics import Expectation, prompt_adherence
 from tessera.eval.parse import parse_frames
 from tessera.world import sample_clip
@@ -51,7 +51,7 @@ def swapped_word_loss(pipe, clips: int, times: tuple[float, ...]) -> list[tuple[
     for t in times:
         tt = torch.full((clips,), t)
         x_t = add_noise(z, noise, tt)
-        loss = [float(((pipe.transformer(x_t, tt, *st) - (noise - z)) ** 2).mean()) for st in states]
+        loss = [float(flow_loss(pipe.transformer(x_t, tt, *st), z, noise)) for st in states]
         rows.append((t, loss[1] / loss[0], loss[2] / loss[0]))
     return rows
 

@@ -5,10 +5,11 @@ token; the tokens attend to each other (3D RoPE over their (t, h, w) patch coord
 resolution and aspect ratio works in one model) and to the text encoder's token states (cross-attention);
 the flow-matching time enters through adaLN-Zero modulation. The network predicts the velocity.
 
-RoPE is relative: alone, it tells a token how far it is from another, not where in the frame it is, so a
-prompt could not say where things start ("slides to the left" starts at the right wall). Each token therefore
-also gets its place in the frame, as a fraction of the width and height (the same walls at every aspect
-ratio), through a zero-initialised projection (``frame_pos``) that a model trained without it can grow.
+RoPE is relative: alone, it tells a token how far it is from another; where in the frame it is, a token can
+only infer from the frame's edges. A prompt often says where things start ("slides to the left" starts at the
+right wall), so each token also gets its place in the frame, as a fraction of the width and height (the same
+walls at every aspect ratio), through a zero-initialised projection (``frame_pos``) that a model trained
+without it can grow.
 
 Conditioning on given frames (image-to-video, extend, connect, loop) uses one mechanism: a per-latent-frame
 mask. Masked frames are replaced by their clean latents in the input, and the mask itself is an extra input
