@@ -103,11 +103,13 @@ TextToVideoPipeline.from_pretrained(f"{run}/export").save_pretrained("models/tes
 PY
     ;;
   card)
-    # The guidance scale with the best prompt adherence (measured on clips the reports do not use), the benchmark
-    # on all three splits, then the model card from these reports and the training history kept in the model
-    # folder, with whichever of this machine's runs exist added to it.
-    python scripts/guidance_sweep.py models/tessera-world-s --scales ${SCALES:-2,3,4} --clips ${CLIPS:-64} \
-      --out docs/eval/guidance.md --set-default
+    # The guidance scale with the best prompt adherence (measured on clips the reports do not use), then the
+    # sampling time shift at that scale (the transformer trains at TIME_SHIFT 3 since session twelve; 0 samples
+    # at the by-token-count shift, 1 here), the benchmark on all three splits, then the model card from these
+    # reports and the training history kept in the model folder, with whichever of this machine's runs exist
+    # added to it.
+    python scripts/guidance_sweep.py models/tessera-world-s --scales ${SCALES:-2,3,4} --shifts ${SHIFTS:-0,3} \
+      --clips ${CLIPS:-64} --out docs/eval/guidance.md --set-default
     for split in in-dist ood held-out; do
       tessera eval --model models/tessera-world-s --set "$split" --clips ${CLIPS:-64} --out "docs/eval/model-$split"
     done
