@@ -37,6 +37,15 @@ PROBES = {
 }  # fmt: skip
 
 
+def roundness(frames: np.ndarray, fps: float) -> float:
+    """The red object's median area / (max radius + 0.5)^2 over the frames where it is fully in view: what the
+    parser reads shape from (circle above 2.40, square above 1.62), finer than the shape name; nan if unseen."""
+    tr = parse_frames(frames, fps).tracks.get("red")
+    if tr is None or not tr.clear.any():
+        return float("nan")
+    return float(np.median(tr.area[tr.clear] / tr.radius[tr.clear] ** 2))
+
+
 def word_seen(frames: np.ndarray, caption: str, fps: float, probe: str) -> str:
     """What the benchmark reads in the clip: prompt adherence's direction ('none' when nothing moves), or the red
     object's most frequent shape over the frames where it is fully in view ('none' when too small or absent)."""
@@ -111,6 +120,11 @@ def main() -> None:
             )
             counts = ", ".join(f"{k} {n}" for k, n in seen.most_common())
             print(f"  guidance {g:g}, '{word}': {args.word} seen {counts} (of {args.seeds})")
+            if args.word == "shape":
+                ratios = [roundness(clip("red", word, s, g), 8.0) for s in range(args.seeds)]
+                true = [roundness(sample_clip(1000 + s, prompt=text).frames, 8.0) for s in range(args.seeds)]
+                print(f"    area / radius^2, median over clips: {np.nanmedian(ratios):.2f} "
+                      f"(true clips of the caption {np.nanmedian(true):.2f})")  # fmt: skip
 
     pairs = (("red", words[0]), ("red", words[1]), ("blue", words[0]))
     first, second, blue = (clip(c, w, 0, float(pipe.config.guidance)).astype(float) for c, w in pairs)
