@@ -137,6 +137,7 @@ PY
     # steps): measure a student (bench/quality_vs_steps.py, pytest -m slow) before committing what STAGE=student wrote.
     # Session twelve: STUDENT_INIT=models/tessera-world-s-8step DISTILL_STEPS=1200 against its new teacher passed the
     # slow test where the old student failed it, and shipped (still outside the 5-point margin; docs/performance.md).
+    # Session thirteen: the same against the next teacher (guidance 3, shift 3; the student takes its shift), shipped.
     last="" n=1 out=runs/dit-s-more
     while [ -d "$out/model" ]; do last=$out; n=$((n + 1)); out=runs/dit-s-more$n; done
     frames=1,17,25,33 pool=7200 seed=1
