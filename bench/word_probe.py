@@ -9,7 +9,7 @@ guess from pure noise (t = 1), where the ideal guess is the caption's average cl
 "left" the ball starts at the right wall. Where its first frame's ball sits, per noise draw and word, tells which
 decides. (A shape is drawn late, from mid to low noise; the guess from pure noise is a blur of it.)
 
-    python bench/word_probe.py [--word direction|shape] [--model models/tessera-world-s] [--seeds 12] [--guidance 2,5]
+    python bench/word_probe.py [--word direction|shape] [--model DIR] [--seeds 12] [--guidance 2,5]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from common import pipeline
 
 from tessera.diffusion import add_noise, flow_loss
 from tessera.eval.metrics import Expectation, prompt_adherence
-from tessera.eval.parse import parse_frames
+from tessera.eval.parse import ParsedClip, parse_frames
 from tessera.world import sample_clip
 from tessera.world.prompt import parse_prompt
 
@@ -37,19 +37,18 @@ PROBES = {
 }  # fmt: skip
 
 
-def roundness(frames: np.ndarray, fps: float) -> float:
+def roundness(pc: ParsedClip) -> float:
     """The red object's median area / (max radius + 0.5)^2 over the frames where it is fully in view: what the
     parser reads shape from (circle above 2.40, square above 1.62), finer than the shape name; nan if unseen."""
-    tr = parse_frames(frames, fps).tracks.get("red")
+    tr = pc.tracks.get("red")
     if tr is None or not tr.clear.any():
         return float("nan")
     return float(np.median(tr.area[tr.clear] / tr.radius[tr.clear] ** 2))
 
 
-def word_seen(frames: np.ndarray, caption: str, fps: float, probe: str) -> str:
+def word_seen(pc: ParsedClip, caption: str, probe: str) -> str:
     """What the benchmark reads in the clip: prompt adherence's direction ('none' when nothing moves), or the red
     object's most frequent shape over the frames where it is fully in view ('none' when too small or absent)."""
-    pc = parse_frames(frames, fps)
     if probe == "direction":
         metric = prompt_adherence(pc, Expectation(parse_prompt(caption)))
         return metric.detail.get("direction_seen") or "none"
@@ -115,14 +114,15 @@ def main() -> None:
     for g in (float(v) for v in args.guidance.split(",")):
         for word in words:
             text = caption.format(colour="red", word=word)
-            seen = collections.Counter(
-                word_seen(clip("red", word, s, g), text, 8.0, args.word) for s in range(args.seeds)
-            )
+            parsed = [parse_frames(clip("red", word, s, g), 8.0) for s in range(args.seeds)]
+            seen = collections.Counter(word_seen(pc, text, args.word) for pc in parsed)
             counts = ", ".join(f"{k} {n}" for k, n in seen.most_common())
             print(f"  guidance {g:g}, '{word}': {args.word} seen {counts} (of {args.seeds})")
             if args.word == "shape":
-                ratios = [roundness(clip("red", word, s, g), 8.0) for s in range(args.seeds)]
-                true = [roundness(sample_clip(1000 + s, prompt=text).frames, 8.0) for s in range(args.seeds)]
+                ratios = [roundness(pc) for pc in parsed]
+                true = [
+                    roundness(parse_frames(sample_clip(1000 + s, prompt=text).frames, 8.0)) for s in range(args.seeds)
+                ]
                 print(f"    area / radius^2, median over clips: {np.nanmedian(ratios):.2f} "
                       f"(true clips of the caption {np.nanmedian(true):.2f})")  # fmt: skip
 

@@ -27,10 +27,27 @@ from tessera.pipeline import TextToVideoPipeline
 from tessera.pipeline.pipeline import CONFIG_NAME
 
 
-def measure(pipe, scale: float, clips: int, seed: int) -> dict[str, float]:
+def measure(pipe, scale: float, clips: int, seed: int, label: str) -> dict[str, float]:
+    """Mean prompt adherence and its colour, shape and direction rates at one setting; printed under label."""
+    t0 = time.perf_counter()
     scores, _ = evaluate_world_set("in-dist", clips, seed=seed, source=model_source(pipe, guidance=scale))
     out = {"adherence": float(np.mean([s["metrics"]["prompt_adherence"]["score"] for s in scores]))}
-    return {**out, **adherence(scores)}
+    out |= adherence(scores)
+    print(f"{label}: " + ", ".join(f"{k} {v:.3f}" for k, v in out.items()), f"({time.perf_counter() - t0:.0f} s)",
+          flush=True)  # fmt: skip
+    return out
+
+
+def table(setting: str, rows: dict[float, dict[str, float]]) -> list[str]:
+    """Markdown rows of the measured settings."""
+    return [
+        f"| {setting} | adherence (mean) | colour | shape | direction |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {s:g} | {r['adherence']:.3f} | {r['colour']:.3f} | {r['shape']:.3f} | {r['direction']:.3f} |"
+            for s, r in rows.items()
+        ),
+    ]
 
 
 def main() -> None:
@@ -41,21 +58,13 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=64)
     ap.add_argument("--seed", type=int, default=5000, help="first clip; keep it away from the reported clips")
     ap.add_argument("--out", type=Path, help="write the table here (Markdown)")
-    ap.add_argument("--set-default", action="store_true", help="store the best scale in the model's pipeline.json")
+    ap.add_argument("--set-default", action="store_true", help="store the best scale and shift in pipeline.json")
     args = ap.parse_args()
 
     scales = [float(s) for s in args.scales.split(",")]
     pipe = TextToVideoPipeline.from_pretrained(args.model)
     before = pipe.config.guidance
-    rows = {}
-    for scale in scales:
-        t0 = time.perf_counter()
-        rows[scale] = measure(pipe, scale, args.clips, args.seed)
-        print(
-            f"guidance {scale:g}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[scale].items()),
-            f"({time.perf_counter() - t0:.0f} s)",
-            flush=True,
-        )
+    rows = {scale: measure(pipe, scale, args.clips, args.seed, f"guidance {scale:g}") for scale in scales}
     best = max(scales, key=lambda s: rows[s]["adherence"])  # a tie goes to the scale listed first
     # The model's own shift is the scale sweep's row at the best scale; a shift's rows are measured beside it.
     shift_before = pipe.config.shift
@@ -64,13 +73,7 @@ def main() -> None:
         if shift in shift_rows:
             continue
         pipe.config = dataclasses.replace(pipe.config, shift=shift)
-        t0 = time.perf_counter()
-        shift_rows[shift] = measure(pipe, best, args.clips, args.seed)
-        print(
-            f"guidance {best:g}, shift {shift:g}: " + ", ".join(f"{k} {v:.3f}" for k, v in shift_rows[shift].items()),
-            f"({time.perf_counter() - t0:.0f} s)",
-            flush=True,
-        )
+        shift_rows[shift] = measure(pipe, best, args.clips, args.seed, f"guidance {best:g}, shift {shift:g}")
     best_shift = max(shift_rows, key=lambda s: shift_rows[s]["adherence"])  # a tie keeps the model's own
     lines = [
         f"# Guidance scale of {args.model.name}",
@@ -81,12 +84,7 @@ def main() -> None:
         f"    python scripts/guidance_sweep.py {args.model} --scales {args.scales} --clips {args.clips} "
         f"--seed {args.seed}" + (f" --shifts {args.shifts}" if args.shifts else ""),
         "",
-        "| guidance | adherence (mean) | colour | shape | direction |",
-        "|---|---|---|---|---|",
-        *(
-            f"| {s:g} | {r['adherence']:.3f} | {r['colour']:.3f} | {r['shape']:.3f} | {r['direction']:.3f} |"
-            for s, r in rows.items()
-        ),
+        *table("guidance", rows),
         "",
         f"Highest mean adherence: guidance {best:g} (the model's default was {before:g}).",
     ]
@@ -95,12 +93,7 @@ def main() -> None:
             "",
             f"Sampling time shift at guidance {best:g} (0: by token count, 1 for these sizes):",
             "",
-            "| shift | adherence (mean) | colour | shape | direction |",
-            "|---|---|---|---|---|",
-            *(
-                f"| {s:g} | {r['adherence']:.3f} | {r['colour']:.3f} | {r['shape']:.3f} | {r['direction']:.3f} |"
-                for s, r in shift_rows.items()
-            ),
+            *table("shift", shift_rows),
             "",
             f"Highest mean adherence: shift {best_shift:g} (the model's default was {shift_before:g}).",
         ]
