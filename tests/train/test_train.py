@@ -406,9 +406,14 @@ def test_time_shift_moves_the_training_times_towards_noise(vae_dir):
     batch = WorldSource(_cfg("x").buckets(), pool=0).batch(0, 8)
     model, seen = DiT.from_preset("tiny"), []
     model.register_forward_hook(lambda module, args, out: seen.append(args[1]))
-    for shift in (0.0, 3.0):
+    for shift in (0.0, 3.0, [1, 3]):
         DiTObjective(vae, text, {**DEFAULTS, "time_shift": shift}, 0)(model, batch, 0)
     # The same draws, shifted: t -> 3t / (1 + 2t) (these tiny clips are too short for shift_for to shift them).
-    torch.testing.assert_close(seen[1], 3 * seen[0] / (1 + 2 * seen[0]))
-    with pytest.raises(ConfigError, match="time_shift"):
-        DiTObjective(vae, text, {**DEFAULTS, "time_shift": -1}, 0)
+    shifted = 3 * seen[0] / (1 + 2 * seen[0])
+    torch.testing.assert_close(seen[1], shifted)
+    # A list: each clip takes one of the shifts, so both occur in the batch.
+    took_3 = torch.isclose(seen[2], shifted)
+    assert (took_3 | torch.isclose(seen[2], seen[0])).all() and 0 < int(took_3.sum()) < len(took_3)
+    for bad in (-1, [], [1, -3]):
+        with pytest.raises(ConfigError, match="time_shift"):
+            DiTObjective(vae, text, {**DEFAULTS, "time_shift": bad}, 0)
