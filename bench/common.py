@@ -35,3 +35,13 @@ def pipeline(model: str | None):
 
     folder, name = pipeline_folder(model)
     return TextToVideoPipeline.from_pretrained(folder), name
+
+
+@torch.no_grad()
+def flow_loss_at(pipe, z: torch.Tensor, noise: torch.Tensor, states: tuple, t: float) -> float:
+    """The transformer's flow loss on clean latents ``z`` noised with ``noise`` to level ``t``, under the text
+    ``states`` (token states and mask): how well it denoises there (the same noise keeps models comparable)."""
+    from tessera.diffusion import add_noise, flow_loss
+
+    tt = torch.full((len(z),), t)
+    return float(flow_loss(pipe.transformer(add_noise(z, noise, tt), tt, *states), z, noise))

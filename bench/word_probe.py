@@ -20,9 +20,8 @@ import functools
 
 import numpy as np
 import torch
-from common import pipeline
+from common import flow_loss_at, pipeline
 
-from tessera.diffusion import add_noise, flow_loss
 from tessera.eval.metrics import Expectation, prompt_adherence
 from tessera.eval.parse import ParsedClip, parse_frames
 from tessera.world import sample_clip
@@ -71,9 +70,7 @@ def swapped_word_loss(pipe, probe: str, clips: int) -> list[tuple[float, float, 
     noise = torch.randn(z.shape, generator=torch.Generator().manual_seed(0))
     rows = []
     for t in times:
-        tt = torch.full((clips,), t)
-        x_t = add_noise(z, noise, tt)
-        loss = [float(flow_loss(pipe.transformer(x_t, tt, *st), z, noise)) for st in states]
+        loss = [flow_loss_at(pipe, z, noise, st, t) for st in states]
         rows.append((t, loss[1] / loss[0], loss[2] / loss[0]))
     return rows
 
