@@ -63,7 +63,8 @@ case "$STAGE" in
     # decided where a slide starts, i.e. its direction. TIME_SHIFT=0 trains as before.
     # Since session fourteen each clip draws shift 1 or 3 ([1,3]): shift 3 alone starved low noise, where edges and
     # the background's detail are drawn (the flow loss at t = 0.05 rose from 0.44 to 0.55 over the two runs at 3;
-    # bench/loss_by_time.py), and 3000 steps of the mixture brought it to 0.48, every noise level better than the session-thirteen model.
+    # bench/loss_by_time.py), and 3000 steps of the mixture brought it to 0.48, with every noise level better than
+    # the session-thirteen model's.
     retry tessera train dit --preset s --init models/tessera-world-s ${VAE:+--vae "$VAE"} --out "$out" --steps ${DIT_STEPS:-2000} \
       --batch-size 16 --lr 2e-4 --warmup 100 --ema-decay 0.998 --frames ${FRAMES:-1,17,25,33} --sizes 64x64,112x64,64x112 \
       --set pool=${POOL:-1200} --set "time_shift=${TIME_SHIFT:-[1,3]}" --seed ${SEED:-$seed} --ckpt-every 250 --log-every 25

@@ -79,7 +79,10 @@ class DiTObjective:
             raise ConfigError(f"task_weights: give {len(TASKS)} non-negative weights for {', '.join(TASKS)}")
         self.task_p = weights / weights.sum()
         shifts = extra["time_shift"]
-        self.time_shifts = [float(v) for v in (shifts if isinstance(shifts, list) else [shifts])]
+        try:
+            self.time_shifts = [float(v) for v in (shifts if isinstance(shifts, list) else [shifts])]
+        except (TypeError, ValueError):
+            self.time_shifts = []  # reported below, with the value given
         if not self.time_shifts or min(self.time_shifts) < 0:
             raise ConfigError(
                 f"time_shift must be a number >= 0 (0: by the token count) or a list of them, got {shifts!r}"

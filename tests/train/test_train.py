@@ -414,6 +414,6 @@ def test_time_shift_moves_the_training_times_towards_noise(vae_dir):
     # A list: each clip takes one of the shifts, so both occur in the batch.
     took_3 = torch.isclose(seen[2], shifted)
     assert (took_3 | torch.isclose(seen[2], seen[0])).all() and 0 < int(took_3.sum()) < len(took_3)
-    for bad in (-1, [], [1, -3]):
+    for bad in (-1, [], [1, -3], "high", {"shift": 3}):
         with pytest.raises(ConfigError, match="time_shift"):
             DiTObjective(vae, text, {**DEFAULTS, "time_shift": bad}, 0)
