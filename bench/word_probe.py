@@ -23,7 +23,7 @@ import torch
 from common import flow_loss_at, pipeline
 
 from tessera.eval.metrics import Expectation, prompt_adherence
-from tessera.eval.parse import ParsedClip, parse_frames
+from tessera.eval.parse import CIRCLE_SQUARE, SQUARE_TRIANGLE, ParsedClip, parse_frames, shape_ratio
 from tessera.world import sample_clip
 from tessera.world.prompt import parse_prompt
 
@@ -37,12 +37,12 @@ PROBES = {
 
 
 def roundness(pc: ParsedClip) -> float:
-    """The red object's median area / (max radius + 0.5)^2 over the frames where it is fully in view: what the
-    parser reads shape from (circle above 2.40, square above 1.62), finer than the shape name; nan if unseen."""
+    """The red object's median shape ratio (the parser's area / (max radius + 0.5)^2) over the frames where it is
+    fully in view: what shape is read from, finer than the shape name; nan if unseen."""
     tr = pc.tracks.get("red")
     if tr is None or not tr.clear.any():
         return float("nan")
-    return float(np.median(tr.area[tr.clear] / tr.radius[tr.clear] ** 2))
+    return float(np.median(shape_ratio(tr.area[tr.clear], tr.radius[tr.clear])))
 
 
 def word_seen(pc: ParsedClip, caption: str, probe: str) -> str:
@@ -108,6 +108,12 @@ def main() -> None:
                    seed=seed, guidance_scale=guidance, output_type="np")  # fmt: skip
         return np.asarray(out.frames[0])
 
+    if args.word == "shape":  # the true clips' ratio, once per word: it does not depend on guidance
+        true = {}
+        for w in words:
+            clips = (sample_clip(1000 + s, prompt=caption.format(colour="red", word=w)) for s in range(args.seeds))
+            true[w] = np.nanmedian([roundness(parse_frames(c.frames, 8.0)) for c in clips])
+        print(f"  shape ratio boundaries: circle above {CIRCLE_SQUARE}, square above {SQUARE_TRIANGLE}")
     for g in (float(v) for v in args.guidance.split(",")):
         for word in words:
             text = caption.format(colour="red", word=word)
@@ -116,12 +122,8 @@ def main() -> None:
             counts = ", ".join(f"{k} {n}" for k, n in seen.most_common())
             print(f"  guidance {g:g}, '{word}': {args.word} seen {counts} (of {args.seeds})")
             if args.word == "shape":
-                ratios = [roundness(pc) for pc in parsed]
-                true = [
-                    roundness(parse_frames(sample_clip(1000 + s, prompt=text).frames, 8.0)) for s in range(args.seeds)
-                ]
-                print(f"    area / radius^2, median over clips: {np.nanmedian(ratios):.2f} "
-                      f"(true clips of the caption {np.nanmedian(true):.2f})")  # fmt: skip
+                ratio = np.nanmedian([roundness(pc) for pc in parsed])
+                print(f"    shape ratio, median of clips: {ratio:.2f} (true clips of the caption {true[word]:.2f})")
 
     pairs = (("red", words[0]), ("red", words[1]), ("blue", words[0]))
     first, second, blue = (clip(c, w, 0, float(pipe.config.guidance)).astype(float) for c, w in pairs)

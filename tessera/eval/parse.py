@@ -72,11 +72,16 @@ class ParsedClip:
         return max(3.0, 0.02 * np.pi * (SIZES["small"] * self.scale) ** 2)
 
 
+def shape_ratio(area, radius):
+    """What shape is read from: area / (max radius + 0.5)^2 (``radius`` already carries the 0.5); arrays too."""
+    return area / radius**2
+
+
 def classify_shape(area: float, radius: float) -> str:
     """'circle', 'square', 'triangle', or '' when the object is too small in pixels to tell."""
     if np.sqrt(area / np.pi) < MIN_SHAPE_RADIUS:
         return ""
-    ratio = area / radius**2
+    ratio = shape_ratio(area, radius)
     return "circle" if ratio > CIRCLE_SQUARE else "square" if ratio > SQUARE_TRIANGLE else "triangle"
 
 
