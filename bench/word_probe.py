@@ -7,7 +7,9 @@ Then why: on true world clips of the caption, the flow loss with the word swappe
 noise level (a model that uses the word does worse with the wrong one). For direction also the model's clean-clip
 guess from pure noise (t = 1), where the ideal guess is the caption's average clip, the same for any noise: for
 "left" the ball starts at the right wall. Where its first frame's ball sits, per noise draw and word, tells which
-decides. (A shape is drawn late, from mid to low noise; the guess from pure noise is a blur of it.)
+decides. For shape also where it is lost: true clips of "ball" edited (video-to-video, the same caption) from
+noise levels up to pure noise: up to the level where the edit still reads circles, the model keeps a round ball it
+is given; above it, it has to draw one.
 
     python bench/word_probe.py [--word direction|shape] [--model DIR] [--seeds 12] [--guidance 2,5]
 """
@@ -91,6 +93,20 @@ def guess_from_noise(pipe, draws: int) -> dict[str, list[float]]:
     return out
 
 
+def shape_kept(pipe, seeds: int, strengths=(0.3, 0.5, 0.7, 0.9, 1.0)) -> list[tuple[float, float, int]]:
+    """(strength, median shape ratio, clips read as circles) of true "ball" clips edited at each strength (the
+    noise level the edit starts from) under their own caption, one seed per clip."""
+    caption = PROBES["shape"][0].format(colour="red", word="ball")
+    clips = [sample_clip(1000 + s, prompt=caption).frames for s in range(seeds)]
+    rows = []
+    for strength in strengths:
+        parsed = [parse_frames(np.asarray(pipe(caption, video=c, strength=strength, seed=i).frames[0]), 8.0)
+                  for i, c in enumerate(clips)]  # fmt: skip
+        circles = sum(word_seen(pc, caption, "shape") == "circle" for pc in parsed)
+        rows.append((strength, float(np.nanmedian([roundness(pc) for pc in parsed])), circles))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--word", choices=sorted(PROBES), default="direction")
@@ -143,6 +159,10 @@ def main() -> None:
     print(f"  flow loss on 24 true clips, wrong word / true caption ({args.word}):")
     for t, swapped, colour in swapped_word_loss(pipe, args.word, 24):
         print(f"    t = {t:.2f}: {args.word} word swapped {swapped:.3f}, colour word swapped {colour:.3f}")
+    if args.word == "shape":
+        print(f"  true 'ball' clips edited from noise level (strength), {args.seeds} clips:")
+        for strength, ratio, circles in shape_kept(pipe, args.seeds):
+            print(f"    {strength:.1f}: shape ratio {ratio:.2f}, read as a circle in {circles}")
     if args.word == "direction":
         guess = guess_from_noise(pipe, 6)
         print("  clean-clip guess from pure noise, first frame, x of the red (of 64; 'left' should start right):")
