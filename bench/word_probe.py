@@ -93,11 +93,9 @@ def guess_from_noise(pipe, draws: int) -> dict[str, list[float]]:
     return out
 
 
-def shape_kept(pipe, seeds: int, strengths=(0.3, 0.5, 0.7, 0.9, 1.0)) -> list[tuple[float, float, int]]:
-    """(strength, median shape ratio, clips read as circles) of true "ball" clips edited at each strength (the
-    noise level the edit starts from) under their own caption, one seed per clip."""
-    caption = PROBES["shape"][0].format(colour="red", word="ball")
-    clips = [sample_clip(1000 + s, prompt=caption).frames for s in range(seeds)]
+def shape_kept(pipe, caption: str, clips: list, strengths=(0.3, 0.5, 0.7, 0.9, 1.0)) -> list[tuple[float, float, int]]:
+    """(strength, median shape ratio, clips read as circles) of the true clips (frames) of ``caption`` edited at
+    each strength (the noise level the edit starts from) under that caption, one seed per clip."""
     rows = []
     for strength in strengths:
         parsed = [parse_frames(np.asarray(pipe(caption, video=c, strength=strength, seed=i).frames[0]), 8.0)
@@ -124,11 +122,10 @@ def main() -> None:
                    seed=seed, guidance_scale=guidance, output_type="np")  # fmt: skip
         return np.asarray(out.frames[0])
 
-    if args.word == "shape":  # the true clips' ratio, once per word: it does not depend on guidance
-        true = {}
-        for w in words:
-            clips = (sample_clip(1000 + s, prompt=caption.format(colour="red", word=w)) for s in range(args.seeds))
-            true[w] = np.nanmedian([roundness(parse_frames(c.frames, 8.0)) for c in clips])
+    if args.word == "shape":  # the true clips and their ratio, once per word: they do not depend on guidance
+        true_clips = {w: [sample_clip(1000 + s, prompt=caption.format(colour="red", word=w)).frames
+                          for s in range(args.seeds)] for w in words}  # fmt: skip
+        true = {w: np.nanmedian([roundness(parse_frames(f, 8.0)) for f in true_clips[w]]) for w in words}
         print(f"  shape ratio boundaries: circle above {CIRCLE_SQUARE}, square above {SQUARE_TRIANGLE}")
     for g in (float(v) for v in args.guidance.split(",")):
         for word in words:
@@ -160,8 +157,9 @@ def main() -> None:
     for t, swapped, colour in swapped_word_loss(pipe, args.word, 24):
         print(f"    t = {t:.2f}: {args.word} word swapped {swapped:.3f}, colour word swapped {colour:.3f}")
     if args.word == "shape":
-        print(f"  true 'ball' clips edited from noise level (strength), {args.seeds} clips:")
-        for strength, ratio, circles in shape_kept(pipe, args.seeds):
+        print(f"  true '{words[0]}' clips edited from noise level (strength), {args.seeds} clips:")
+        ball = caption.format(colour="red", word=words[0])
+        for strength, ratio, circles in shape_kept(pipe, ball, true_clips[words[0]]):
             print(f"    {strength:.1f}: shape ratio {ratio:.2f}, read as a circle in {circles}")
     if args.word == "direction":
         guess = guess_from_noise(pipe, 6)
