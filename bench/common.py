@@ -38,10 +38,13 @@ def pipeline(model: str | None):
 
 
 @torch.no_grad()
-def flow_loss_at(pipe, z: torch.Tensor, noise: torch.Tensor, states: tuple, t: float) -> float:
+def flow_loss_at(
+    pipe, z: torch.Tensor, noise: torch.Tensor, states: tuple, t: float, weight: torch.Tensor | None = None
+) -> float:
     """The transformer's flow loss on clean latents ``z`` noised with ``noise`` to level ``t``, under the text
-    ``states`` (token states and mask): how well it denoises there (the same noise keeps models comparable)."""
+    ``states`` (token states and mask): how well it denoises there (the same noise keeps models comparable).
+    ``weight``: each latent pixel's share (see tessera.diffusion.flow_loss)."""
     from tessera.diffusion import add_noise, flow_loss
 
     tt = torch.full((len(z),), t)
-    return float(flow_loss(pipe.transformer(add_noise(z, noise, tt), tt, *states), z, noise))
+    return float(flow_loss(pipe.transformer(add_noise(z, noise, tt), tt, *states), z, noise, weight=weight))

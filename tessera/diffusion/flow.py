@@ -54,15 +54,26 @@ def velocity_target(x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
 
 
 def flow_loss(
-    pred: torch.Tensor, x0: torch.Tensor, noise: torch.Tensor, cond_mask: torch.Tensor | None = None
+    pred: torch.Tensor,
+    x0: torch.Tensor,
+    noise: torch.Tensor,
+    cond_mask: torch.Tensor | None = None,
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean squared velocity error over the frames the model must generate (condition frames excluded).
 
-    ``pred``/``x0``/``noise``: (B, C, T, H, W); ``cond_mask``: (B, T), True where a frame was given clean.
+    ``pred``/``x0``/``noise``: (B, C, T, H, W); ``cond_mask``: (B, T), True where a frame was given clean;
+    ``weight``: (B, 1, T, H, W) >= 0, each latent pixel's share of its frame's error (None: all equal), a
+    weighted mean, so the loss keeps its scale whatever the weights.
     Each sample's error is averaged over its own generated frames, then samples are averaged: so the loss of
     a batch split over processes (DDP averages their gradients) equals the loss of the combined batch.
     """
-    err = (pred.float() - velocity_target(x0, noise).float()).pow(2).mean(dim=(1, 3, 4))  # (B, T)
+    err = (pred.float() - velocity_target(x0, noise).float()).pow(2)
+    if weight is None:
+        err = err.mean(dim=(1, 3, 4))  # (B, T)
+    else:
+        w = weight.float()
+        err = (err.mean(dim=1, keepdim=True) * w).sum(dim=(1, 3, 4)) / w.sum(dim=(1, 3, 4)).clamp(min=1e-8)
     if cond_mask is None:
         return err.mean()
     keep = (~cond_mask).float()

@@ -106,3 +106,17 @@ def test_loss_is_zero_for_the_true_velocity_and_ignores_condition_frames():
     assert flow_loss(wrong, x0, noise) > 1
     mask[:, 0] = True
     assert flow_loss(wrong, x0, noise, mask) == 0
+
+
+def test_a_weighted_loss_is_a_weighted_mean_that_keeps_its_scale():
+    x0, noise = torch.randn(2, 3, 4, 2, 2), torch.randn(2, 3, 4, 2, 2)
+    wrong = velocity_target(x0, noise).clone()
+    wrong[:, :, :, 0, 0] += 2.0  # every channel of one latent pixel per frame is off by 2
+    torch.testing.assert_close(flow_loss(wrong, x0, noise, weight=torch.full((2, 1, 4, 2, 2), 3.0)), torch.tensor(1.0))
+    weight = torch.ones(2, 1, 4, 2, 2)
+    weight[:, :, :, 0, 0] = 3.0  # the erring pixel counts 3 of 6 shares
+    torch.testing.assert_close(flow_loss(wrong, x0, noise, weight=weight), torch.tensor(2.0))
+    mask = torch.zeros(2, 4, dtype=torch.bool)
+    mask[:, 1:] = True
+    wrong[:, :, 1:] += 9.0  # condition frames stay out of the weighted loss too
+    torch.testing.assert_close(flow_loss(wrong, x0, noise, mask, weight), torch.tensor(2.0))

@@ -417,3 +417,22 @@ def test_time_shift_moves_the_training_times_towards_noise(vae_dir):
     for bad in (-1, [], [1, -3], "high", {"shift": 3}):
         with pytest.raises(ConfigError, match="time_shift"):
             DiTObjective(vae, text, {**DEFAULTS, "time_shift": bad}, 0)
+
+
+def test_object_weight_prices_the_objects_over_the_backdrop(vae_dir):
+    from tessera.train.dit import DEFAULTS, DiTObjective, object_map
+
+    z = torch.zeros(1, 4, 2, 4, 8)
+    z[:, :, :, 3] = -2.0  # a floor row: constant along the row, so backdrop too
+    z[0, :, 1, 1, 5] = 3.0  # an object in frame 1
+    found = object_map(z)
+    assert found[0, 0, 1, 1, 5] == 1 and found.sum() == 1
+    vae, text = Autoencoder.from_pretrained(vae_dir), TextEncoder(TextEncoderParams(source="toy:32"))
+    batch = WorldSource(_cfg("x").buckets(), pool=0).batch(0, 4)
+    model = DiT.from_preset("tiny")
+    torch.manual_seed(0)
+    plain, _ = DiTObjective(vae, text, DEFAULTS, 0)(model, batch, 0)
+    weighted, _ = DiTObjective(vae, text, {**DEFAULTS, "object_weight": 3.0}, 0)(model, batch, 0)
+    assert torch.isfinite(weighted) and weighted != plain  # same draws, other shares of the error
+    with pytest.raises(ConfigError, match="object_weight"):
+        DiTObjective(vae, text, {**DEFAULTS, "object_weight": -1}, 0)
