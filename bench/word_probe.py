@@ -9,7 +9,8 @@ guess from pure noise (t = 1), where the ideal guess is the caption's average cl
 "left" the ball starts at the right wall. Where its first frame's ball sits, per noise draw and word, tells which
 decides. For shape also where it is lost: true clips of "ball" edited (video-to-video, the same caption) from
 noise levels up to pure noise: up to the level where the edit still reads circles, the model keeps a round ball it
-is given; above it, it has to draw one.
+is given; above it, it has to draw one. Level 0 is the autoencoder's reconstruction alone: the roundest ball the
+model's latent space lets any transformer draw.
 
     python bench/word_probe.py [--word direction|shape] [--model DIR] [--seeds 12] [--guidance 2,5]
 """
@@ -159,6 +160,10 @@ def main() -> None:
     if args.word == "shape":
         print(f"  true '{words[0]}' clips edited from noise level (strength), {args.seeds} clips:")
         ball = caption.format(colour="red", word=words[0])
+        with torch.no_grad():  # strength 0: the autoencoder alone, what a perfect transformer could draw at best
+            recon = [parse_frames(pipe.decode(pipe.encode(c, 64, 64))[0], 8.0) for c in true_clips[words[0]]]
+        circles, ratio = sum(word_seen(pc, ball, "shape") == "circle" for pc in recon), [roundness(pc) for pc in recon]
+        print(f"    0.0: shape ratio {np.nanmedian(ratio):.2f}, read as a circle in {circles} (autoencoder alone)")
         for strength, ratio, circles in shape_kept(pipe, ball, true_clips[words[0]]):
             print(f"    {strength:.1f}: shape ratio {ratio:.2f}, read as a circle in {circles}")
     if args.word == "direction":
