@@ -142,9 +142,9 @@ PY
     # Session twelve: STUDENT_INIT=models/tessera-world-s-8step DISTILL_STEPS=1200 against its new teacher passed the
     # slow test where the old student failed it, and shipped (still outside the 5-point margin; docs/performance.md).
     # Session thirteen: the same against the next teacher (guidance 3, shift 3; the student takes its shift), shipped.
-    # Session sixteen: against the session-fifteen teacher that continued student missed the slow test (1200 and 1800
-    # steps), and a fresh 3000-step run (55 min) met it, with every pass-rate gap but count (-6.2) within 5 points: the
-    # default since, and the first thing to try after a STAGE=more.
+    # Session sixteen: against the session-fifteen teacher the session-thirteen student, continued for 1200 and 1800
+    # steps, missed the slow test, and a fresh 3000-step run (55 min) met it, with every pass-rate gap but count (-6.2)
+    # within 5 points: 3000 steps is the default since, and a fresh run the first thing to try after a STAGE=more.
     last="" n=1 out=runs/dit-s-more
     while [ -d "$out/model" ]; do last=$out; n=$((n + 1)); out=runs/dit-s-more$n; done
     frames=1,17,25,33 pool=7200 seed=1
