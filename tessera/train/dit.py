@@ -76,8 +76,8 @@ def object_map(z: torch.Tensor) -> torch.Tensor:
     """(B, 1, T, H, W) in [0, 1]: how far each latent pixel is from its row's median over the width (the backdrop:
     a wall, and a floor strip or horizon, is constant along a row; an object is narrower than half of it), as the
     RMS over channels of the normalised latent, saturating at 1 (about a standard deviation)."""
-    backdrop = z.float().median(dim=4, keepdim=True).values
-    return (z.float() - backdrop).pow(2).mean(dim=1, keepdim=True).sqrt().clamp(max=1.0)
+    z = z.float()
+    return (z - z.median(dim=4, keepdim=True).values).pow(2).mean(dim=1, keepdim=True).sqrt().clamp(max=1.0)
 
 
 class DiTObjective:
