@@ -75,14 +75,19 @@ case "$STAGE" in
     # moving pixels weighted 3x and the frame-difference term (session three's run, 10x without that term, cost the
     # floor identity and flicker). It writes over the shipped autoencoder: measure it (bench/autoencoder_quality.py,
     # tessera eval --autoencoder and --model) before committing, as for a student.
-    retry tessera train vae --init models/tessera-world-s/autoencoder --decoder-only --out runs/vae-s-decoder \
+    # DECODER_BLOCKS=N grows the decoder to N residual blocks per level (the shipped one's come over, the added
+    # ones start as the identity); DEC_RUN names the run's folder (one folder per run: a run resumes from its own).
+    run=${DEC_RUN:-runs/vae-s-decoder}
+    retry tessera train vae --init models/tessera-world-s/autoencoder --decoder-only --out "$run" \
       --steps ${VAE_STEPS:-3000} --batch-size 4 --lr 3e-4 --warmup 50 --ema-decay 0.995 --frames 9 --sizes 64x64 \
       --set motion_weight=${MOTION_WEIGHT:-3} --set temporal_weight=${TEMPORAL_WEIGHT:-0.5} --seed ${SEED:-31} \
-      --ckpt-every 100 --log-every 25
-    python - <<'PY'
+      ${DECODER_BLOCKS:+--set decoder_blocks=$DECODER_BLOCKS} --ckpt-every 100 --log-every 25
+    RUN_DIR=$run python - <<'PY'
+import os
 import torch
 from tessera.models.autoencoder import Autoencoder
-Autoencoder.from_pretrained("runs/vae-s-decoder/model").to(torch.float16).save_pretrained("models/tessera-world-s/autoencoder")
+model = Autoencoder.from_pretrained(os.path.join(os.environ["RUN_DIR"], "model"))
+model.to(torch.float16).save_pretrained("models/tessera-world-s/autoencoder")
 PY
     ;;
   vae-more)

@@ -49,7 +49,8 @@ class AutoencoderParams:
     latent_channels: int = 16
     channels: tuple[int, ...] = (64, 128, 256)  # width of each level; a 2x spatial downsample between levels
     temporal_down: tuple[bool, ...] = (True, True)  # which of those downsamples also halve time
-    blocks: int = 1  # residual blocks per level (the decoder has one more)
+    blocks: int = 1  # residual blocks per level of the encoder
+    decoder_blocks: int | None = None  # residual blocks per level of the decoder; None: blocks + 1
     patch: int = 2  # pixel-unshuffle factor applied before the first convolution
     in_channels: int = 3
     # Statistics of the trained latent; the transformer sees (z - latent_mean) / latent_std.
@@ -67,6 +68,8 @@ class AutoencoderParams:
             )
         if self.blocks < 1:
             raise ConfigError(f"blocks must be >= 1, got {self.blocks}")
+        if self.decoder_blocks is not None and self.decoder_blocks < 1:
+            raise ConfigError(f"decoder_blocks must be >= 1 (or null: blocks + 1), got {self.decoder_blocks}")
         if self.patch < 1:
             raise ConfigError(f"patch must be >= 1, got {self.patch}")
         if self.in_channels < 1:
@@ -81,6 +84,11 @@ class AutoencoderParams:
     @property
     def spatial_factor(self) -> int:
         return self.patch * 2 ** (len(self.channels) - 1)
+
+    @property
+    def decoder_depth(self) -> int:
+        """Residual blocks per decoder level."""
+        return self.blocks + 1 if self.decoder_blocks is None else self.decoder_blocks
 
     @property
     def temporal_factor(self) -> int:
@@ -250,7 +258,7 @@ class Decoder(nn.Module):
         for i in reversed(range(len(p.channels))):
             width = p.channels[i]
             level = nn.Module()
-            level.blocks = nn.ModuleList(ResBlock(cin if j == 0 else width, width) for j in range(p.blocks + 1))
+            level.blocks = nn.ModuleList(ResBlock(cin if j == 0 else width, width) for j in range(p.decoder_depth))
             level.up = Upsample(width, p.temporal_down[i - 1]) if i > 0 else None
             self.levels.append(level)
             cin = width

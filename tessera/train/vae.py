@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -21,6 +23,10 @@ DEFAULTS = {
     # Train the decoder alone on a frozen encoder (with "init"): the latent space, and so every transformer
     # trained on it, stays valid while reconstructions improve.
     "decoder_only": False,
+    # Residual blocks per decoder level (None: the preset's, or the --init model's). Given with "init", a deeper
+    # decoder grows from the start's: its blocks come over and each added one starts as the identity (last conv
+    # zeroed), so training begins from the start's reconstructions.
+    "decoder_blocks": None,
     # Extra weight on pixels that move (away from the clip's per-pixel median over time): the world's objects
     # are a few percent of each frame, so a plain mean lets a model blur them away at little cost while the
     # benchmark reads nothing else. 0 turns it off; single images are unaffected (nothing moves).
@@ -89,19 +95,46 @@ def export_autoencoder(
     model.save_pretrained(folder)
 
 
+def grow_decoder(model: Autoencoder, start: Autoencoder) -> None:
+    """Load ``start``'s weights into ``model``, whose decoder may have more blocks per level (never fewer, and
+    nothing else may differ); each added block's last conv is zeroed, so it passes its input through and the
+    reconstructions are exactly the start's."""
+    have, want = start.params.decoder_depth, model.params.decoder_depth
+    if want < have or replace(start.params, decoder_blocks=None) != replace(model.params, decoder_blocks=None):
+        raise ConfigError(
+            f"init: the model has {have} decoder blocks per level and other settings {start.params}; a run from it "
+            f"may only add decoder blocks (asked for {want})"
+        )
+    missing, unexpected = model.load_state_dict(start.state_dict(), strict=False)
+    blocks = [re.match(r"(decoder\.levels\.\d+\.blocks\.(\d+))\.", k) for k in missing]
+    assert not unexpected and all(b and int(b[2]) >= have for b in blocks), (missing, unexpected)
+    added = {b[1] for b in blocks}
+    with torch.no_grad():
+        for name in added:
+            block = model.get_submodule(name)
+            block.conv2.conv.weight.zero_()
+            block.conv2.conv.bias.zero_()
+
+
 def train_vae(
     params: AutoencoderParams, cfg: TrainConfig, resume: bool = True, until: int | None = None
 ) -> Path | None:
     """Train (or resume) an autoencoder; the EMA weights go to ``cfg.out/model`` with latent statistics."""
     extra = {**DEFAULTS, **cfg.extra}
+    unknown = set(extra) - set(DEFAULTS)
+    if unknown:
+        raise ConfigError(f"unknown autoencoder setting(s) {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}")
     source = make_source(cfg.data, cfg.buckets(), cfg.seed, window=True)
     torch.manual_seed(cfg.seed)  # the initial weights are a function of the seed
+    depth = extra["decoder_blocks"]
+    if depth is not None:
+        params = replace(params, decoder_blocks=int(depth))
     model = Autoencoder(params)
     if extra["init"]:
         start = Autoencoder.from_pretrained(extra["init"])
-        params = start.params  # its latent statistics too
-        model = Autoencoder(params)
-        model.load_state_dict(start.state_dict())
+        params = start.params if depth is None else replace(start.params, decoder_blocks=int(depth))
+        model = Autoencoder(params)  # the start's latent statistics too
+        grow_decoder(model, start)
     elif extra["decoder_only"]:
         raise ConfigError("decoder_only trains on a frozen trained encoder: give --init AUTOENCODER_DIR")
     if extra["decoder_only"]:

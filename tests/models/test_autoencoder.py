@@ -54,6 +54,8 @@ def test_bad_configs_name_the_field(tmp_path):
         AutoencoderParams(latent_channels=0)
     with pytest.raises(ConfigError, match="temporal_down"):
         AutoencoderParams(channels=(8, 16), temporal_down=(True, True))
+    with pytest.raises(ConfigError, match="decoder_blocks"):
+        AutoencoderParams(decoder_blocks=0)
     with pytest.raises(ConfigError, match="unknown autoencoder preset 'm'"):
         Autoencoder.from_preset("m")
     with pytest.raises(NotFoundError, match="config.json"):

@@ -380,6 +380,30 @@ def test_decoder_only_training_keeps_the_encoder_and_its_latent_statistics(tmp_p
         train_vae(TINY_VAE, _cfg(tmp_path / "x", extra={"decoder_only": True}))
 
 
+def test_a_deeper_decoder_grows_from_its_start_with_the_same_reconstructions(tmp_path, vae_dir):
+    start = Autoencoder.from_pretrained(vae_dir)
+    extra = {"init": str(vae_dir), "decoder_only": True, "decoder_blocks": start.params.decoder_depth + 1}
+    assert train_vae(TINY_VAE, _cfg(tmp_path / "a", steps=2, extra={**extra, "stats_clips": 2}), until=0) is None
+    grown = Autoencoder(replace(start.params, decoder_blocks=extra["decoder_blocks"])).eval()
+    grown.load_state_dict(load_file(checkpoint_dirs(tmp_path / "a")[-1] / "model.safetensors"))
+    assert len(grown.decoder.levels[0].blocks) == len(start.decoder.levels[0].blocks) + 1
+    # The added blocks start as the identity: the same latent decodes to the same frames.
+    z = torch.randn(1, start.params.latent_channels, 3, 2, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(grown.decode(z), start.decode(z))
+    # Trained, the added blocks learn and the encoder (the latent space) is left alone.
+    tuned = Autoencoder.from_pretrained(train_vae(TINY_VAE, _cfg(tmp_path / "b", steps=4, extra=extra)))
+    assert tuned.params.decoder_blocks == extra["decoder_blocks"]
+    assert tuned.decoder.levels[0].blocks[-1].conv2.conv.weight.abs().sum() > 0
+    enc = start.encoder.state_dict()
+    assert all(torch.equal(v, enc[k]) for k, v in tuned.encoder.state_dict().items())
+    # Fewer blocks than the start's, or a setting the stage does not know, is refused by name.
+    with pytest.raises(ConfigError, match="decoder blocks"):
+        train_vae(TINY_VAE, _cfg(tmp_path / "c", extra={"init": str(vae_dir), "decoder_blocks": 1}))
+    with pytest.raises(ConfigError, match="decoder_blokcs"):
+        train_vae(TINY_VAE, _cfg(tmp_path / "d", extra={"decoder_blokcs": 3}))
+
+
 def test_init_grows_frame_pos_on_a_model_trained_without_it(tmp_path, vae_dir):
     from tessera.pipeline import TextToVideoPipeline
 
