@@ -46,6 +46,10 @@ def run_summary(run: Path) -> dict:
     }
     if "psnr" in rows[-1]:
         out["final_train_psnr"] = float(rows[-1]["psnr"])
+        extra = train.get("extra") or {}
+        out["decoder_only"] = bool(extra.get("decoder_only"))
+        if extra.get("decoder_blocks"):
+            out["decoder_blocks"] = int(extra["decoder_blocks"])
     return out
 
 
@@ -68,8 +72,11 @@ def record_runs(path: Path, runs: list[Path]) -> list[dict]:
 
 
 def training_row(r: dict) -> str:
+    # Runs recorded before decoder_only was (STAGE=decoder's) are known by their folder's name.
+    decoder_only = r.get("decoder_only", "decoder" in r["run"])
     notes = (
-        ("decoder only (frozen encoder), " if "decoder" in r["run"] else "")
+        ("decoder only (frozen encoder), " if decoder_only else "")
+        + (f"{r['decoder_blocks']} decoder blocks per level, " if r.get("decoder_blocks") else "")
         + f"final training-batch PSNR {r['final_train_psnr']:.1f} dB"
         if r["stage"] == "autoencoder"
         else "tasks t2v/i2v/extend/extend-back/connect, text dropout 0.1"

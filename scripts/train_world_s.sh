@@ -128,7 +128,7 @@ PY
     # Finished runs only (they have model/; one still training is not in the shipped model), in the order they
     # finished (a run's log is last written as it ends): the order of the model's history.
     runs=()
-    for log in $(ls -tr runs/{vae-s,dit-s,vae-s-decoder,vae-s-more}/log.csv runs/dit-s-more*/log.csv 2>/dev/null); do
+    for log in $(ls -tr runs/vae-s*/log.csv runs/dit-s/log.csv runs/dit-s-more*/log.csv 2>/dev/null); do
       if [ -d "$(dirname "$log")/model" ]; then runs+=("$(dirname "$log")"); fi
     done
     python scripts/model_card.py models/tessera-world-s --runs "${runs[@]}" --note "${NOTE:-}" \
