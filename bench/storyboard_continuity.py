@@ -103,6 +103,8 @@ def main() -> None:
             # of a storyboard is itself text-to-video from the board's seed, so the same seed would repeat it).
             frames = round(shot.duration * out.fps) + 1
             single = pipe(shot.prompt, num_frames=frames, height=64, width=64, seed=10000 + seed).frames[0]
+            if i and shot.transition == "cut":
+                single = single[1:]  # read as the storyboard reads a cut: without the opening frame it drops
             alone = prompt_adherence(parse_frames(single, out.fps), Expectation(parse_prompt(shot.prompt)))
             row["single_clip_adherence"].append(alone.passed)
         rows.append(row)
