@@ -95,7 +95,8 @@ def main() -> None:
             # A continuous shot is read from the frame it continues (the previous shot's last); a cut from its own
             # first frame, as nothing carries across it.
             clip = video[starts[i] - (1 if i and shot.transition == "continuous" else 0) : ends[i]]
-            metric = prompt_adherence(parse_frames(clip, out.fps), Expectation(parse_prompt(shot.prompt)))
+            expect = Expectation(parse_prompt(shot.prompt))
+            metric = prompt_adherence(parse_frames(clip, out.fps), expect)
             row["adherence"].append(metric.passed)
             failed = sorted(k for k, ok in metric.detail.get("checks", {}).items() if not ok)
             row["failed_checks"].append(failed)
@@ -105,7 +106,7 @@ def main() -> None:
             single = pipe(shot.prompt, num_frames=frames, height=64, width=64, seed=10000 + seed).frames[0]
             if i and shot.transition == "cut":
                 single = single[1:]  # read as the storyboard reads a cut: without the opening frame it drops
-            alone = prompt_adherence(parse_frames(single, out.fps), Expectation(parse_prompt(shot.prompt)))
+            alone = prompt_adherence(parse_frames(single, out.fps), expect)
             row["single_clip_adherence"].append(alone.passed)
         rows.append(row)
     bounds = [b for r in rows for b in r["boundaries"]]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -105,15 +104,12 @@ def grow_decoder(model: Autoencoder, start: Autoencoder) -> None:
             f"init: the model has {have} decoder blocks per level and other settings {start.params}; a run from it "
             f"may only add decoder blocks (asked for {want})"
         )
-    missing, unexpected = model.load_state_dict(start.state_dict(), strict=False)
-    blocks = [re.match(r"(decoder\.levels\.\d+\.blocks\.(\d+))\.", k) for k in missing]
-    assert not unexpected and all(b and int(b[2]) >= have for b in blocks), (missing, unexpected)
-    added = {b[1] for b in blocks}
+    model.load_state_dict(start.state_dict(), strict=False)  # the added blocks are the only keys it lacks
     with torch.no_grad():
-        for name in added:
-            block = model.get_submodule(name)
-            block.conv2.conv.weight.zero_()
-            block.conv2.conv.bias.zero_()
+        for level in model.decoder.levels:
+            for block in level.blocks[have:]:
+                block.conv2.conv.weight.zero_()
+                block.conv2.conv.bias.zero_()
 
 
 def train_vae(
@@ -125,15 +121,14 @@ def train_vae(
     if unknown:
         raise ConfigError(f"unknown autoencoder setting(s) {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}")
     source = make_source(cfg.data, cfg.buckets(), cfg.seed, window=True)
-    torch.manual_seed(cfg.seed)  # the initial weights are a function of the seed
-    depth = extra["decoder_blocks"]
-    if depth is not None:
-        params = replace(params, decoder_blocks=int(depth))
+    start = Autoencoder.from_pretrained(extra["init"]) if extra["init"] else None
+    torch.manual_seed(cfg.seed)  # the initial weights (with "init": the added blocks') are a function of the seed
+    if start is not None:
+        params = start.params  # its latent statistics too
+    if extra["decoder_blocks"] is not None:
+        params = replace(params, decoder_blocks=int(extra["decoder_blocks"]))
     model = Autoencoder(params)
-    if extra["init"]:
-        start = Autoencoder.from_pretrained(extra["init"])
-        params = start.params if depth is None else replace(start.params, decoder_blocks=int(depth))
-        model = Autoencoder(params)  # the start's latent statistics too
+    if start is not None:
         grow_decoder(model, start)
     elif extra["decoder_only"]:
         raise ConfigError("decoder_only trains on a frozen trained encoder: give --init AUTOENCODER_DIR")
