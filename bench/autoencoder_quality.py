@@ -1,7 +1,9 @@
 """Autoencoder reconstruction quality on world clips the training never saw: PSNR (dB, on 0-255 frames) per
 split, for full clips and for single images, plus the compression ratio — and the speed of both halves. Per
 split also the video PSNR by a frame's place in its latent frame (the first frame is encoded alone, every later
-latent frame packs 4), which tells whether packing, not single-frame detail, is what loses the decibels.
+latent frame packs 4), which tells whether packing, not single-frame detail, is what loses the decibels, and by
+the latent frame a frame is in (its index in the clip), which tells whether the autoencoder holds up over a clip's
+length or only over the lengths it trained on.
 
     python bench/autoencoder_quality.py --model runs/vae-s/model [--clips 64] [--frames 17]
 """
@@ -44,14 +46,17 @@ def main() -> None:
     print(f"{args.model}: latent {p.latent_channels} channels, {ratio:.0f}x fewer values than pixels")
     for split in ("in-dist", "held-out", "ood"):
         video, image, enc, dec = [], [], 0.0, 0.0
-        place = [[] for _ in range(1 + vae.params.temporal_factor)]  # squared errors: first frame, then 1..4
+        tf = vae.params.temporal_factor
+        place = [[] for _ in range(1 + tf)]  # squared errors: first frame, then 1..4
+        index = [[] for _ in range(1 + (args.frames - 1) // tf)]  # squared errors by latent frame
         for i in range(args.clips):
             clip = sample_clip(50_000 + i, split, w, h, args.frames, 8.0)
             out, te, td = reconstruct(vae, clip.frames)
             video.append(psnr(out, clip.frames))
             err = ((out.astype(np.float64) - clip.frames) ** 2).mean(axis=(1, 2, 3))
             for k, e in enumerate(err):
-                place[0 if k == 0 else 1 + (k - 1) % vae.params.temporal_factor].append(e)
+                place[0 if k == 0 else 1 + (k - 1) % tf].append(e)
+                index[0 if k == 0 else 1 + (k - 1) // tf].append(e)
             enc, dec = enc + te, dec + td
             still, _, _ = reconstruct(vae, clip.frames[args.frames // 2 : args.frames // 2 + 1])
             image.append(psnr(still, clip.frames[args.frames // 2 : args.frames // 2 + 1]))
@@ -62,6 +67,8 @@ def main() -> None:
         )
         by_place = " / ".join(f"{10 * np.log10(255.0**2 / np.mean(e)):5.2f}" for e in place if e)
         print(f"    by place in its latent frame (first frame alone, then 1..{len(place) - 1}): {by_place} dB")
+        by_index = " / ".join(f"{10 * np.log10(255.0**2 / np.mean(e)):5.2f}" for e in index)
+        print(f"    by latent frame (0 = the first frame, alone): {by_index} dB")
 
 
 if __name__ == "__main__":

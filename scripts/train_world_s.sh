@@ -35,8 +35,10 @@ fi
 case "$STAGE" in
   vae)
     # 64x64 windows only: the autoencoder is convolutional, so it runs at every size; 1.5x more steps per hour.
+    # Not in time, though: a causal decoder trained on 9-frame clips (3 latent frames, the first two with padding in
+    # their past) fell to 26-28 dB from the fourth latent frame on (session eighteen), so 17-frame clips train too.
     retry tessera train vae --preset s --out runs/vae-s --steps ${VAE_STEPS:-2000} --batch-size 4 --lr 5e-4 --warmup 50 \
-      --ema-decay 0.995 --frames 1,9 --sizes 64x64 --ckpt-every 100 --log-every 25 ;;
+      --ema-decay 0.995 --frames ${FRAMES:-1,9,17} --sizes 64x64 --ckpt-every 100 --log-every 25 ;;
   dit)
     # The transformer trains on the autoencoder exported from its latest checkpoint.
     [ -d runs/vae-s/model ] || tessera train export runs/vae-s --out runs/vae-s/model
@@ -71,7 +73,8 @@ case "$STAGE" in
     RUN=$out STAGE=export "$0" ;;
   decoder)
     # A better decoder for the shipped autoencoder: the encoder is frozen, so the transformer needs no retraining.
-    # 9-frame clips only (single images already reconstruct well; moving objects do not), with STAGE=vae-more's loss:
+    # Clips of 17 to 33 frames (session eighteen: a decoder trained on 9 frames only fell to 26-28 dB from the fourth
+    # latent frame on; single images already reconstruct well), with STAGE=vae-more's loss:
     # moving pixels weighted 3x and the frame-difference term (session three's run, 10x without that term, cost the
     # floor identity and flicker). It writes over the shipped autoencoder: measure it (bench/autoencoder_quality.py,
     # tessera eval --autoencoder and --model) before committing, as for a student.
@@ -79,8 +82,8 @@ case "$STAGE" in
     # ones start as the identity); DEC_RUN names the run's folder (one folder per run: a run resumes from its own).
     run=${DEC_RUN:-runs/vae-s-decoder}
     retry tessera train vae --init models/tessera-world-s/autoencoder --decoder-only --out "$run" \
-      --steps ${VAE_STEPS:-3000} --batch-size 4 --lr 3e-4 --warmup 50 --ema-decay 0.995 --frames 9 --sizes 64x64 \
-      --set motion_weight=${MOTION_WEIGHT:-3} --set temporal_weight=${TEMPORAL_WEIGHT:-0.5} --seed ${SEED:-31} \
+      --steps ${VAE_STEPS:-3000} --batch-size 4 --lr ${LR:-3e-4} --warmup 50 --ema-decay 0.995 --frames ${FRAMES:-17,25,33} \
+      --sizes 64x64 --set motion_weight=${MOTION_WEIGHT:-3} --set temporal_weight=${TEMPORAL_WEIGHT:-0.5} --seed ${SEED:-31} \
       ${DECODER_BLOCKS:+--set decoder_blocks=$DECODER_BLOCKS} --ckpt-every 100 --log-every 25
     RUN_DIR=$run python - <<'PY'
 import os
@@ -94,9 +97,10 @@ PY
     # Continue the shipped autoencoder, encoder included (the decoder alone, STAGE=decoder, cannot recover what the
     # encoder drops: 4 frames of moving objects in one latent frame). The latent space moves, so nothing is written
     # over the shipped model: the transformer moves onto it first (VAE=runs/vae-s-more/model STAGE=more).
-    # 9-frame clips only: their first frame is encoded alone, so every clip trains the image path too.
+    # Clips of 9 and 17 frames: their first frame is encoded alone, so every clip trains the image path too, and
+    # 17 frames reach past the padded start (see the vae stage).
     retry tessera train vae --init models/tessera-world-s/autoencoder --out runs/vae-s-more \
-      --steps ${VAE_STEPS:-4500} --batch-size 4 --lr 3e-4 --warmup 100 --ema-decay 0.998 --frames 9 --sizes 64x64 \
+      --steps ${VAE_STEPS:-4500} --batch-size 4 --lr 3e-4 --warmup 100 --ema-decay 0.998 --frames ${FRAMES:-9,17} --sizes 64x64 \
       --set motion_weight=${MOTION_WEIGHT:-3} --set temporal_weight=${TEMPORAL_WEIGHT:-0.5} --seed ${SEED:-11} \
       --ckpt-every 100 --log-every 25 ;;
   export)
