@@ -32,6 +32,11 @@ def reconstruct(vae: Autoencoder, frames: np.ndarray) -> tuple[np.ndarray, float
     return to_frames(y), t1 - t0, t2 - t1
 
 
+def decibels(groups: list[list[float]]) -> str:
+    """PSNR of each group of per-frame squared errors (on 0-255 frames), pooled over its frames."""
+    return " / ".join(f"{10 * np.log10(255.0**2 / np.mean(e)):5.2f}" for e in groups if e)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True)
@@ -65,10 +70,8 @@ def main() -> None:
             f"image PSNR {np.mean(image):5.2f} dB; encode {1000 * enc / args.clips:.0f} ms, "
             f"decode {1000 * dec / args.clips:.0f} ms per clip"
         )
-        by_place = " / ".join(f"{10 * np.log10(255.0**2 / np.mean(e)):5.2f}" for e in place if e)
-        print(f"    by place in its latent frame (first frame alone, then 1..{len(place) - 1}): {by_place} dB")
-        by_index = " / ".join(f"{10 * np.log10(255.0**2 / np.mean(e)):5.2f}" for e in index)
-        print(f"    by latent frame (0 = the first frame, alone): {by_index} dB")
+        print(f"    by place in its latent frame (first frame alone, then 1..{tf}): {decibels(place)} dB")
+        print(f"    by latent frame (0 = the first frame, alone): {decibels(index)} dB")
 
 
 if __name__ == "__main__":

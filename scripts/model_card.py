@@ -48,8 +48,11 @@ def run_summary(run: Path) -> dict:
         out["final_train_psnr"] = float(rows[-1]["psnr"])
         extra = train.get("extra") or {}
         out["decoder_only"] = bool(extra.get("decoder_only"))
-        if extra.get("decoder_blocks"):
-            out["decoder_blocks"] = int(extra["decoder_blocks"])
+        # The depth the run's model has (a run from a grown decoder keeps it without setting it again).
+        config = run / "model" / "config.json"
+        depth = json.loads(config.read_text())["params"].get("decoder_blocks") if config.exists() else None
+        if depth:
+            out["decoder_blocks"] = int(depth)
     return out
 
 

@@ -36,7 +36,8 @@ case "$STAGE" in
   vae)
     # 64x64 windows only: the autoencoder is convolutional, so it runs at every size; 1.5x more steps per hour.
     # Not in time, though: a causal decoder trained on 9-frame clips (3 latent frames, the first two with padding in
-    # their past) fell to 26-28 dB from the fourth latent frame on (session eighteen), so 17-frame clips train too.
+    # their past) fell to 26-29 dB at latent frames 3 to 6 of 33-frame clips (session eighteen), so 17-frame clips
+    # train too.
     retry tessera train vae --preset s --out runs/vae-s --steps ${VAE_STEPS:-2000} --batch-size 4 --lr 5e-4 --warmup 50 \
       --ema-decay 0.995 --frames ${FRAMES:-1,9,17} --sizes 64x64 --ckpt-every 100 --log-every 25 ;;
   dit)
@@ -73,8 +74,8 @@ case "$STAGE" in
     RUN=$out STAGE=export "$0" ;;
   decoder)
     # A better decoder for the shipped autoencoder: the encoder is frozen, so the transformer needs no retraining.
-    # Clips of 17 to 33 frames (session eighteen: a decoder trained on 9 frames only fell to 26-28 dB from the fourth
-    # latent frame on; single images already reconstruct well), with STAGE=vae-more's loss:
+    # Clips of 17 to 33 frames (session eighteen: a decoder trained on 9 frames only fell to 26-29 dB past its third
+    # latent frame; single images already reconstruct well), with STAGE=vae-more's loss:
     # moving pixels weighted 3x and the frame-difference term (session three's run, 10x without that term, cost the
     # floor identity and flicker). It writes over the shipped autoencoder: measure it (bench/autoencoder_quality.py,
     # tessera eval --autoencoder and --model) before committing, as for a student.
