@@ -48,6 +48,7 @@ def run_summary(run: Path) -> dict:
         out["final_train_psnr"] = float(rows[-1]["psnr"])
         extra = train.get("extra") or {}
         out["decoder_only"] = bool(extra.get("decoder_only"))
+        out["encoder_only"] = bool(extra.get("encoder_only"))
         # The depth the run's model has (a run from a grown decoder keeps it without setting it again).
         config = run / "model" / "config.json"
         depth = json.loads(config.read_text())["params"].get("decoder_blocks") if config.exists() else None
@@ -79,6 +80,7 @@ def training_row(r: dict) -> str:
     decoder_only = r.get("decoder_only", "decoder" in r["run"])
     notes = (
         ("decoder only (frozen encoder), " if decoder_only else "")
+        + ("encoder only (frozen decoder), " if r.get("encoder_only") else "")
         + (f"{r['decoder_blocks']} decoder blocks per level, " if r.get("decoder_blocks") else "")
         + f"final training-batch PSNR {r['final_train_psnr']:.1f} dB"
         if r["stage"] == "autoencoder"

@@ -6,7 +6,7 @@
 # the cosine schedule follows --steps, so a run resumed with a different count continues on the new schedule.
 # A later session on a fresh machine continues the shipped transformer with STAGE=more (--init), on the
 # shipped autoencoder, and exports again.
-#   STAGE=vae|dit|export|card|distill|student|more|decoder|vae-more|all  scripts/train_world_s.sh  (all: vae..student in order)
+#   STAGE=vae|dit|export|card|distill|student|more|decoder|encoder|vae-more|all  scripts/train_world_s.sh  (all: vae..student in order)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${STAGE:-vae}
@@ -25,6 +25,17 @@ retry() {
     sleep 30
   done
   return 1
+}
+
+# Write a decoder-only or encoder-only run's autoencoder over the shipped one (fp16, as it ships).
+ship_autoencoder() {
+  RUN_DIR=$1 python - <<'PY'
+import os
+import torch
+from tessera.models.autoencoder import Autoencoder
+model = Autoencoder.from_pretrained(os.path.join(os.environ["RUN_DIR"], "model"))
+model.to(torch.float16).save_pretrained("models/tessera-world-s/autoencoder")
+PY
 }
 
 if [ "$STAGE" = all ]; then
@@ -86,14 +97,21 @@ case "$STAGE" in
       --steps ${VAE_STEPS:-3000} --batch-size 4 --lr ${LR:-3e-4} --warmup 50 --ema-decay 0.995 --frames ${FRAMES:-17,25,33} \
       --sizes 64x64 --set motion_weight=${MOTION_WEIGHT:-3} --set temporal_weight=${TEMPORAL_WEIGHT:-0.5} --seed ${SEED:-31} \
       ${DECODER_BLOCKS:+--set decoder_blocks=$DECODER_BLOCKS} --ckpt-every 100 --log-every 25
-    RUN_DIR=$run python - <<'PY'
-import os
-import torch
-from tessera.models.autoencoder import Autoencoder
-model = Autoencoder.from_pretrained(os.path.join(os.environ["RUN_DIR"], "model"))
-model.to(torch.float16).save_pretrained("models/tessera-world-s/autoencoder")
-PY
-    ;;
+    ship_autoencoder "$run" ;;
+  encoder)
+    # A better encoder for the shipped autoencoder: the decoder is frozen and the latent statistics kept, so every
+    # latent the transformer makes decodes exactly as before (session nineteen: held-out clips whose latents were optimised
+    # against the frozen decoder reconstructed it dB better than the encoder's, most in the first, fastest windows).
+    # Same loss as STAGE=decoder. ENCODER_BLOCKS=N grows the encoder to N residual blocks per level (the shipped
+    # one's come over, the added ones start as the identity). The encoder's latents move a little, and the transformer meets them as the
+    # condition frames of image-to-video, extend, connect and edit: measure those (pytest -m slow tests/pipeline) and
+    # bench/autoencoder_quality.py before committing what it wrote over the shipped autoencoder.
+    run=${ENC_RUN:-runs/vae-s-encoder}
+    retry tessera train vae --init models/tessera-world-s/autoencoder --encoder-only --out "$run" \
+      --steps ${VAE_STEPS:-800} --batch-size 4 --lr ${LR:-2e-4} --warmup 50 --ema-decay 0.995 --frames ${FRAMES:-17,25,33} \
+      --sizes 64x64 --set motion_weight=${MOTION_WEIGHT:-3} --set temporal_weight=${TEMPORAL_WEIGHT:-0.5} --seed ${SEED:-51} \
+      ${ENCODER_BLOCKS:+--set encoder_blocks=$ENCODER_BLOCKS} --ckpt-every 100 --log-every 25
+    ship_autoencoder "$run" ;;
   vae-more)
     # Continue the shipped autoencoder, encoder included (the decoder alone, STAGE=decoder, cannot recover what the
     # encoder drops: 4 frames of moving objects in one latent frame). The latent space moves, so nothing is written
@@ -175,5 +193,5 @@ PY
   student)
     # Ship the finished student beside the default model (models/tessera-world-s-8step), sharing its autoencoder.
     python scripts/ship_student.py runs/distill-s ;;
-  *) echo "STAGE must be vae, dit, export, card, distill, student, more, decoder, vae-more or all" >&2; exit 2 ;;
+  *) echo "STAGE must be vae, dit, export, card, distill, student, more, decoder, encoder, vae-more or all" >&2; exit 2 ;;
 esac

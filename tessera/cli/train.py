@@ -81,6 +81,9 @@ def train_vae_command(
     decoder_only: bool = typer.Option(
         False, "--decoder-only", help="With --init: train the decoder on the frozen encoder (latents stay valid)"
     ),
+    encoder_only: bool = typer.Option(
+        False, "--encoder-only", help="With --init: train the encoder on the frozen decoder (latents decode as before)"
+    ),
     data: str = DATA,
     steps: int = STEPS,
     batch_size: int = BATCH,
@@ -132,7 +135,12 @@ def train_vae_command(
         tensorboard=tensorboard,
         set_=set_,
     )
-    cfg.extra = {**cfg.extra, "init": str(init) if init else None, "decoder_only": decoder_only}
+    cfg.extra = {
+        **cfg.extra,
+        "init": str(init) if init else None,
+        "decoder_only": decoder_only,
+        "encoder_only": encoder_only,
+    }
     folder = train_vae(PRESETS[preset], cfg, resume=resume)
     if _main_process():
         console.print(f"autoencoder written to {folder}")

@@ -22,10 +22,19 @@ DEFAULTS = {
     # Train the decoder alone on a frozen encoder (with "init"): the latent space, and so every transformer
     # trained on it, stays valid while reconstructions improve.
     "decoder_only": False,
+    # Train the encoder alone on a frozen trained decoder (with "init"), keeping the start's latent statistics: every
+    # latent a transformer makes decodes exactly as before, while the encoder learns the latents that decoder renders
+    # best (session nineteen: optimising a held-out clip's latent against the frozen decoder gained several dB, so
+    # the encoder, not the decoder, was what fell short). Its latents move a little: a transformer meets them only
+    # as the condition frames of image-to-video, extend, connect and edit, and is measured on those.
+    "encoder_only": False,
     # Residual blocks per decoder level (None: the preset's, or the --init model's). Given with "init", a deeper
     # decoder grows from the start's: its blocks come over and each added one starts as the identity (last conv
     # zeroed), so training begins from the start's reconstructions.
     "decoder_blocks": None,
+    # Residual blocks per encoder level (None: the preset's, or the --init model's); grown from the start's as the
+    # decoder's are, so a deeper encoder starts from the start's latents exactly.
+    "encoder_blocks": None,
     # Extra weight on pixels that move (away from the clip's per-pixel median over time): the world's objects
     # are a few percent of each frame, so a plain mean lets a model blur them away at little cost while the
     # benchmark reads nothing else. 0 turns it off; single images are unaffected (nothing moves).
@@ -83,33 +92,38 @@ def export_autoencoder(
     state: dict, params: AutoencoderParams, cfg: TrainConfig, folder: Path, source: BatchSource | None = None
 ) -> None:
     """Write EMA weights as a model folder, with the latent statistics measured on the run's data (``source``,
-    or the run's data opened again); a decoder-only run keeps its start's statistics, as its encoder is that one."""
+    or the run's data opened again); a decoder-only or encoder-only run keeps its start's statistics, the
+    normalisation every transformer on that start was trained with."""
     extra = {**DEFAULTS, **cfg.extra}
     model = Autoencoder(params)
     model.load_state_dict(state)
     model.eval()
-    if not extra["decoder_only"]:
+    if not (extra["decoder_only"] or extra["encoder_only"]):
         source = source or make_source(cfg.data, cfg.buckets(), cfg.seed, window=True)
         model.with_latent_stats(*latent_stats(model, source, int(extra["stats_clips"])))
     model.save_pretrained(folder)
 
 
-def grow_decoder(model: Autoencoder, start: Autoencoder) -> None:
-    """Load ``start``'s weights into ``model``, whose decoder may have more blocks per level (never fewer, and
-    nothing else may differ); each added block's last conv is zeroed, so it passes its input through and the
-    reconstructions are exactly the start's."""
-    have, want = start.params.decoder_depth, model.params.decoder_depth
-    if want < have or replace(start.params, decoder_blocks=None) != replace(model.params, decoder_blocks=None):
+def grow(model: Autoencoder, start: Autoencoder) -> None:
+    """Load ``start``'s weights into ``model``, whose encoder and decoder may have more residual blocks per level
+    (never fewer, and nothing else may differ); each added block's last conv is zeroed, so it passes its input
+    through and the latents and reconstructions are exactly the start's."""
+    old, new = start.params, model.params
+    have = (old.blocks, old.decoder_depth)
+    want = (new.blocks, new.decoder_depth)
+    same = replace(old, blocks=1, decoder_blocks=1) == replace(new, blocks=1, decoder_blocks=1)
+    if not same or want[0] < have[0] or want[1] < have[1]:
         raise ConfigError(
-            f"init: the model has {have} decoder blocks per level and other settings {start.params}; a run from it "
-            f"may only add decoder blocks (asked for {want})"
+            f"init: the model has {have[0]} encoder and {have[1]} decoder blocks per level and other settings "
+            f"{old}; a run from it may only add blocks (asked for {want[0]} and {want[1]})"
         )
     model.load_state_dict(start.state_dict(), strict=False)  # the added blocks are the only keys it lacks
     with torch.no_grad():
-        for level in model.decoder.levels:
-            for block in level.blocks[have:]:
-                block.conv2.conv.weight.zero_()
-                block.conv2.conv.bias.zero_()
+        for levels, depth in ((model.encoder.levels, have[0]), (model.decoder.levels, have[1])):
+            for level in levels:
+                for block in level.blocks[depth:]:
+                    block.conv2.conv.weight.zero_()
+                    block.conv2.conv.bias.zero_()
 
 
 def train_vae(
@@ -125,15 +139,21 @@ def train_vae(
     torch.manual_seed(cfg.seed)  # the initial weights (with "init": the added blocks') are a function of the seed
     if start is not None:
         params = start.params  # its latent statistics too
-    if extra["decoder_blocks"] is not None:
-        params = replace(params, decoder_blocks=int(extra["decoder_blocks"]))
+    # The decoder's depth is pinned before the encoder's changes: unset, it follows the encoder's.
+    params = replace(params, decoder_blocks=int(extra["decoder_blocks"] or params.decoder_depth))
+    if extra["encoder_blocks"] is not None:
+        params = replace(params, blocks=int(extra["encoder_blocks"]))
     model = Autoencoder(params)
     if start is not None:
-        grow_decoder(model, start)
-    elif extra["decoder_only"]:
-        raise ConfigError("decoder_only trains on a frozen trained encoder: give --init AUTOENCODER_DIR")
-    if extra["decoder_only"]:
-        model.encoder.requires_grad_(False)  # no gradients, so AdamW and the EMA leave it exactly as it was
+        grow(model, start)
+    if extra["decoder_only"] and extra["encoder_only"]:
+        raise ConfigError("decoder_only and encoder_only exclude each other: freeze one half, or neither")
+    for half, frozen in (("decoder_only", "encoder"), ("encoder_only", "decoder")):
+        if extra[half]:
+            if start is None:
+                raise ConfigError(f"{half} trains on a frozen trained {frozen}: give --init AUTOENCODER_DIR")
+            # No gradients, so AdamW and the EMA leave it exactly as it was.
+            getattr(model, frozen).requires_grad_(False)
 
     def save(state: dict, folder: Path) -> None:
         export_autoencoder(state, params, cfg, folder, source)

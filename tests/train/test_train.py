@@ -380,6 +380,22 @@ def test_decoder_only_training_keeps_the_encoder_and_its_latent_statistics(tmp_p
         train_vae(TINY_VAE, _cfg(tmp_path / "x", extra={"decoder_only": True}))
 
 
+def test_encoder_only_training_keeps_the_decoder_and_its_latent_statistics(tmp_path, vae_dir):
+    cfg = _cfg(tmp_path, steps=6, extra={"init": str(vae_dir), "encoder_only": True, "stats_clips": 2})
+    tuned = Autoencoder.from_pretrained(train_vae(TINY_VAE, cfg))
+    start = Autoencoder.from_pretrained(vae_dir)
+    enc, dec = start.encoder.state_dict(), start.decoder.state_dict()
+    assert all(torch.equal(v, dec[k]) for k, v in tuned.decoder.state_dict().items())  # latents decode as before
+    assert not all(torch.equal(v, enc[k]) for k, v in tuned.encoder.state_dict().items())  # the encoder learned
+    assert (tuned.params.latent_mean, tuned.params.latent_std) == (0.0, 0.2)  # the transformer's normalisation
+    with pytest.raises(ConfigError, match="--init"):
+        train_vae(TINY_VAE, _cfg(tmp_path / "x", extra={"encoder_only": True}))
+    with pytest.raises(ConfigError, match="exclude each other"):
+        train_vae(
+            TINY_VAE, _cfg(tmp_path / "y", extra={"init": str(vae_dir), "encoder_only": True, "decoder_only": True})
+        )
+
+
 def test_a_deeper_decoder_grows_from_its_start_with_the_same_reconstructions(tmp_path, vae_dir):
     start = Autoencoder.from_pretrained(vae_dir)
     extra = {"init": str(vae_dir), "decoder_only": True, "decoder_blocks": start.params.decoder_depth + 1}
@@ -402,6 +418,27 @@ def test_a_deeper_decoder_grows_from_its_start_with_the_same_reconstructions(tmp
         train_vae(TINY_VAE, _cfg(tmp_path / "c", extra={"init": str(vae_dir), "decoder_blocks": 1}))
     with pytest.raises(ConfigError, match="decoder_blokcs"):
         train_vae(TINY_VAE, _cfg(tmp_path / "d", extra={"decoder_blokcs": 3}))
+
+
+def test_a_deeper_encoder_grows_from_its_start_with_the_same_latents(tmp_path, vae_dir):
+    start = Autoencoder.from_pretrained(vae_dir)
+    extra = {"init": str(vae_dir), "encoder_only": True, "encoder_blocks": start.params.blocks + 1}
+    assert train_vae(TINY_VAE, _cfg(tmp_path / "a", steps=2, extra=extra), until=0) is None
+    params = replace(start.params, blocks=extra["encoder_blocks"], decoder_blocks=start.params.decoder_depth)
+    grown = Autoencoder(params).eval()
+    grown.load_state_dict(load_file(checkpoint_dirs(tmp_path / "a")[-1] / "model.safetensors"))
+    assert len(grown.encoder.levels[0].blocks) == len(start.encoder.levels[0].blocks) + 1
+    # The added blocks start as the identity, and the decoder keeps its depth (unset, it would follow the encoder's).
+    x = torch.rand(1, 3, 5, 16, 16) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(grown.encode(x), start.encode(x))
+    tuned = Autoencoder.from_pretrained(train_vae(TINY_VAE, _cfg(tmp_path / "b", steps=4, extra=extra)))
+    assert (tuned.params.blocks, tuned.params.decoder_depth) == (params.blocks, start.params.decoder_depth)
+    assert tuned.encoder.levels[0].blocks[-1].conv2.conv.weight.abs().sum() > 0
+    dec = start.decoder.state_dict()
+    assert all(torch.equal(v, dec[k]) for k, v in tuned.decoder.state_dict().items())
+    with pytest.raises(ConfigError, match="blocks must be >= 1"):
+        train_vae(TINY_VAE, _cfg(tmp_path / "c", extra={"init": str(vae_dir), "encoder_blocks": 0}))
 
 
 def test_init_grows_frame_pos_on_a_model_trained_without_it(tmp_path, vae_dir):
