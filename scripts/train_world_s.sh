@@ -99,13 +99,14 @@ case "$STAGE" in
       ${DECODER_BLOCKS:+--set decoder_blocks=$DECODER_BLOCKS} --ckpt-every 100 --log-every 25
     ship_autoencoder "$run" ;;
   encoder)
-    # A better encoder for the shipped autoencoder: the decoder is frozen and the latent statistics kept, so every
-    # latent the transformer makes decodes exactly as before (session nineteen: held-out clips whose latents were optimised
-    # against the frozen decoder reconstructed it dB better than the encoder's, most in the first, fastest windows).
-    # Same loss as STAGE=decoder. ENCODER_BLOCKS=N grows the encoder to N residual blocks per level (the shipped
-    # one's come over, the added ones start as the identity). The encoder's latents move a little, and the transformer meets them as the
-    # condition frames of image-to-video, extend, connect and edit: measure those (pytest -m slow tests/pipeline) and
-    # bench/autoencoder_quality.py before committing what it wrote over the shipped autoencoder.
+    # The encoder alone on the frozen decoder, the latent statistics kept, so every latent the transformer makes
+    # decodes exactly as before. Session nineteen: latents fitted per clip against this decoder read 1.4-4.4 dB better
+    # (bench/latent_fit.py), but two such runs (1 and ENCODER_BLOCKS=3 blocks per level) had gained nothing by step
+    # 200 (docs/autoencoder.md). Same loss as STAGE=decoder. ENCODER_BLOCKS=N grows the encoder to N residual blocks
+    # per level, the added ones starting as the identity. The encoder's latents move a little, and the transformer
+    # meets them as the condition frames of image-to-video, extend, connect and edit: measure those
+    # (pytest -m slow tests/pipeline) and bench/autoencoder_quality.py before committing what it wrote over the
+    # shipped autoencoder.
     run=${ENC_RUN:-runs/vae-s-encoder}
     retry tessera train vae --init models/tessera-world-s/autoencoder --encoder-only --out "$run" \
       --steps ${VAE_STEPS:-800} --batch-size 4 --lr ${LR:-2e-4} --warmup 50 --ema-decay 0.995 --frames ${FRAMES:-17,25,33} \

@@ -23,10 +23,9 @@ DEFAULTS = {
     # trained on it, stays valid while reconstructions improve.
     "decoder_only": False,
     # Train the encoder alone on a frozen trained decoder (with "init"), keeping the start's latent statistics: every
-    # latent a transformer makes decodes exactly as before, while the encoder learns the latents that decoder renders
-    # best (session nineteen: optimising a held-out clip's latent against the frozen decoder gained several dB, so
-    # the encoder, not the decoder, was what fell short). Its latents move a little: a transformer meets them only
-    # as the condition frames of image-to-video, extend, connect and edit, and is measured on those.
+    # latent a transformer makes decodes exactly as before, while the encoder learns latents that decoder renders
+    # better (bench/latent_fit.py measures how much better a latent could be). Its latents move a little: a
+    # transformer meets them only as the condition frames of image-to-video, extend, connect and edit.
     "encoder_only": False,
     # Residual blocks per decoder level (None: the preset's, or the --init model's). Given with "init", a deeper
     # decoder grows from the start's: its blocks come over and each added one starts as the identity (last conv
