@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import torch
+from common import decibels, fmt_db, frame_errors, latent_frame
 
 from tessera.media import psnr
 from tessera.models.autoencoder import Autoencoder, to_frames, to_video
@@ -30,11 +31,6 @@ def reconstruct(vae: Autoencoder, frames: np.ndarray) -> tuple[np.ndarray, float
     y = vae.decode(z, chunk=3)[0]
     t2 = time.perf_counter()
     return to_frames(y), t1 - t0, t2 - t1
-
-
-def decibels(groups: list[list[float]]) -> str:
-    """PSNR of each group of per-frame squared errors (on 0-255 frames), pooled over its frames."""
-    return " / ".join(f"{10 * np.log10(255.0**2 / np.mean(e)):5.2f}" for e in groups if e)
 
 
 def main() -> None:
@@ -53,15 +49,15 @@ def main() -> None:
         video, image, enc, dec = [], [], 0.0, 0.0
         tf = vae.params.temporal_factor
         place = [[] for _ in range(1 + tf)]  # squared errors: first frame, then 1..4
-        index = [[] for _ in range(1 + (args.frames - 1) // tf)]  # squared errors by latent frame
+        index = [[] for _ in range(1 + latent_frame(args.frames - 1, tf))]  # squared errors by latent frame
         for i in range(args.clips):
             clip = sample_clip(50_000 + i, split, w, h, args.frames, 8.0)
             out, te, td = reconstruct(vae, clip.frames)
             video.append(psnr(out, clip.frames))
-            err = ((out.astype(np.float64) - clip.frames) ** 2).mean(axis=(1, 2, 3))
+            err = frame_errors(out, clip.frames)
             for k, e in enumerate(err):
                 place[0 if k == 0 else 1 + (k - 1) % tf].append(e)
-                index[0 if k == 0 else 1 + (k - 1) // tf].append(e)
+                index[latent_frame(k, tf)].append(e)
             enc, dec = enc + te, dec + td
             still, _, _ = reconstruct(vae, clip.frames[args.frames // 2 : args.frames // 2 + 1])
             image.append(psnr(still, clip.frames[args.frames // 2 : args.frames // 2 + 1]))
@@ -70,8 +66,8 @@ def main() -> None:
             f"image PSNR {np.mean(image):5.2f} dB; encode {1000 * enc / args.clips:.0f} ms, "
             f"decode {1000 * dec / args.clips:.0f} ms per clip"
         )
-        print(f"    by place in its latent frame (first frame alone, then 1..{tf}): {decibels(place)} dB")
-        print(f"    by latent frame (0 = the first frame, alone): {decibels(index)} dB")
+        print(f"    by place in its latent frame (first frame alone, then 1..{tf}): {fmt_db(decibels(place))} dB")
+        print(f"    by latent frame (0 = the first frame, alone): {fmt_db(decibels(index))} dB")
 
 
 if __name__ == "__main__":

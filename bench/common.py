@@ -1,10 +1,11 @@
-"""Shared by the benchmarks: the model to measure."""
+"""Shared by the benchmarks: the model to measure, and PSNR by latent frame."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 
 
@@ -48,3 +49,30 @@ def flow_loss_at(
 
     tt = torch.full((len(z),), t)
     return float(flow_loss(pipe.transformer(add_noise(z, noise, tt), tt, *states), z, noise, weight=weight))
+
+
+def frame_errors(out: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Mean squared error of each frame (0-255 frames, (T, H, W, 3))."""
+    return ((out.astype(np.float64) - ref) ** 2).mean(axis=(1, 2, 3))
+
+
+def latent_frame(k: int, tf: int) -> int:
+    """The latent frame video frame ``k`` is in: the first frame alone, then ``tf`` frames each."""
+    return 0 if k == 0 else 1 + (k - 1) // tf
+
+
+def decibels(groups: list[list[float]]) -> list[float]:
+    """PSNR (dB) of each group of per-frame squared errors (on 0-255 frames), pooled over its frames."""
+    return [float(10 * np.log10(255.0**2 / np.mean(e))) for e in groups if len(e)]
+
+
+def by_latent_frame(err: np.ndarray, tf: int) -> list[float]:
+    """PSNR of each latent frame's video frames, from per-frame squared errors."""
+    groups = [[] for _ in range(1 + latent_frame(len(err) - 1, tf))]
+    for k, e in enumerate(err):
+        groups[latent_frame(k, tf)].append(e)
+    return decibels(groups)
+
+
+def fmt_db(values) -> str:
+    return " / ".join(f"{v:5.2f}" for v in values)

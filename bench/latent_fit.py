@@ -14,16 +14,10 @@ import time
 
 import numpy as np
 import torch
+from common import by_latent_frame, fmt_db, frame_errors
 
 from tessera.models.autoencoder import Autoencoder, to_frames, to_video
 from tessera.world import sample_clip
-
-
-def by_latent_frame(out: np.ndarray, ref: np.ndarray, tf: int) -> np.ndarray:
-    """PSNR (dB, 0-255 frames) of each latent frame's video frames: the first alone, then ``tf`` at a time."""
-    err = ((out.astype(np.float64) - ref) ** 2).mean(axis=(1, 2, 3))
-    groups = [err[:1]] + [err[1 + tf * k : 1 + tf * (k + 1)] for k in range((len(err) - 1) // tf)]
-    return np.array([10 * np.log10(255.0**2 / g.mean()) for g in groups])
 
 
 def main() -> None:
@@ -45,7 +39,7 @@ def main() -> None:
         x = to_video(clip.frames)[None]
         with torch.no_grad():
             z0 = vae.encode(x)[0]
-            enc.append(by_latent_frame(to_frames(vae.decode(z0)[0]), clip.frames, tf))
+            enc.append(by_latent_frame(frame_errors(to_frames(vae.decode(z0)[0]), clip.frames), tf))
         z = z0.clone().requires_grad_(True)
         opt = torch.optim.Adam([z], lr=args.lr)
         for _ in range(args.iters):
@@ -54,11 +48,11 @@ def main() -> None:
             loss.backward()
             opt.step()
         with torch.no_grad():
-            fit.append(by_latent_frame(to_frames(vae.decode(z)[0]), clip.frames, tf))
+            fit.append(by_latent_frame(frame_errors(to_frames(vae.decode(z)[0]), clip.frames), tf))
             moved.append(float((z - z0).pow(2).mean().sqrt() / z0.pow(2).mean().sqrt()))
         print(
-            f"  clip {i}: encoder {' / '.join(f'{v:5.2f}' for v in enc[-1])} dB, fitted "
-            f"{' / '.join(f'{v:5.2f}' for v in fit[-1])} dB, latent moved {moved[-1]:.3f} of its RMS",
+            f"  clip {i}: encoder {fmt_db(enc[-1])} dB, fitted {fmt_db(fit[-1])} dB, "
+            f"latent moved {moved[-1]:.3f} of its RMS",
             flush=True,
         )
     e, f = np.mean(enc, axis=0), np.mean(fit, axis=0)
@@ -66,9 +60,9 @@ def main() -> None:
         f"{args.model}, {args.clips} {args.split} clips of {args.frames} frames, {args.iters} Adam steps each "
         f"({time.perf_counter() - t0:.0f} s), PSNR by latent frame (mean over clips):"
     )
-    print(f"  encoder's latent: {' / '.join(f'{v:5.2f}' for v in e)} dB")
+    print(f"  encoder's latent: {fmt_db(e)} dB")
     gain = " / ".join(f"{v:+.2f}" for v in f - e)
-    print(f"  fitted latent:    {' / '.join(f'{v:5.2f}' for v in f)} dB (gain {gain})")
+    print(f"  fitted latent:    {fmt_db(f)} dB (gain {gain})")
     print(f"  latent moved {np.mean(moved):.3f} of its RMS")
 
 

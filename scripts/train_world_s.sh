@@ -27,17 +27,6 @@ retry() {
   return 1
 }
 
-# Write a decoder-only or encoder-only run's autoencoder over the shipped one (fp16, as it ships).
-ship_autoencoder() {
-  RUN_DIR=$1 python - <<'PY'
-import os
-import torch
-from tessera.models.autoencoder import Autoencoder
-model = Autoencoder.from_pretrained(os.path.join(os.environ["RUN_DIR"], "model"))
-model.to(torch.float16).save_pretrained("models/tessera-world-s/autoencoder")
-PY
-}
-
 if [ "$STAGE" = all ]; then
   for stage in vae dit export card distill student; do STAGE=$stage "$0" || exit $?; done
   exit 0
@@ -83,36 +72,39 @@ case "$STAGE" in
       --batch-size 16 --lr 2e-4 --warmup 100 --ema-decay 0.998 --frames ${FRAMES:-1,17,25,33} --sizes 64x64,112x64,64x112 \
       --set pool=${POOL:-1200} --set "time_shift=${TIME_SHIFT:-[1,3]}" --seed ${SEED:-$seed} --ckpt-every 250 --log-every 25
     RUN=$out STAGE=export "$0" ;;
-  decoder)
-    # A better decoder for the shipped autoencoder: the encoder is frozen, so the transformer needs no retraining.
-    # Clips of 17 to 33 frames (session eighteen: a decoder trained on 9 frames only fell to 26-29 dB past its third
-    # latent frame; single images already reconstruct well), with STAGE=vae-more's loss:
-    # moving pixels weighted 3x and the frame-difference term (session three's run, 10x without that term, cost the
-    # floor identity and flicker). It writes over the shipped autoencoder: measure it (bench/autoencoder_quality.py,
+  decoder|encoder)
+    # One half of the shipped autoencoder trained on the other, frozen: the transformer needs no retraining.
+    # decoder: the encoder is frozen, so the latent space stays. Clips of 17 to 33 frames (session eighteen: a decoder
+    # trained on 9 frames only fell to 26-29 dB past its third latent frame; single images already reconstruct well).
+    # DECODER_BLOCKS=N grows the decoder to N residual blocks per level; DEC_RUN names the run's folder.
+    # encoder: the decoder is frozen and the latent statistics kept, so every latent the transformer makes decodes
+    # exactly as before; its latents move a little, and the transformer meets them as the condition frames of
+    # image-to-video, extend, connect and edit (measure those: pytest -m slow tests/pipeline). Session nineteen:
+    # latents fitted per clip against this decoder read 1.4-4.4 dB better (bench/latent_fit.py), but two such runs
+    # (1 and ENCODER_BLOCKS=3 blocks per level) had gained nothing by step 200 (docs/autoencoder.md). ENC_RUN names
+    # the run's folder.
+    # Both: STAGE=vae-more's loss, moving pixels weighted 3x and the frame-difference term (session three's run, 10x
+    # without that term, cost the floor identity and flicker); added blocks start as the identity; one folder per run
+    # (a run resumes from its own). It writes over the shipped autoencoder: measure it (bench/autoencoder_quality.py,
     # tessera eval --autoencoder and --model) before committing, as for a student.
-    # DECODER_BLOCKS=N grows the decoder to N residual blocks per level (the shipped one's come over, the added
-    # ones start as the identity); DEC_RUN names the run's folder (one folder per run: a run resumes from its own).
-    run=${DEC_RUN:-runs/vae-s-decoder}
-    retry tessera train vae --init models/tessera-world-s/autoencoder --decoder-only --out "$run" \
-      --steps ${VAE_STEPS:-3000} --batch-size 4 --lr ${LR:-3e-4} --warmup 50 --ema-decay 0.995 --frames ${FRAMES:-17,25,33} \
-      --sizes 64x64 --set motion_weight=${MOTION_WEIGHT:-3} --set temporal_weight=${TEMPORAL_WEIGHT:-0.5} --seed ${SEED:-31} \
-      ${DECODER_BLOCKS:+--set decoder_blocks=$DECODER_BLOCKS} --ckpt-every 100 --log-every 25
-    ship_autoencoder "$run" ;;
-  encoder)
-    # The encoder alone on the frozen decoder, the latent statistics kept, so every latent the transformer makes
-    # decodes exactly as before. Session nineteen: latents fitted per clip against this decoder read 1.4-4.4 dB better
-    # (bench/latent_fit.py), but two such runs (1 and ENCODER_BLOCKS=3 blocks per level) had gained nothing by step
-    # 200 (docs/autoencoder.md). Same loss as STAGE=decoder. ENCODER_BLOCKS=N grows the encoder to N residual blocks
-    # per level, the added ones starting as the identity. The encoder's latents move a little, and the transformer
-    # meets them as the condition frames of image-to-video, extend, connect and edit: measure those
-    # (pytest -m slow tests/pipeline) and bench/autoencoder_quality.py before committing what it wrote over the
-    # shipped autoencoder.
-    run=${ENC_RUN:-runs/vae-s-encoder}
-    retry tessera train vae --init models/tessera-world-s/autoencoder --encoder-only --out "$run" \
-      --steps ${VAE_STEPS:-800} --batch-size 4 --lr ${LR:-2e-4} --warmup 50 --ema-decay 0.995 --frames ${FRAMES:-17,25,33} \
-      --sizes 64x64 --set motion_weight=${MOTION_WEIGHT:-3} --set temporal_weight=${TEMPORAL_WEIGHT:-0.5} --seed ${SEED:-51} \
-      ${ENCODER_BLOCKS:+--set encoder_blocks=$ENCODER_BLOCKS} --ckpt-every 100 --log-every 25
-    ship_autoencoder "$run" ;;
+    if [ "$STAGE" = decoder ]; then
+      run=${DEC_RUN:-runs/vae-s-decoder} steps=3000 lr=3e-4 seed=31 grow=${DECODER_BLOCKS:+decoder_blocks=$DECODER_BLOCKS}
+    else
+      run=${ENC_RUN:-runs/vae-s-encoder} steps=800 lr=2e-4 seed=51 grow=${ENCODER_BLOCKS:+encoder_blocks=$ENCODER_BLOCKS}
+    fi
+    retry tessera train vae --init models/tessera-world-s/autoencoder --"$STAGE"-only --out "$run" \
+      --steps ${VAE_STEPS:-$steps} --batch-size 4 --lr ${LR:-$lr} --warmup 50 --ema-decay 0.995 --frames ${FRAMES:-17,25,33} \
+      --sizes 64x64 --set motion_weight=${MOTION_WEIGHT:-3} --set temporal_weight=${TEMPORAL_WEIGHT:-0.5} --seed ${SEED:-$seed} \
+      ${grow:+--set "$grow"} --ckpt-every 100 --log-every 25
+    # Written over the shipped autoencoder in fp16, as it ships.
+    RUN_DIR=$run python - <<'PY'
+import os
+import torch
+from tessera.models.autoencoder import Autoencoder
+model = Autoencoder.from_pretrained(os.path.join(os.environ["RUN_DIR"], "model"))
+model.to(torch.float16).save_pretrained("models/tessera-world-s/autoencoder")
+PY
+    ;;
   vae-more)
     # Continue the shipped autoencoder, encoder included (the decoder alone, STAGE=decoder, cannot recover what the
     # encoder drops: 4 frames of moving objects in one latent frame). The latent space moves, so nothing is written

@@ -133,26 +133,31 @@ def train_vae(
     unknown = set(extra) - set(DEFAULTS)
     if unknown:
         raise ConfigError(f"unknown autoencoder setting(s) {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}")
+    if extra["decoder_only"] and extra["encoder_only"]:
+        raise ConfigError("decoder_only and encoder_only exclude each other: freeze one half, or neither")
+    frozen = "encoder" if extra["decoder_only"] else "decoder" if extra["encoder_only"] else None
+    if frozen and not extra["init"]:
+        half = "decoder_only" if frozen == "encoder" else "encoder_only"
+        raise ConfigError(f"{half} trains on a frozen trained {frozen}: give --init AUTOENCODER_DIR")
+    if frozen and extra[f"{frozen}_blocks"] is not None:
+        raise ConfigError(
+            f"{frozen}_blocks grows the {frozen}, which this run freezes: its added blocks stay the identity"
+        )
     source = make_source(cfg.data, cfg.buckets(), cfg.seed, window=True)
     start = Autoencoder.from_pretrained(extra["init"]) if extra["init"] else None
     torch.manual_seed(cfg.seed)  # the initial weights (with "init": the added blocks') are a function of the seed
     if start is not None:
         params = start.params  # its latent statistics too
     # The decoder's depth is pinned before the encoder's changes: unset, it follows the encoder's.
-    params = replace(params, decoder_blocks=int(extra["decoder_blocks"] or params.decoder_depth))
+    depth = extra["decoder_blocks"]
+    params = replace(params, decoder_blocks=params.decoder_depth if depth is None else int(depth))
     if extra["encoder_blocks"] is not None:
         params = replace(params, blocks=int(extra["encoder_blocks"]))
     model = Autoencoder(params)
     if start is not None:
         grow(model, start)
-    if extra["decoder_only"] and extra["encoder_only"]:
-        raise ConfigError("decoder_only and encoder_only exclude each other: freeze one half, or neither")
-    for half, frozen in (("decoder_only", "encoder"), ("encoder_only", "decoder")):
-        if extra[half]:
-            if start is None:
-                raise ConfigError(f"{half} trains on a frozen trained {frozen}: give --init AUTOENCODER_DIR")
-            # No gradients, so AdamW and the EMA leave it exactly as it was.
-            getattr(model, frozen).requires_grad_(False)
+    if frozen:
+        getattr(model, frozen).requires_grad_(False)  # no gradients, so AdamW and the EMA leave it exactly as it was
 
     def save(state: dict, folder: Path) -> None:
         export_autoencoder(state, params, cfg, folder, source)

@@ -437,8 +437,13 @@ def test_a_deeper_encoder_grows_from_its_start_with_the_same_latents(tmp_path, v
     assert tuned.encoder.levels[0].blocks[-1].conv2.conv.weight.abs().sum() > 0
     dec = start.decoder.state_dict()
     assert all(torch.equal(v, dec[k]) for k, v in tuned.decoder.state_dict().items())
-    with pytest.raises(ConfigError, match="blocks must be >= 1"):
-        train_vae(TINY_VAE, _cfg(tmp_path / "c", extra={"init": str(vae_dir), "encoder_blocks": 0}))
+    # No block count below 1 (0 is not "unset"), each refused by the field's name.
+    for setting, field in (("encoder_blocks", "^blocks"), ("decoder_blocks", "^decoder_blocks")):
+        with pytest.raises(ConfigError, match=f"{field} must be >= 1"):
+            train_vae(TINY_VAE, _cfg(tmp_path / "c", extra={"init": str(vae_dir), setting: 0}))
+    # Growing the half the run freezes would leave the added blocks as the identity: refused by name.
+    with pytest.raises(ConfigError, match="decoder_blocks grows the decoder, which this run freezes"):
+        train_vae(TINY_VAE, _cfg(tmp_path / "d", extra={**extra, "decoder_blocks": 9}))
 
 
 def test_init_grows_frame_pos_on_a_model_trained_without_it(tmp_path, vae_dir):
