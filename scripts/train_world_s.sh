@@ -80,7 +80,7 @@ case "$STAGE" in
     # encoder: the decoder is frozen and the latent statistics kept, so every latent the transformer makes decodes
     # exactly as before; its latents move a little, and the transformer meets them as the condition frames of
     # image-to-video, extend, connect and edit (measure those: pytest -m slow tests/pipeline). Session nineteen:
-    # latents fitted per clip against this decoder read 1.4-4.4 dB better (bench/latent_fit.py), but two such runs
+    # latents fitted per clip against this decoder read 1.4-4.4 dB better (Autoencoder.refine), but two such runs
     # (1 and ENCODER_BLOCKS=3 blocks per level) had gained nothing by step 200 (docs/autoencoder.md). ENC_RUN names
     # the run's folder.
     # Both: STAGE=vae-more's loss, moving pixels weighted 3x and the frame-difference term (session three's run, 10x

@@ -33,6 +33,9 @@ def eval_command(
     autoencoder: Path | None = typer.Option(
         None, "--autoencoder", help="Autoencoder folder: score its reconstructions of the set (the floor for models)"
     ),
+    refine: int = typer.Option(
+        0, help="--autoencoder: refine each latent by this many Adam steps against the decoder before decoding"
+    ),
     steps: int | None = typer.Option(None, help="--model sampling steps (default: the model's)"),
     guidance: float | None = typer.Option(None, help="--model guidance scale (default: the model's)"),
 ) -> None:
@@ -50,6 +53,10 @@ def eval_command(
         raise ConfigError("--clips must be at least 1")
     if sum(x is not None for x in (videos, model, autoencoder)) > 1:
         raise ConfigError("choose one of --videos, --model, --autoencoder")
+    if refine < 0:
+        raise ConfigError("--refine must be >= 0 (Adam steps)")
+    if refine and autoencoder is None:
+        raise ConfigError("--refine applies to --autoencoder reconstructions only")
     source, what = None, "ground-truth renders"
     if model is not None:
         from tessera.pipeline import TextToVideoPipeline
@@ -58,8 +65,8 @@ def eval_command(
     elif autoencoder is not None:
         from tessera.models.autoencoder import Autoencoder
 
-        source = autoencoder_source(Autoencoder.from_pretrained(autoencoder))
-        what = f"reconstructions by {autoencoder}"
+        source = autoencoder_source(Autoencoder.from_pretrained(autoencoder), refine)
+        what = f"reconstructions by {autoencoder}" + (f" (latents refined by {refine} Adam steps)" if refine else "")
     t0 = time.perf_counter()
     with Progress(TextColumn("[bold]scoring"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
         if videos is not None:

@@ -39,6 +39,10 @@ def generate_command(
     strength: float = typer.Option(0.6, help="--edit strength: 0 keeps the clip, 1 ignores it"),
     gif: bool = typer.Option(False, "--gif", help="Also write a GIF beside the output"),
     sampler: str | None = typer.Option(None, help="euler or heun (default: the model's)"),
+    refine: int | None = typer.Option(
+        None,
+        help="Adam steps refining given frames' latents before they condition the clip (default: the model's; 0: off)",
+    ),
 ) -> None:
     """Generate a video (or an image, with --seconds 0) from a prompt."""
     from tessera.errors import InvalidInputError
@@ -66,6 +70,8 @@ def generate_command(
     ]
     if len(tasks) > 1:
         raise InvalidInputError(f"choose one of {', '.join(tasks)}")
+    if refine is not None and refine < 0:
+        raise InvalidInputError(f"--refine must be >= 0 (Adam steps; 0 turns refinement off), got {refine}")
     from tessera.safety import check_prompt
 
     for text in (prompt, negative):  # refused before the model is even loaded
@@ -84,6 +90,8 @@ def generate_command(
     with console.status(f"loading {model}"):
         pipe = TextToVideoPipeline.from_pretrained(model)
     pipe.config.safety = False  # the prompts were checked above, before loading: no second classifier pass
+    if refine is not None:
+        pipe.config.refine = refine
     fps = fps or pipe.config.fps
     frames = round(seconds * fps) + 1
     kwargs: dict = {}

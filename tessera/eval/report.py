@@ -75,16 +75,18 @@ def model_source(pipeline, steps: int | None = None, guidance: float | None = No
     return make
 
 
-def autoencoder_source(autoencoder) -> Callable:
-    """Ground-truth renders passed through an autoencoder: the floor a model in its latent space can reach."""
+def autoencoder_source(autoencoder, refine: int = 0) -> Callable:
+    """Ground-truth renders passed through an autoencoder: the floor a model in its latent space can reach.
+    ``refine``: Adam steps that refine each latent against the decoder first (``Autoencoder.refine``)."""
     import torch
 
     from tessera.models.autoencoder import to_frames, to_video
 
     @torch.no_grad()
     def make(clip, seed: int):
-        recon = autoencoder.decode(autoencoder.encode(to_video(clip.frames)[None])[0], chunk=4)
-        return to_frames(recon[0]), True
+        x = to_video(clip.frames)[None]
+        z = autoencoder.refine(x, autoencoder.encode(x)[0], refine)
+        return to_frames(autoencoder.decode(z, chunk=4)[0]), True
 
     return make
 

@@ -326,6 +326,29 @@ class Autoencoder(nn.Module):
             cache.first = False
         return torch.cat(parts, dim=2)
 
+    def refine(self, x: torch.Tensor, z: torch.Tensor, steps: int, lr: float = 0.1) -> torch.Tensor:
+        """The latent ``z`` of video ``x`` (its encoder mean), improved by ``steps`` Adam steps on the squared error
+        of its decoding, the weights untouched.
+
+        Why: the encoder is amortised, one guess for every clip, and misses what the decoder could draw. On
+        held-out clips a latent fitted this way decodes 1.4-4.4 dB better by latent frame, and corners of moving
+        shapes the encoder's latent rounds off come back (docs/autoencoder.md). Neural image codecs refine their
+        latents at encode time for the same reason. It costs ``steps`` decodes and backward passes, so it is for
+        given clips (the floor of the benchmark, reconstructions), not for the transformer's training pool.
+        """
+        if steps < 0:
+            raise InvalidInputError(f"refine steps must be >= 0, got {steps}")
+        self.check_video(x)
+        z = z.detach().clone().requires_grad_(True)
+        opt = torch.optim.Adam([z], lr=lr)
+        with torch.enable_grad():
+            for _ in range(steps):
+                loss = (self.decoder(z) - x).pow(2).mean()
+                # Gradients for the latent only: the weights' are not computed, nor left behind on them.
+                (z.grad,) = torch.autograd.grad(loss, z)
+                opt.step()
+        return z.detach()
+
     def forward(self, x: torch.Tensor, seeds: list[torch.Generator] | None = None) -> tuple[torch.Tensor, ...]:
         """Encode, draw a latent sample (one generator per sample when given), decode: (recon, mean, logvar)."""
         mean, logvar = self.encode(x)

@@ -24,7 +24,7 @@ DEFAULTS = {
     "decoder_only": False,
     # Train the encoder alone on a frozen trained decoder (with "init"), keeping the start's latent statistics: every
     # latent a transformer makes decodes exactly as before, while the encoder learns latents that decoder renders
-    # better (bench/latent_fit.py measures how much better a latent could be). Its latents move a little: a
+    # better (bench/autoencoder_quality.py --refine measures how much better a latent could be). Its latents move: a
     # transformer meets them only as the condition frames of image-to-video, extend, connect and edit.
     "encoder_only": False,
     # Residual blocks per decoder level (None: the preset's, or the --init model's). Given with "init", a deeper

@@ -51,3 +51,5 @@ def test_generate_refuses_bad_options_without_traceback(model_dir, tmp_path):
     assert result.exit_code != 0 and "supported: 64x64" in str(result.exception)
     result = runner.invoke(app, ["generate", "a ball", "--model", str(tmp_path / "none")])
     assert result.exit_code != 0 and "pipeline.json" in str(result.exception)
+    result = runner.invoke(app, ["generate", "a ball", "--model", str(model_dir), "--refine", "-1"])
+    assert result.exit_code != 0 and "--refine must be >= 0" in str(result.exception)

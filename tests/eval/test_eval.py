@@ -137,5 +137,9 @@ def test_model_and_autoencoder_sources_are_scored(tmp_path):
     assert model_source(pipe)(clip, 0)[1] is False and autoencoder_source(vae)(clip, 0)[1] is True
     recon, _ = evaluate_world_set("in-dist", 2, source=autoencoder_source(vae))
     assert not any(s["passed_all"] for s in recon)  # a random autoencoder is no floor at all
+    # --refine: the refined latent decodes closer to the render than the encoder's
+    plain, refined = autoencoder_source(vae)(clip, 0)[0], autoencoder_source(vae, refine=5)(clip, 0)[0]
+    err = [((f.astype(float) - clip.frames) ** 2).mean() for f in (plain, refined)]
+    assert err[1] < err[0]
     agg = write_report(tmp_path / "r", "model", scores, samples)
     assert (tmp_path / "r" / "report.md").exists() and agg["passed_all"]["n"] == 3

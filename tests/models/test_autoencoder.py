@@ -49,6 +49,23 @@ def test_save_load_round_trip_gives_identical_outputs(vae, tmp_path):
     assert torch.equal(loaded.decode(torch.ones(1, 4, 2, 2, 2)), vae.decode(torch.ones(1, 4, 2, 2, 2)))
 
 
+@torch.no_grad()
+def test_refine_lowers_the_reconstruction_error_and_leaves_the_weights_alone(vae):
+    torch.manual_seed(1)
+    x = torch.rand(1, 3, 5, 16, 16) * 2 - 1
+    z0 = vae.encode(x)[0]
+    before = {k: v.clone() for k, v in vae.state_dict().items()}
+    z = vae.refine(x, z0, steps=20, lr=0.05)
+    assert z.shape == z0.shape and not z.requires_grad
+    err0, err = ((vae.decode(z0) - x) ** 2).mean(), ((vae.decode(z) - x) ** 2).mean()
+    assert err < 0.9 * err0
+    assert all(torch.equal(v, before[k]) for k, v in vae.state_dict().items())
+    assert all(p.grad is None for p in vae.parameters())
+    assert torch.equal(vae.refine(x, z0, steps=0), z0)
+    with pytest.raises(InvalidInputError, match="refine steps must be >= 0"):
+        vae.refine(x, z0, steps=-1)
+
+
 def test_bad_configs_name_the_field(tmp_path):
     with pytest.raises(ConfigError, match="latent_channels"):
         AutoencoderParams(latent_channels=0)

@@ -61,6 +61,29 @@ def test_given_image_latent_comes_back_unchanged(pipe):
     torch.testing.assert_close(latents[:, :1], pipe.encode(image[None], 32, 32)[0])
 
 
+def test_refined_given_frames_come_back_closer(pipe):
+    """config.refine: the given image's latent is refined against the decoder, and the video opens closer to it."""
+    image = np.random.default_rng(5).integers(60, 200, (32, 32, 3), dtype=np.uint8)
+    err = []
+    default = pipe.config.refine
+    for refine in (0, 10):
+        pipe.config.refine = refine
+        try:
+            out = pipe("a red ball", image=image, num_frames=5, watermark=False, **KW).frames[0]
+        finally:
+            pipe.config.refine = default
+        err.append(((out[0].astype(float) - image) ** 2).mean())
+    assert err[1] < err[0]
+
+
+def test_bad_configs_name_the_field():
+    from tessera.errors import ConfigError
+
+    for field, value in (("refine", -1), ("steps", 0), ("max_frames", 8), ("sampler", "ddim")):
+        with pytest.raises(ConfigError, match=field):
+            PipelineConfig(**{field: value})
+
+
 def test_prompt_and_negative_prompt_change_the_result(pipe):
     base = pipe("a red ball falls", **KW).frames[0]
     assert not np.array_equal(base, pipe("a blue square slides", **KW).frames[0])
