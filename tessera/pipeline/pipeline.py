@@ -65,7 +65,7 @@ class PipelineConfig:
     # Adam steps refining the latent of every given image or clip against the decoder before it conditions the
     # transformer (Autoencoder.refine): on the shipped model 5 steps bring given frames back 0.7-1.2 dB closer
     # (image-to-video's first frame, an extension's given part, a connection's start) and smooth the seam after
-    # them (docs/autoencoder.md), for 5 decodes and backward passes of the given frames (about 4 s for 17 frames
+    # them (docs/autoencoder.md), for 5 decodes and backward passes of the given frames (4-6 s for 17 frames
     # on 2 CPU cores). 0 skips it.
     refine: int = 5
     # The transformer under bf16 autocast: 1.4x faster sampling on a CPU with native bf16, 57 dB from fp32's video;
