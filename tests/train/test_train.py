@@ -237,6 +237,28 @@ def test_a_larger_pool_reuses_the_latents_of_a_smaller_one(vae_dir, tmp_path):
     assert len(open_cache(_cfg(tmp_path, seed=1), {**DEFAULTS, "pool": 8}, weights)) == 0
 
 
+def test_refined_latents_decode_closer_and_are_cached_apart(vae_dir, tmp_path):
+    from tessera.train.dit import DEFAULTS, DiTObjective, open_cache
+
+    vae, text = Autoencoder.from_pretrained(vae_dir), TextEncoder(TextEncoderParams(source="toy:32"))
+    batch = WorldSource(_cfg("x").buckets(), pool=2).batch(0, 2)
+    err = []
+    for refine in (0, 5):
+        z = DiTObjective(vae, text, {**DEFAULTS, "refine": refine}, 0).latents(batch)
+        with torch.no_grad():
+            err.append(float((vae.decode(vae.denormalize(z)) - batch.video).pow(2).mean()))
+    assert err[1] < err[0]
+    weights = Path(vae_dir) / "model.safetensors"
+    plain = open_cache(_cfg(tmp_path), {**DEFAULTS, "pool": 2}, weights)
+    plain.put((0, "a"), torch.ones(2), "a red ball")
+    plain.flush()
+    assert len(open_cache(_cfg(tmp_path), {**DEFAULTS, "pool": 2}, weights)) == 1
+    assert len(open_cache(_cfg(tmp_path), {**DEFAULTS, "pool": 2, "refine": 5}, weights)) == 0
+    for bad in (-1, "five", 2.5):
+        with pytest.raises(ConfigError, match="refine must be an integer >= 0"):
+            DiTObjective(vae, text, {**DEFAULTS, "refine": bad}, 0)
+
+
 def test_cached_clips_are_not_rendered_again(vae_dir, monkeypatch):
     from tessera.train.dit import DEFAULTS, DiTObjective
     from tessera.train.latents import LatentCache
