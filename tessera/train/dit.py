@@ -179,7 +179,8 @@ def open_cache(cfg: TrainConfig, extra: dict, vae_weights: Path) -> LatentCache 
     # pool of the same seed reuses the latents of the smaller one (copy its latents/ folder into the new --out).
     buckets = ",".join(f"{b.frames}x{b.height}x{b.width}" for b in cfg.buckets())
     tag = f"{file_sha256(vae_weights)}|{cfg.data}|seed={cfg.seed}|buckets={buckets}"
-    if extra["refine"]:  # refined latents are other latents; without refinement the tag is what it was
+    # Refined latents are other latents; without refinement the tag is what it was (distillation has no refine).
+    if extra.get("refine"):
         tag += f"|refine={extra['refine']}"
     return LatentCache(Path(cfg.out) / "latents", tag, rank=int(os.environ.get("RANK", "0")))
 
