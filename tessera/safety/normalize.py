@@ -121,7 +121,8 @@ def readings(text: str) -> list[tuple[str, bool]]:
     candidates += [(basic(d), False) for d in decoded]
     seen, out = set(), []
     for reading, loose in candidates:
-        if reading and reading not in seen:
+        # The plain reading is always there, even empty (a prompt of accents alone): callers read it first.
+        if reading not in seen and (reading or not out):
             seen.add(reading)
             out.append((reading, loose))
     return out

@@ -170,3 +170,9 @@ def test_rules_cover_spanish_french_german_portuguese_italian(prompt, category):
 )
 def test_everyday_scenes_in_other_languages_are_allowed(prompt):
     assert Policy().check(prompt).allowed
+
+
+@pytest.mark.parametrize("prompt", ["´", "", "\u200b"])
+def test_a_prompt_with_nothing_to_read_gets_a_decision_not_a_crash(prompt):
+    # Found by the API fuzzer: a prompt of one combining accent normalised to nothing and broke the rules pass.
+    assert check_prompt(prompt).allowed
