@@ -65,8 +65,8 @@ class PipelineConfig:
     # Adam steps refining the latent of every given image or clip against the decoder before it conditions the
     # transformer (Autoencoder.refine): on the shipped model 5 steps bring given frames back 0.7-1.2 dB closer
     # (image-to-video's first frame, an extension's given part, a connection's start) and smooth the seam after
-    # them (docs/autoencoder.md), for 5 decodes and backward passes of the given frames (4-6 s for 17 frames
-    # on 2 CPU cores). 0 skips it.
+    # them (docs/autoencoder.md), for 5 decodes and backward passes of the given frames (17 frames on 2 CPU cores:
+    # 4.5 s in fp32, about 2 s where bf16 is fast). 0 skips it.
     refine: int = 5
     # The transformer under bf16 autocast: 1.4x faster sampling on a CPU with native bf16, 57 dB from fp32's video;
     # None = where bf16 is fast (an AVX2-only CPU emulates it, >10x slower: tessera.models.precision).
