@@ -223,6 +223,21 @@ def test_latents_are_cached_only_for_finite_data(vae_dir, tmp_path):
     assert open_cache(_cfg(tmp_path / "run"), {**DEFAULTS, "pool": 2}, weights) is not None
 
 
+def test_a_batch_encodes_only_its_clips_not_cached_yet(vae_dir):
+    from tessera.train.dit import DEFAULTS, DiTObjective
+    from tessera.train.latents import LatentCache
+
+    vae, text = Autoencoder.from_pretrained(vae_dir), TextEncoder(TextEncoderParams(source="toy:32"))
+    batch = WorldSource(_cfg("x").buckets(), pool=2).batch(0, 2)
+    whole = DiTObjective(vae, text, DEFAULTS, 0).latents(batch)
+    objective = DiTObjective(vae, text, DEFAULTS, 0, LatentCache(None, "t"))
+    marker = torch.full_like(whole[0], 7.0)  # no encoder makes this: it can only come from the cache
+    objective.cache.put(batch.keys[0], marker)
+    z = objective.latents(batch)
+    assert torch.equal(z[0], marker) and torch.allclose(z[1], whole[1], atol=1e-5)
+    assert len(objective.cache) == 2
+
+
 def test_a_larger_pool_reuses_the_latents_of_a_smaller_one(vae_dir, tmp_path):
     from tessera.train.dit import DEFAULTS, open_cache
 
