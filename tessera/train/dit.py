@@ -123,8 +123,9 @@ class DiTObjective:
         keys = batch.keys if self.cache is not None and batch.keys else None
         found = [self.cache.get(k) for k in keys] if keys is not None else [None] * len(batch.captions)
         # Only the clips not cached yet are encoded: a pool's first epochs mix cached and new clips in one batch,
-        # and encoding (with refinement, seconds a clip) the whole batch again for one new clip cost 1.8x the
-        # refinement of an 800-clip pool (181 against 99 clip-minutes, its first 400 steps simulated).
+        # and encoding (with refinement, seconds a clip) the whole batch again for one new clip costs 1.8x what the
+        # refinement of an 800-clip pool needs (its first 400 steps simulated: 181 against 99 minutes at 4.5 s a
+        # 17-frame 64x64 clip).
         missing = [i for i, z in enumerate(found) if z is None]
         if missing:
             if batch.video is None:
