@@ -54,7 +54,8 @@ DEFAULTS = {
     # encoder's own latents round the corners of moving shapes, and a transformer learns to draw what it is shown:
     # on refined latents the benchmark's floor reads identity 0.94 and pass-all 0.75 where the encoder's read 0.55
     # and 0.42 (docs/autoencoder.md). Each clip costs that many decodes and backward passes once (the latent cache
-    # keeps the result, under its own tag), so a pool is slow to encode on a CPU. 0: the encoder's latents.
+    # keeps the result, under its own tag): at 5 steps an 800-clip pool took about 42 min on 2 CPU cores (session
+    # twenty-one, whose run on it is the shipped transformer). 0: the encoder's latents.
     "refine": 0,
 }
 PIPELINE_CONFIG = "pipeline.json"
