@@ -69,8 +69,9 @@ case "$STAGE" in
     # bench/loss_by_time.py), and 3000 steps of the mixture brought it to 0.48, with every noise level better than
     # the session-thirteen model's.
     # REFINE=N learns latents refined by N Adam steps against the decoder (Autoencoder.refine; at 5, 0.750 of the floor's
-    # clips keep their identity where 0.547 do from the encoder's own latents); each pool clip costs ~2-5 s once (an
-    # 800-clip pool took about 42 min). Session twenty-one's run, shipped: POOL=800 DIT_STEPS=1500 REFINE=5.
+    # clips keep their identity where 0.547 do from the encoder's own latents); each pool clip is refined once, about
+    # 3 s on average at 5 (an 800-clip pool took about 42 min). Session twenty-one's run, shipped: POOL=800
+    # DIT_STEPS=1500 REFINE=5.
     retry tessera train dit --preset s --init models/tessera-world-s ${VAE:+--vae "$VAE"} --out "$out" --steps ${DIT_STEPS:-2000} \
       --batch-size 16 --lr 2e-4 --warmup 100 --ema-decay 0.998 --frames ${FRAMES:-1,17,25,33} --sizes 64x64,112x64,64x112 \
       --set pool=${POOL:-1200} --set "time_shift=${TIME_SHIFT:-[1,3]}" ${REFINE:+--set refine=$REFINE} --seed ${SEED:-$seed} \

@@ -52,10 +52,11 @@ DEFAULTS = {
     "object_weight": 0.0,
     # Adam steps refining each clip's latent against the decoder before it is learned (Autoencoder.refine). The
     # encoder's own latents round the corners of moving shapes, and a transformer learns to draw what it is shown:
-    # on refined latents the benchmark's floor reads identity 0.94 and pass-all 0.75 where the encoder's read 0.55
-    # and 0.42 (docs/autoencoder.md). Each clip costs that many decodes and backward passes once (the latent cache
-    # keeps the result, under its own tag): at 5 steps an 800-clip pool took about 42 min on 2 CPU cores (session
-    # twenty-one, whose run on it is the shipped transformer). 0: the encoder's latents.
+    # on latents refined by 20 steps the benchmark's floor reads identity 0.94 and pass-all 0.75 (5 steps: 0.75 and
+    # 0.64) where the encoder's read 0.55 and 0.42 (docs/autoencoder.md). Each clip costs that many decodes and
+    # backward passes once (the latent cache keeps the result, under its own tag): at 5 steps an 800-clip pool took
+    # about 42 min on 2 CPU cores (session twenty-one, whose run on it is the shipped transformer). 0: the encoder's
+    # latents.
     "refine": 0,
 }
 PIPELINE_CONFIG = "pipeline.json"
