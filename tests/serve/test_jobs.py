@@ -155,6 +155,29 @@ def _wait_all(client, ids, timeout=120):
     raise AssertionError(f"not finished: {states}")
 
 
+def test_a_worker_stopped_while_it_loads_its_model_exits_cleanly(server_factory, postgres_url, tmp_path):
+    """SIGTERM during the model's load (as when a fleet is scaled down right after a start) is a clean stop."""
+    import subprocess
+
+    from tests.serve.conftest import reset_postgres
+
+    url = reset_postgres(postgres_url)
+    server = server_factory(url, workers=0)  # not started: only its environment and model are used
+    env = {**server.env, "TESSERA_DATABASE_URL": url, "TESSERA_DATA_DIR": str(tmp_path / "data")}
+    model = server.args[server.args.index("--model") + 1]
+    log = tmp_path / "worker.log"
+    with open(log, "w") as err:
+        worker = subprocess.Popen(
+            ["tessera", "worker", "--model", model], env=env, stdout=subprocess.DEVNULL, stderr=err
+        )
+    deadline = time.monotonic() + 60
+    while "loading the model" not in log.read_text():
+        assert worker.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.005)
+    worker.terminate()
+    assert worker.wait(timeout=60) == 0, log.read_text()
+
+
 def test_separate_worker_processes_share_a_postgresql_queue(server_factory, postgres_url, tmp_path, c2pa_dir):
     import subprocess
 
