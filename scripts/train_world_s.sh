@@ -173,7 +173,7 @@ PY
     # within 5 points: 3000 steps is the default since, and a fresh run the first thing to try after a STAGE=more.
     # Session twenty-three: against the session-twenty-two teacher fresh runs of 3000 and 4500 steps missed the slow
     # test on identity (fast thrown cubes lost) though closer on 64 clips, and the session-sixteen student continued
-    # for 1200 steps (STUDENT_INIT=models/tessera-world-s-8step DISTILL_STEPS=1200, 21 min) met it and shipped.
+    # for 1200 steps (STUDENT_INIT=models/tessera-world-s-8step DISTILL_STEPS=1200, 20 min) met it and shipped.
     last="" n=1 out=runs/dit-s-more
     while [ -d "$out/model" ]; do last=$out; n=$((n + 1)); out=runs/dit-s-more$n; done
     frames=1,17,25,33 pool=7200 seed=1

@@ -110,8 +110,7 @@ def worker_command(
     # Handlers first: a SIGTERM while the model loads (seconds) must stop the worker cleanly, not kill it.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: worker.stop())
-    logging.getLogger("tessera.worker").info("loading the model from %s", settings.model or "models/tessera-world-s")
-    worker.renderer = Renderer(settings)  # load now: a worker that cannot load its model should fail at start
+    worker.renderer = worker.renderer_factory()  # load now: a worker that cannot load its model should fail at start
     console.print(f"worker {worker.name} running jobs from {settings.database_url.split('@')[-1]}")
     worker.run()
 

@@ -46,6 +46,7 @@ def load_pipeline(settings: Settings):
     folder = settings.model or default_model()
     if not (Path(folder) / "pipeline.json").is_file():
         raise NotFoundError(f"no pipeline at {folder}; pass --model DIR (a folder with pipeline.json)")
+    log.info("loading the model from %s", folder)
     pipe = TextToVideoPipeline.from_pretrained(folder)
     pipe.config.safety = False  # the API checked every prompt at submission, before it was queued
     pipe.config.compile = settings.compile
