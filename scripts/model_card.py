@@ -150,9 +150,7 @@ def main() -> None:
     ap.add_argument(
         "--floor", nargs="*", type=Path, default=[], help="reports of `tessera eval --autoencoder` (the floor)"
     )
-    ap.add_argument(
-        "--note", default="", help="The model's state and history; blank lines part paragraphs"
-    )
+    ap.add_argument("--note", default="", help="The model's state and history; blank lines part paragraphs")
     ap.add_argument("--hardware", default=f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})")
     args = ap.parse_args()
 
