@@ -110,7 +110,7 @@ def worker_command(
     # Handlers first: a SIGTERM while the model loads (seconds) must stop the worker cleanly, not kill it.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: worker.stop())
-    worker.renderer = worker.renderer_factory()  # load now: a worker that cannot load its model should fail at start
+    worker.load()  # now: a worker that cannot load its model should fail at start
     console.print(f"worker {worker.name} running jobs from {settings.database_url.split('@')[-1]}")
     worker.run()
 

@@ -163,6 +163,12 @@ class Worker:
         self.deadline = float("inf")
         self.busy = False
 
+    def load(self) -> Renderer:
+        """The renderer, made on first use: loading the model takes seconds, so a worker does it once."""
+        if self.renderer is None:
+            self.renderer = self.renderer_factory()
+        return self.renderer
+
     def stop(self, grace: float | None = None) -> None:
         self.deadline = time.monotonic() + (self.settings.shutdown_grace if grace is None else grace)
         self.stopping.set()
@@ -207,10 +213,9 @@ class Worker:
 
         log.info("job %s (%s) started, attempt %d", row.id, row.task, row.attempts)
         try:
-            if self.renderer is None:
-                self.renderer = self.renderer_factory()
+            renderer = self.load()
             self.store.heartbeat(row.id, token, 1)
-            self.renderer.render(row, folder, on_step)
+            renderer.render(row, folder, on_step)
             if not self.store.heartbeat(row.id, token, 99):
                 raise Interrupted(requeue=False)
             if self.store.complete(row.id, token, folder_name, self._expiry()):

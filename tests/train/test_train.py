@@ -311,6 +311,16 @@ def test_latent_cache_survives_a_restart_but_not_a_new_autoencoder(vae_dir, tmp_
     assert len(LatentCache(folder, "vae-b")) == 0  # latents of another autoencoder are never used
 
 
+def test_latent_cache_writes_slow_entries_by_age_not_only_by_count(tmp_path):
+    from tessera.train.latents import LatentCache
+
+    waiting, prompt = LatentCache(tmp_path / "a", "t"), LatentCache(tmp_path / "b", "t", flush_seconds=0)
+    for cache in (waiting, prompt):
+        cache.put((0, "64x64"), torch.randn(4, 1, 2, 2))
+    assert not (tmp_path / "a").exists()  # 1 entry of 1024, seconds old: still in memory
+    assert len(LatentCache(tmp_path / "b", "t")) == 1  # past its age limit: on disk at once
+
+
 def test_a_checkpoint_writes_the_latents_encoded_so_far(tmp_path, vae_dir):
     from tessera.train.dit import DEFAULTS, open_cache
 
