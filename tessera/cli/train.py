@@ -155,7 +155,10 @@ def train_dit_command(
     init: Path | None = typer.Option(
         None, "--init", help="Start from this pipeline folder's transformer (e.g. continue models/tessera-world-s)"
     ),
-    preset: str = typer.Option("s", help="Transformer preset: tiny, s, b, l, xl"),
+    preset: str = typer.Option("s", help="Transformer preset: tiny, xs, s, b, l, xl"),
+    depth: int | None = typer.Option(
+        None, help="Blocks, instead of the preset's; with --init, a shallower transformer grows identity blocks"
+    ),
     text: str = typer.Option("minilm", help="Text encoder: 'minilm' (bundled) or a local Hugging Face folder"),
     data: str = DATA,
     steps: int = STEPS,
@@ -195,6 +198,8 @@ def train_dit_command(
     latent = Autoencoder.from_pretrained(vae).params.latent_channels
     text_dim = TextEncoder(TextEncoderParams(source=text)).dim
     params = replace(PRESETS[preset], in_channels=latent, text_dim=text_dim)
+    if depth is not None:
+        params = replace(params, depth=depth)
     cfg = _config(
         out,
         data=data,

@@ -1,11 +1,12 @@
 """Flow matching: noise/time schedules, the training loss, samplers, guidance, frame-mask conditioning."""
 
 from tessera.diffusion.flow import add_noise, flow_loss, logit_normal, shift_for, time_shift, velocity_target
-from tessera.diffusion.sampling import SAMPLERS, denoise, get_schedule, guided
+from tessera.diffusion.sampling import SAMPLERS, autoguided, denoise, get_schedule, guided
 
 __all__ = [
     "SAMPLERS",
     "add_noise",
+    "autoguided",
     "denoise",
     "flow_loss",
     "get_schedule",

@@ -1,4 +1,5 @@
-"""Samplers over a timestep schedule: Euler and Heun, classifier-free guidance, frame-mask conditioning.
+"""Samplers over a timestep schedule: Euler and Heun, classifier-free guidance and autoguidance, frame-mask
+conditioning.
 
 Small pure functions in the style of flux's ``sampling.py``: a schedule, a guided velocity, and ``denoise``.
 The model is seen only through a ``velocity(x, t) -> v`` callable, so nothing here knows any network.
@@ -40,6 +41,25 @@ def guided(velocity2: Velocity, scale: float) -> Velocity:
     def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         v_c, v_u = velocity2(torch.cat([x, x]), torch.cat([t, t])).chunk(2)
         return v_u + scale * (v_c - v_u)
+
+    return velocity
+
+
+def autoguided(velocity2: Velocity, weak: Velocity, scale: float, mix: float) -> Velocity:
+    """Guidance away from a blend of the unconditional velocity and a weak model's conditional one.
+
+    ``v_ref + scale (v_c - v_ref)`` with ``v_ref = (1 - mix) v_u + mix v_weak``: ``mix = 0`` is classifier-free
+    guidance (:func:`guided`), ``mix = 1`` autoguidance (Karras et al. 2024, "Guiding a diffusion model with a bad
+    version of itself"). CFG pushes away from what any prompt would give, which buys adherence; a smaller,
+    shorter-trained model of the same data makes the strong model's errors (smeared, split objects) in a
+    stronger form, so pushing away from it corrects them rather than the prompt. ``weak`` takes the batch once,
+    conditioned on the prompt.
+    """
+
+    def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        v_c, v_u = velocity2(torch.cat([x, x]), torch.cat([t, t])).chunk(2)
+        ref = torch.lerp(v_u, weak(x, t), mix)
+        return ref + scale * (v_c - ref)
 
     return velocity
 

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tessera.diffusion import SAMPLERS, denoise, get_schedule, guided, shift_for
+from tessera.diffusion import SAMPLERS, autoguided, denoise, get_schedule, guided, shift_for
 from tessera.errors import ConfigError, InvalidInputError, NotFoundError
 from tessera.media import Video, fit, read_image, read_video
 from tessera.models.autoencoder import Autoencoder, to_frames, to_video
@@ -78,6 +78,11 @@ class PipelineConfig:
     text_encoder: dict = field(default_factory=lambda: {"source": "minilm"})
     transformer: str = "transformer"
     autoencoder: str = "autoencoder"
+    # Autoguidance: a smaller, shorter-trained transformer of the same data (its folder) that guidance pushes away
+    # from, blended into the unconditional side by guide_mix (0 = plain classifier-free guidance, 1 = guidance
+    # away from the weak model alone; tessera.diffusion.autoguided). None = no guide model.
+    guide: str | None = None
+    guide_mix: float = 0.0
 
     def __post_init__(self) -> None:
         self.sizes = tuple(self.sizes)
@@ -92,6 +97,8 @@ class PipelineConfig:
             raise ConfigError(f"refine must be >= 0 (Adam steps), got {self.refine}")
         if self.fps <= 0 or self.guidance < 0 or self.shift < 0:
             raise ConfigError("fps must be > 0, guidance and shift >= 0")
+        if not 0 <= self.guide_mix <= 1:
+            raise ConfigError(f"guide_mix must be in [0, 1], got {self.guide_mix}")
 
 
 @dataclass
@@ -128,16 +135,23 @@ class TextToVideoPipeline:
         autoencoder: Autoencoder,
         text_encoder: TextEncoder,
         config: PipelineConfig | None = None,
+        guide: DiT | None = None,
     ) -> None:
         self.transformer, self.autoencoder, self.text_encoder = transformer.eval(), autoencoder.eval(), text_encoder
+        self.guide = None if guide is None else guide.eval()
         self.config = config or PipelineConfig()
-        if transformer.params.in_channels != autoencoder.params.latent_channels:
-            raise ConfigError("transformer in_channels must equal the autoencoder's latent_channels")
-        if transformer.params.text_dim != text_encoder.dim:
-            raise ConfigError(
-                f"transformer text_dim ({transformer.params.text_dim}) must equal the text encoder's width "
-                f"({text_encoder.dim})"
-            )
+        for name, model in (("transformer", transformer), ("guide", guide)):
+            if model is None:
+                continue
+            if model.params.in_channels != autoencoder.params.latent_channels:
+                raise ConfigError(f"{name} in_channels must equal the autoencoder's latent_channels")
+            if model.params.text_dim != text_encoder.dim:
+                raise ConfigError(
+                    f"{name} text_dim ({model.params.text_dim}) must equal the text encoder's width "
+                    f"({text_encoder.dim})"
+                )
+        if self.config.guide_mix > 0 and guide is None:
+            raise ConfigError("guide_mix > 0 needs a guide model (the config's guide folder); set guide_mix to 0")
         self.load_seconds = 0.0
         self.name, self.weights_sha256 = "unsaved", ""  # set by from_pretrained; recorded in C2PA manifests
         self._compiled = None
@@ -170,6 +184,7 @@ class TextToVideoPipeline:
             Autoencoder.from_pretrained(directory / config.autoencoder),
             TextEncoder(TextEncoderParams(source=source, **text)),
             config,
+            guide=DiT.from_pretrained(directory / config.guide) if config.guide else None,
         )
         pipe.load_seconds = time.perf_counter() - t0
         pipe.name = directory.resolve().name
@@ -182,7 +197,12 @@ class TextToVideoPipeline:
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        for module, sub in ((self.transformer, self.config.transformer), (self.autoencoder, self.config.autoencoder)):
+        modules = [(self.transformer, self.config.transformer), (self.autoencoder, self.config.autoencoder)]
+        if self.guide is not None:
+            if not self.config.guide:
+                raise ConfigError("a pipeline with a guide model needs config.guide (its folder name) to save")
+            modules.append((self.guide, self.config.guide))
+        for module, sub in modules:
             if dtype is None:
                 module.save_pretrained(directory / sub)
             else:
@@ -307,6 +327,20 @@ class TextToVideoPipeline:
             cond2 = None if cond is None else torch.cat([cond, cond])
             mask2 = None if cond_mask is None else torch.cat([cond_mask, cond_mask])
             fn = guided(lambda xt, t: model(xt, t, cond=cond2, cond_mask=mask2, context=context), guidance)
+            if self.guide is not None and self.config.guide_mix > 0:
+                with amp():
+                    weak_context = self.guide.encode_text(text, text_mask)
+
+                def weak(xt, t):
+                    with amp():
+                        return self.guide(xt, t, cond=cond, cond_mask=cond_mask, context=weak_context).float()
+
+                fn = autoguided(
+                    lambda xt, t: model(xt, t, cond=cond2, cond_mask=mask2, context=context),
+                    weak,
+                    guidance,
+                    self.config.guide_mix,
+                )
         return denoise(fn, x, schedule, sampler, cond, cond_mask, callback)
 
     # -- the call ---------------------------------------------------------------------------------------------

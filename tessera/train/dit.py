@@ -219,16 +219,28 @@ def export_transformer(dit_state: dict, params: DiTParams, cfg: TrainConfig, fol
 
 
 def init_transformer(folder: str | Path, params: DiTParams, hint: str) -> DiT:
-    """The transformer of pipeline folder ``folder``, to start a run from; one of another shape is refused."""
+    """The transformer of pipeline folder ``folder``, to start a run from; one of another shape is refused, but
+    one without frame_pos or with fewer blocks grows into ``params`` with unchanged outputs."""
     start = DiT.from_pretrained(Path(folder) / "transformer")
     if start.params == params:
         return start
-    if replace(start.params, frame_pos=True) != params:
+    old_depth = start.params.depth
+    if replace(start.params, frame_pos=True, depth=params.depth) != params or old_depth > params.depth:
         raise ConfigError(f"init: {folder} holds a transformer of other shape ({start.params}); {hint}")
-    # A model from before frame_pos grows it: the new projection starts at zero, so the outputs are unchanged.
+    # A model from before frame_pos grows it: the new projection starts at zero. Added blocks start as the
+    # identity (adaLN-Zero gates and the cross-attention output are zero at init), spread evenly between the
+    # old ones so each stretch of the network gains capacity; the old blocks keep their order.
     grown = DiT(params)
-    missing, unexpected = grown.load_state_dict(start.state_dict(), strict=False)
-    assert not unexpected and all(k.startswith("frame_pos.") for k in missing), (missing, unexpected)
+    place = [j * params.depth // old_depth for j in range(old_depth)]
+    state = {}
+    for key, value in start.state_dict().items():
+        if key.startswith("blocks."):
+            _, j, rest = key.split(".", 2)
+            key = f"blocks.{place[int(j)]}.{rest}"
+        state[key] = value
+    missing, unexpected = grown.load_state_dict(state, strict=False)
+    new_blocks = tuple(f"blocks.{i}." for i in range(params.depth) if i not in place)
+    assert not unexpected and all(k.startswith(("frame_pos.", *new_blocks)) for k in missing), (missing, unexpected)
     return grown
 
 

@@ -5,6 +5,7 @@ import torch
 
 from tessera.diffusion import (
     add_noise,
+    autoguided,
     denoise,
     flow_loss,
     get_schedule,
@@ -76,6 +77,19 @@ def test_classifier_free_guidance_formula_in_one_batched_call():
     x, t = torch.zeros(1, 3), torch.zeros(1)
     assert torch.equal(guided(both, 4.0)(x, t), torch.full((1, 3), 6.5))
     assert calls == [2]
+
+
+def test_autoguidance_blends_the_weak_model_into_the_unconditional_side():
+    def both(x, t):  # strong model: conditional 2.0, unconditional 0.5
+        return torch.cat([torch.full_like(x[:1], 2.0), torch.full_like(x[1:], 0.5)])
+
+    def weak(x, t):  # the weak model, conditioned on the prompt
+        return torch.full_like(x, 1.0)
+
+    x, t = torch.zeros(1, 3), torch.zeros(1)
+    assert torch.equal(autoguided(both, weak, 4.0, 0.0)(x, t), guided(both, 4.0)(x, t))  # mix 0: CFG exactly
+    assert torch.equal(autoguided(both, weak, 4.0, 1.0)(x, t), torch.full((1, 3), 5.0))  # 1 + 4 (2 - 1)
+    assert torch.allclose(autoguided(both, weak, 4.0, 0.5)(x, t), torch.full((1, 3), 5.75))  # ref 0.75
 
 
 def test_condition_frames_come_back_unchanged():

@@ -112,6 +112,38 @@ def test_save_and_load_round_trip_in_half_precision(pipe, tmp_path):
     assert np.abs(a - b).mean() < 2  # fp16 storage changes pixels by rounding only
 
 
+def test_guide_model_changes_sampling_only_when_mixed_in_and_saves_with_the_pipeline(pipe, tmp_path):
+    from tessera.errors import ConfigError
+
+    torch.manual_seed(1)
+    weak = DiT.from_preset("tiny")
+    for p in weak.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    config = PipelineConfig(**{**pipe.config.__dict__, "guide": "guide", "guide_mix": 0.0, "watermark": False})
+    guided_pipe = TextToVideoPipeline(pipe.transformer, pipe.autoencoder, pipe.text_encoder, config, guide=weak)
+    pipe.config.watermark = False
+    try:
+        plain = pipe("a ball", seed=2, output_type="latent", **KW).frames[0]
+    finally:
+        pipe.config.watermark = True
+    assert torch.equal(guided_pipe("a ball", seed=2, output_type="latent", **KW).frames[0], plain)
+    guided_pipe.config.guide_mix = 0.5
+    mixed = guided_pipe("a ball", seed=2, output_type="latent", **KW).frames[0]
+    assert not torch.allclose(mixed, plain)
+
+    guided_pipe.save_pretrained(tmp_path / "p")
+    path = tmp_path / "p" / "pipeline.json"
+    path.write_text(path.read_text().replace('"minilm"', '"toy:32"'))
+    loaded = TextToVideoPipeline.from_pretrained(tmp_path / "p")
+    assert loaded.config.guide_mix == 0.5 and (tmp_path / "p" / "guide" / "model.safetensors").is_file()
+    assert torch.allclose(loaded("a ball", seed=2, output_type="latent", **KW).frames[0], mixed, atol=1e-5)
+
+    with pytest.raises(ConfigError, match="guide_mix"):
+        PipelineConfig(guide_mix=1.5)
+    with pytest.raises(ConfigError, match="needs a guide model"):
+        TextToVideoPipeline(pipe.transformer, pipe.autoencoder, pipe.text_encoder, PipelineConfig(guide_mix=0.5))
+
+
 @pytest.mark.parametrize(
     "kwargs,message",
     [

@@ -410,9 +410,9 @@ def test_init_starts_from_a_shipped_pipeline_and_a_wrong_shape_is_refused(tmp_pa
     start = load_file(checkpoint_dirs(tmp_path / "b")[-1] / "model.safetensors")
     want = load_file(shipped / "transformer" / "model.safetensors")
     assert start.keys() == want.keys() and all(torch.equal(start[k], want[k]) for k in want)
-    deeper = replace(PRESETS["tiny"], depth=PRESETS["tiny"].depth + 1)
+    wider = replace(PRESETS["tiny"], dim=64)  # (a deeper one grows: the test below)
     with pytest.raises(ConfigError, match="init: .* other shape"):
-        train_dit(deeper, _dit_cfg(tmp_path / "c", vae_dir, steps=2, extra={"pool": 0, "init": str(shipped)}))
+        train_dit(wider, _dit_cfg(tmp_path / "c", vae_dir, steps=2, extra={"pool": 0, "init": str(shipped)}))
 
 
 def test_decoder_only_training_keeps_the_encoder_and_its_latent_statistics(tmp_path, vae_dir):
@@ -510,6 +510,29 @@ def test_init_grows_frame_pos_on_a_model_trained_without_it(tmp_path, vae_dir):
     x, t, text = torch.randn(1, 4, 3, 4, 4), torch.rand(1), torch.randn(1, 5, 32)
     with torch.no_grad():
         torch.testing.assert_close(grown(x, t, text), before(x, t, text))
+
+
+def test_init_grows_a_deeper_transformer_with_the_same_predictions(tmp_path, vae_dir):
+    from tessera.train.dit import init_transformer
+
+    torch.manual_seed(0)
+    old = _tiny_pipeline(tmp_path / "old")
+    before = DiT.from_pretrained(old / "transformer")
+    for p in before.parameters():  # every branch switched on, so an old block out of place would show
+        torch.nn.init.normal_(p, std=0.1)
+    before.save_pretrained(old / "transformer")
+    grown = init_transformer(old, replace(PRESETS["tiny"], depth=5), "").eval()
+    assert len(grown.blocks) == 5
+    # The old blocks keep their order, the added ones spread between them.
+    for new, was in ((0, 0), (2, 1)):
+        assert torch.equal(grown.blocks[new].ada[-1].weight, before.blocks[was].ada[-1].weight)
+    x, t, text = torch.randn(1, 4, 3, 4, 4), torch.rand(1), torch.randn(1, 5, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(grown(x, t, text), before(x, t, text))
+    with pytest.raises(ConfigError, match="other shape"):
+        init_transformer(old, replace(PRESETS["tiny"], depth=1), "pass its --preset")  # shrinking is refused
+    with pytest.raises(ConfigError, match="other shape"):
+        init_transformer(old, replace(PRESETS["tiny"], dim=64, heads=2), "pass its --preset")
 
 
 def test_time_shift_moves_the_training_times_towards_noise(vae_dir):
