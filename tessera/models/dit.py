@@ -85,7 +85,7 @@ class DiTParams:
 
 PRESETS: dict[str, DiTParams] = {
     "tiny": DiTParams(in_channels=4, dim=32, depth=2, heads=2, text_dim=32),
-    "xs": DiTParams(in_channels=32, dim=128, depth=4, heads=2),  # s's head width at an eighth of its blocks' size
+    "xs": DiTParams(in_channels=32, dim=128, depth=4, heads=2),  # half s's width and depth: guide models
     "s": DiTParams(in_channels=32, dim=256, depth=8, heads=4),  # the s autoencoder's latent channels
     "b": DiTParams(dim=768, depth=12, heads=12),
     "l": DiTParams(dim=1024, depth=24, heads=16, text_dim=1024),

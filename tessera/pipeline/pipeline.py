@@ -154,6 +154,7 @@ class TextToVideoPipeline:
             raise ConfigError("guide_mix > 0 needs a guide model (the config's guide folder); set guide_mix to 0")
         self.load_seconds = 0.0
         self.name, self.weights_sha256 = "unsaved", ""  # set by from_pretrained; recorded in C2PA manifests
+        self.guide_sha256 = ""
         self._compiled = None
 
     # -- folders ----------------------------------------------------------------------------------------------
@@ -189,6 +190,8 @@ class TextToVideoPipeline:
         pipe.load_seconds = time.perf_counter() - t0
         pipe.name = directory.resolve().name
         pipe.weights_sha256 = file_sha256(directory / config.transformer / "model.safetensors")
+        if config.guide:
+            pipe.guide_sha256 = file_sha256(directory / config.guide / "model.safetensors")
         return pipe
 
     def save_pretrained(self, directory: str | os.PathLike, dtype: torch.dtype | None = None) -> Path:
@@ -326,8 +329,9 @@ class TextToVideoPipeline:
                 context = self.transformer.encode_text(*_stack_text((text, text_mask), (u_states, u_mask)))
             cond2 = None if cond is None else torch.cat([cond, cond])
             mask2 = None if cond_mask is None else torch.cat([cond_mask, cond_mask])
-            fn = guided(lambda xt, t: model(xt, t, cond=cond2, cond_mask=mask2, context=context), guidance)
-            if self.guide is not None and self.config.guide_mix > 0:
+            strong = lambda xt, t: model(xt, t, cond=cond2, cond_mask=mask2, context=context)  # noqa: E731
+            fn = guided(strong, guidance)
+            if self._guiding():
                 with amp():
                     weak_context = self.guide.encode_text(text, text_mask)
 
@@ -335,13 +339,11 @@ class TextToVideoPipeline:
                     with amp():
                         return self.guide(xt, t, cond=cond, cond_mask=cond_mask, context=weak_context).float()
 
-                fn = autoguided(
-                    lambda xt, t: model(xt, t, cond=cond2, cond_mask=mask2, context=context),
-                    weak,
-                    guidance,
-                    self.config.guide_mix,
-                )
+                fn = autoguided(strong, weak, guidance, self.config.guide_mix)
         return denoise(fn, x, schedule, sampler, cond, cond_mask, callback)
+
+    def _guiding(self) -> bool:
+        return self.guide is not None and self.config.guide_mix > 0
 
     # -- the call ---------------------------------------------------------------------------------------------
     def __call__(
@@ -473,6 +475,8 @@ class TextToVideoPipeline:
             # The content id hashes everything that determines the video (model, seed, prompt, settings), so the
             # same call gives the same bytes (determinism) and different generations get different ids.
             key = f"{self.weights_sha256}|{first_seed}|{frames}|{height}x{width}|{steps}|{guidance}|{strength}|{loop}"
+            if self._guiding():  # the guide shapes the video too (appended only then: unguided ids stay as they were)
+                key += f"|{self.guide_sha256}|{cfg.guide_mix}"
             payloads = [make_payload(cfg.generator_id, f"{key}|{i}|{p}") for i, p in enumerate(prompts)]
             videos = [embed(v, p) for v, p in zip(videos, payloads, strict=True)]
         if output_type == "pil":

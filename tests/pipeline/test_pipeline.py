@@ -137,6 +137,13 @@ def test_guide_model_changes_sampling_only_when_mixed_in_and_saves_with_the_pipe
     loaded = TextToVideoPipeline.from_pretrained(tmp_path / "p")
     assert loaded.config.guide_mix == 0.5 and (tmp_path / "p" / "guide" / "model.safetensors").is_file()
     assert torch.allclose(loaded("a ball", seed=2, output_type="latent", **KW).frames[0], mixed, atol=1e-5)
+    # The guide shapes the video, so it enters the watermark's content id; unguided, the id is as before.
+    loaded.config.watermark = True
+    marks = [loaded("a ball", seed=2, **KW).watermarks[0]]
+    loaded.config.guide_mix = 0.0
+    marks.append(loaded("a ball", seed=2, **KW).watermarks[0])
+    loaded.guide_sha256 = "other"
+    assert marks[0] != marks[1] == loaded("a ball", seed=2, **KW).watermarks[0]
 
     with pytest.raises(ConfigError, match="guide_mix"):
         PipelineConfig(guide_mix=1.5)
