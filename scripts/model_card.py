@@ -54,6 +54,11 @@ def run_summary(run: Path) -> dict:
         depth = json.loads(config.read_text())["params"].get("decoder_blocks") if config.exists() else None
         if depth:
             out["decoder_blocks"] = int(depth)
+    else:
+        # A transformer grown deeper (`tessera train dit --depth N --init`) is no longer its preset's depth.
+        config = run / "model" / "transformer" / "config.json"
+        if config.exists():
+            out["blocks"] = int(json.loads(config.read_text())["params"]["depth"])
     return out
 
 
@@ -84,7 +89,8 @@ def training_row(r: dict) -> str:
         + (f"{r['decoder_blocks']} decoder blocks per level, " if r.get("decoder_blocks") else "")
         + f"final training-batch PSNR {r['final_train_psnr']:.1f} dB"
         if r["stage"] == "autoencoder"
-        else "tasks t2v/i2v/extend/extend-back/connect, text dropout 0.1"
+        else (f"{r['blocks']} blocks, " if r.get("blocks") else "")
+        + "tasks t2v/i2v/extend/extend-back/connect, text dropout 0.1"
     )
     return (
         f"| {r['stage']} (`{r['run']}`) | {r['steps']} | {r['batch']} | {r['samples']:,} | {r['hours']:.1f} h "
@@ -155,6 +161,7 @@ def main() -> None:
     args = ap.parse_args()
 
     config = json.loads((args.model / "pipeline.json").read_text())
+    dit = json.loads((args.model / config["transformer"] / "config.json").read_text())["params"]
     size_mb = sum(p.stat().st_size for p in args.model.rglob("*") if p.is_file()) / 1e6
     history = record_runs(args.model / "training.json", args.runs)
     reports = [(p.name, json.loads((p / "report.json").read_text())) for p in args.reports]
@@ -172,7 +179,8 @@ def main() -> None:
         f"# {args.model.name}",
         "",
         "Tessera's default text-to-video model: a causal 3D VAE (`s`) and a spacetime-patch diffusion transformer",
-        f"(`s`), flow matching, conditioned on the bundled all-MiniLM-L6-v2. {size_mb:.0f} MB on disk (fp16).",
+        f"(`s`, {dit['depth']} blocks of width {dit['dim']}), flow matching, conditioned on the bundled",
+        f"all-MiniLM-L6-v2. {size_mb:.0f} MB on disk (fp16).",
         "",
         "## Data",
         "",
