@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tessera.models.pretrained import read_config
 from tessera.world import COLOURS
 
 
@@ -56,9 +57,8 @@ def run_summary(run: Path) -> dict:
             out["decoder_blocks"] = int(depth)
     else:
         # A transformer grown deeper (`tessera train dit --depth N --init`) is no longer its preset's depth.
-        config = run / "model" / "transformer" / "config.json"
-        if config.exists():
-            out["blocks"] = int(json.loads(config.read_text())["params"]["depth"])
+        if (run / "model" / "transformer").is_dir():
+            out["blocks"] = int(read_config(run / "model" / "transformer", "dit")["params"]["depth"])
     return out
 
 
@@ -83,15 +83,16 @@ def record_runs(path: Path, runs: list[Path]) -> list[dict]:
 def training_row(r: dict) -> str:
     # Runs recorded before decoder_only was (STAGE=decoder's) are known by their folder's name.
     decoder_only = r.get("decoder_only", "decoder" in r["run"])
-    notes = (
-        ("decoder only (frozen encoder), " if decoder_only else "")
-        + ("encoder only (frozen decoder), " if r.get("encoder_only") else "")
-        + (f"{r['decoder_blocks']} decoder blocks per level, " if r.get("decoder_blocks") else "")
-        + f"final training-batch PSNR {r['final_train_psnr']:.1f} dB"
-        if r["stage"] == "autoencoder"
-        else (f"{r['blocks']} blocks, " if r.get("blocks") else "")
-        + "tasks t2v/i2v/extend/extend-back/connect, text dropout 0.1"
-    )
+    if r["stage"] == "autoencoder":
+        notes = (
+            ("decoder only (frozen encoder), " if decoder_only else "")
+            + ("encoder only (frozen decoder), " if r.get("encoder_only") else "")
+            + (f"{r['decoder_blocks']} decoder blocks per level, " if r.get("decoder_blocks") else "")
+            + f"final training-batch PSNR {r['final_train_psnr']:.1f} dB"
+        )
+    else:
+        blocks = f"{r['blocks']} blocks, " if r.get("blocks") else ""  # runs recorded before session 27 lack it
+        notes = blocks + "tasks t2v/i2v/extend/extend-back/connect, text dropout 0.1"
     return (
         f"| {r['stage']} (`{r['run']}`) | {r['steps']} | {r['batch']} | {r['samples']:,} | {r['hours']:.1f} h "
         f"| frames {r['frames']}, {notes} |"
@@ -161,7 +162,7 @@ def main() -> None:
     args = ap.parse_args()
 
     config = json.loads((args.model / "pipeline.json").read_text())
-    dit = json.loads((args.model / config["transformer"] / "config.json").read_text())["params"]
+    dit = read_config(args.model / config["transformer"], "dit")["params"]
     size_mb = sum(p.stat().st_size for p in args.model.rglob("*") if p.is_file()) / 1e6
     history = record_runs(args.model / "training.json", args.runs)
     reports = [(p.name, json.loads((p / "report.json").read_text())) for p in args.reports]
