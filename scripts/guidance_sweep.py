@@ -79,7 +79,8 @@ def main() -> None:
         f"# Guidance scale of {args.model.name}",
         "",
         f"In-distribution prompt adherence of text-to-video clips, {args.clips} clips from seed {args.seed} "
-        "(not the clips the model card reports), the same captions and noise at every scale:",
+        f"(not the clips the model card reports), {pipe.config.steps} {pipe.config.sampler} steps, the same captions "
+        "and noise at every scale:",
         "",
         f"    python scripts/guidance_sweep.py {args.model} --scales {args.scales} --clips {args.clips} "
         f"--seed {args.seed}" + (f" --shifts {args.shifts}" if args.shifts else ""),

@@ -220,7 +220,9 @@ def main() -> None:
             else "no falling scene was tracked well enough to fit gravity."
         ),
         "",
-        "Per-metric tables: the `report.md` beside each `report.json`.",
+        "Per-metric tables: the `report.md` beside each `report.json`. Sampled as `pipeline.json` sets: "
+        f"{config['steps']} {config['sampler']} steps, guidance {config['guidance']:g}, time shift "
+        + (f"{config['shift']:g}." if config["shift"] else "by token count."),
         "",
         *floor_lines(args.floor),
         *(["## Status", "", args.note, ""] if args.note else []),

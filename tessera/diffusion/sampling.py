@@ -1,5 +1,5 @@
-"""Samplers over a timestep schedule: Euler and Heun, classifier-free guidance and autoguidance, frame-mask
-conditioning.
+"""Samplers over a timestep schedule: Euler, Heun and ancestral, classifier-free guidance and autoguidance,
+frame-mask conditioning.
 
 Small pure functions in the style of flux's ``sampling.py``: a schedule, a guided velocity, and ``denoise``.
 The model is seen only through a ``velocity(x, t) -> v`` callable, so nothing here knows any network.
@@ -7,6 +7,7 @@ The model is seen only through a ``velocity(x, t) -> v`` callable, so nothing he
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -15,7 +16,7 @@ from tessera.diffusion.flow import time_shift
 from tessera.errors import ConfigError
 
 Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-SAMPLERS = ("euler", "heun")
+SAMPLERS = ("euler", "heun", "ancestral")
 
 
 def get_schedule(steps: int, shift: float = 1.0, start: float = 1.0) -> torch.Tensor:
@@ -71,6 +72,26 @@ def _pin(x: torch.Tensor, cond: torch.Tensor | None, cond_mask: torch.Tensor | N
     return torch.where(cond_mask[:, None, :, None, None], cond.to(x.dtype), x)
 
 
+def _ancestral_step(
+    x: torch.Tensor, v: torch.Tensor, t: float, t_next: float, generator: torch.Generator | None
+) -> torch.Tensor:
+    """One step of DDPM's posterior q(x_t' | x_t, x0) with the model's clean and noise guesses, written for the
+    flow's path x_t = (1 - t) x0 + t n (DDIM with eta = 1).
+
+    Part of the noise guess is swapped for fresh noise, so what earlier steps got wrong is partly forgotten
+    rather than carried to t = 0 as the ODE carries it (Karras et al. 2022: stochastic sampling corrects an
+    imperfect model's accumulated error). The fresh share is the posterior's spread, ``t' sqrt(1 - r^2)`` with
+    ``r`` the ratio of the two times' noise-to-signal ratios; at t' = 0 it is 0, so the last step is exact.
+    """
+    x0 = x - t * v
+    noise_guess = x + (1 - t) * v
+    r = (1 - t) * t_next / ((1 - t_next) * t)  # 0 at t = 1 (all noise is fresh), 1 as t' nears t
+    fresh = t_next * math.sqrt(max(0.0, 1 - r * r))
+    kept = math.sqrt(max(0.0, t_next * t_next - fresh * fresh))
+    z = torch.randn(x.shape, generator=generator).to(x.device, x.dtype)
+    return (1 - t_next) * x0 + kept * noise_guess + fresh * z
+
+
 @torch.no_grad()
 def denoise(
     velocity: Velocity,
@@ -80,9 +101,11 @@ def denoise(
     cond: torch.Tensor | None = None,
     cond_mask: torch.Tensor | None = None,
     callback: Callable[[int, torch.Tensor], None] | None = None,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Integrate dx/dt = v from ``timesteps[0]`` to ``timesteps[-1]``. Heun costs two model calls per step
-    (second order; the last step falls back to Euler since its end point t = 0 is exact)."""
+    (second order; the last step falls back to Euler since its end point t = 0 is exact). Ancestral costs one,
+    like Euler, and draws fresh noise from ``generator`` at every step but the last."""
     if method not in SAMPLERS:
         raise ConfigError(f"unknown sampler {method!r}; choose one of {', '.join(SAMPLERS)}")
     b = x.shape[0]
@@ -90,7 +113,10 @@ def denoise(
     for i in range(len(timesteps) - 1):
         t, t_next = float(timesteps[i]), float(timesteps[i + 1])
         v = velocity(x, torch.full((b,), t, device=x.device))
-        x_next = x + (t_next - t) * v
+        if method == "ancestral" and t_next > 0:
+            x_next = _ancestral_step(x, v, t, t_next, generator)
+        else:
+            x_next = x + (t_next - t) * v
         if method == "heun" and t_next > 0:
             x_next = _pin(x_next, cond, cond_mask)
             v2 = velocity(x_next, torch.full((b,), t_next, device=x.device))

@@ -340,7 +340,7 @@ class TextToVideoPipeline:
                         return self.guide(xt, t, cond=cond, cond_mask=cond_mask, context=weak_context).float()
 
                 fn = autoguided(strong, weak, guidance, self.config.guide_mix)
-        return denoise(fn, x, schedule, sampler, cond, cond_mask, callback)
+        return denoise(fn, x, schedule, sampler, cond, cond_mask, callback, generator)
 
     def _guiding(self) -> bool:
         return self.guide is not None and self.config.guide_mix > 0
@@ -477,6 +477,8 @@ class TextToVideoPipeline:
             key = f"{self.weights_sha256}|{first_seed}|{frames}|{height}x{width}|{steps}|{guidance}|{strength}|{loop}"
             if self._guiding():  # the guide shapes the video too (appended only then: unguided ids stay as they were)
                 key += f"|{self.guide_sha256}|{cfg.guide_mix}"
+            if sampler != "euler":  # so does the sampler (appended likewise: Euler's ids stay as they were)
+                key += f"|{sampler}"
             payloads = [make_payload(cfg.generator_id, f"{key}|{i}|{p}") for i, p in enumerate(prompts)]
             videos = [embed(v, p) for v, p in zip(videos, payloads, strict=True)]
         if output_type == "pil":

@@ -67,6 +67,31 @@ def test_heun_beats_euler_on_a_curved_field():
         denoise(velocity, noise, get_schedule(2), "ddim")
 
 
+def test_ancestral_sampler_draws_the_data_and_repeats_with_its_seed():
+    s = 3.0  # data ~ N(0, s^2), as above; the true field's clean guess is the posterior mean
+
+    def velocity(x, t):
+        t = t.view(-1, 1)
+        return (t - (1 - t) * s**2) / ((1 - t) ** 2 * s**2 + t**2) * x
+
+    noise = torch.randn(4000, 8, generator=torch.Generator().manual_seed(1))
+
+    def sample(steps, seed=0):
+        return denoise(velocity, noise, get_schedule(steps), "ancestral", generator=torch.Generator().manual_seed(seed))
+
+    # Fresh noise at every step: the result no longer follows the starting noise, as the ODE's does (s * noise).
+    out = sample(200)
+    assert abs(float(torch.corrcoef(torch.stack([out.flatten(), noise.flatten()]))[0, 1])) < 0.05
+    # Posterior means, not draws, of the clean data: a little under-dispersed at few steps, exact in the limit.
+    spreads = [float(sample(n).std()) for n in (12, 48, 200)]
+    assert spreads[0] < spreads[1] < spreads[2] and abs(spreads[2] - s) < 0.03 * s and abs(float(out.mean())) < 0.1
+    assert torch.equal(sample(12), sample(12)) and not torch.equal(sample(12), sample(12, seed=1))
+
+    x0 = torch.randn(2, 3, 2, 4, 4)  # a single data point: its clean guess is exact, so the last step lands on it
+    out = denoise(lambda x, t: (x - x0) / t.view(-1, 1, 1, 1, 1), torch.randn_like(x0), get_schedule(4), "ancestral")
+    torch.testing.assert_close(out, x0, rtol=1e-5, atol=1e-5)
+
+
 def test_classifier_free_guidance_formula_in_one_batched_call():
     calls = []
 
@@ -101,10 +126,12 @@ def test_condition_frames_come_back_unchanged():
         seen.append(x[:, :, 0].clone())
         return torch.randn_like(x)
 
-    out = denoise(velocity, torch.randn(1, 2, 4, 3, 3), get_schedule(5), "heun", cond=cond, cond_mask=mask)
-    assert torch.equal(out[:, :, 0], cond[:, :, 0]) and torch.equal(out[:, :, 3], cond[:, :, 3])
-    assert all(torch.equal(s, cond[:, :, 0]) for s in seen)  # the model always saw the clean frame
-    assert not torch.equal(out[:, :, 1], cond[:, :, 1])
+    for method in ("heun", "ancestral"):
+        seen.clear()
+        out = denoise(velocity, torch.randn(1, 2, 4, 3, 3), get_schedule(5), method, cond=cond, cond_mask=mask)
+        assert torch.equal(out[:, :, 0], cond[:, :, 0]) and torch.equal(out[:, :, 3], cond[:, :, 3])
+        assert all(torch.equal(s, cond[:, :, 0]) for s in seen)  # the model always saw the clean frame
+        assert not torch.equal(out[:, :, 1], cond[:, :, 1])
 
 
 def test_loss_is_zero_for_the_true_velocity_and_ignores_condition_frames():
