@@ -38,8 +38,10 @@ def eval_command(
     ),
     steps: int | None = typer.Option(None, help="--model sampling steps (default: the model's)"),
     guidance: float | None = typer.Option(None, help="--model guidance scale (default: the model's)"),
+    sampler: str | None = typer.Option(None, help="--model sampler: euler, heun or ancestral (default: the model's)"),
 ) -> None:
     """Score clips on physics and consistency and write a report with plots."""
+    from tessera.diffusion import SAMPLERS
     from tessera.errors import ConfigError
     from tessera.eval.report import (
         autoencoder_source,
@@ -57,11 +59,18 @@ def eval_command(
         raise ConfigError("--refine must be >= 0 (Adam steps)")
     if refine and autoencoder is None:
         raise ConfigError("--refine applies to --autoencoder reconstructions only")
+    if sampler is not None and sampler not in SAMPLERS:
+        raise ConfigError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+    if (steps, guidance, sampler) != (None, None, None) and model is None:
+        raise ConfigError("--steps, --guidance and --sampler apply to --model only")
     source, what = None, "ground-truth renders"
     if model is not None:
         from tessera.pipeline import TextToVideoPipeline
 
-        source, what = model_source(TextToVideoPipeline.from_pretrained(model), steps, guidance), f"model {model}"
+        pipe = TextToVideoPipeline.from_pretrained(model)
+        source, what = model_source(pipe, steps, guidance, sampler), f"model {model}"
+        if sampler is not None and sampler != pipe.config.sampler:
+            what += f" ({sampler} sampler)"
     elif autoencoder is not None:
         from tessera.models.autoencoder import Autoencoder
 

@@ -68,6 +68,19 @@ def test_user_errors_print_one_line_without_traceback(tmp_path):
         assert "error:" in run.stderr and "Traceback" not in run.stderr
 
 
+def test_eval_sampling_options_are_checked_before_any_work(tmp_path):
+    for args, message in (
+        (["--model", str(tmp_path), "--sampler", "ddim"], "--sampler must be one of euler, heun, ancestral"),
+        (["--sampler", "ancestral"], "apply to --model only"),
+    ):
+        run = subprocess.run(
+            [sys.executable, "-c", "from tessera.cli.main import main; main()", "eval", *args, "--out", str(tmp_path)],
+            capture_output=True,
+            text=True,
+        )
+        assert run.returncode == 1 and message in run.stderr and "Traceback" not in run.stderr, run
+
+
 def test_eval_on_a_folder_of_videos_writes_report_and_plots(tmp_path):
     from tessera.media import write_mp4
     from tessera.world import sample_clip

@@ -135,6 +135,8 @@ def test_model_and_autoencoder_sources_are_scored(tmp_path):
 
     clip = sample_clip(0, "in-dist", 64, 64, 17, 8.0)
     assert model_source(pipe)(clip, 0)[1] is False and autoencoder_source(vae)(clip, 0)[1] is True
+    euler, ancestral = (model_source(pipe, sampler=s)(clip, 0)[0] for s in ("euler", "ancestral"))
+    assert not np.array_equal(euler, ancestral)  # --sampler reaches the pipeline
     recon, _ = evaluate_world_set("in-dist", 2, source=autoencoder_source(vae))
     assert not any(s["passed_all"] for s in recon)  # a random autoencoder is no floor at all
     # --refine: the refined latent decodes closer to the render than the encoder's
