@@ -41,7 +41,8 @@ def main() -> None:
     sample, decode, total = (min(r[i] for r in rows) for i in range(3))
     seconds = 16 / pipe.config.fps  # 17 frames span 16 frame intervals
     steps = args.steps or pipe.config.steps
-    print(f"model {name}: {torch.get_num_threads()} threads, {steps} steps, guidance {pipe.config.guidance}")
+    cfg = pipe.config
+    print(f"model {name}: {torch.get_num_threads()} threads, {steps} {cfg.sampler} steps, guidance {cfg.guidance}")
     print(f"  load      {load:6.2f} s")
     print(f"  sample    {sample:6.2f} s   ({steps / sample:.1f} steps/s)")
     print(f"  decode    {decode:6.2f} s")

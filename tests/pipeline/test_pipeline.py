@@ -1,5 +1,7 @@
 """The pipeline on a tiny random model: every task's shapes, conditions honoured, determinism, clear errors."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -57,6 +59,20 @@ def test_same_seed_same_video_and_other_seed_differs(pipe, sampler):
     again = pipe("a red ball falls", seed=3, sampler=sampler, **KW)
     assert np.array_equal(a.frames[0], again.frames[0]) and a.watermarks == again.watermarks
     assert not np.array_equal(a.frames[0], pipe("a red ball falls", seed=4, sampler=sampler, **KW).frames[0])
+
+
+def test_a_loop_samples_with_euler_unless_asked_when_the_model_samples_ancestrally(pipe):
+    ancestral = TextToVideoPipeline(
+        pipe.transformer, pipe.autoencoder, pipe.text_encoder, dataclasses.replace(pipe.config, sampler="ancestral")
+    )
+    kw = dict(seed=5, loop=True, num_frames=5, output_type="latent", **KW)
+    loop = ancestral("a ball", **kw).frames[0]
+    assert torch.equal(loop, ancestral("a ball", sampler="euler", **kw).frames[0])
+    assert not torch.allclose(loop, ancestral("a ball", sampler="ancestral", **kw).frames[0], atol=1e-3)
+    plain = dict(seed=5, num_frames=5, output_type="latent", **KW)  # other tasks: the model's sampler
+    assert torch.equal(
+        ancestral("a ball", **plain).frames[0], ancestral("a ball", sampler="ancestral", **plain).frames[0]
+    )
 
 
 def test_the_sampler_changes_the_video_and_its_content_id(pipe):
