@@ -38,7 +38,9 @@ def eval_command(
     ),
     steps: int | None = typer.Option(None, help="--model sampling steps (default: the model's)"),
     guidance: float | None = typer.Option(None, help="--model guidance scale (default: the model's)"),
-    sampler: str | None = typer.Option(None, help="--model sampler: euler, heun or ancestral (default: the model's)"),
+    sampler: str | None = typer.Option(
+        None, help="--model sampler: euler, heun, ancestral or renoise (default: the model's)"
+    ),
 ) -> None:
     """Score clips on physics and consistency and write a report with plots."""
     from tessera.diffusion import SAMPLERS

@@ -38,7 +38,7 @@ def generate_command(
     edit: Path | None = typer.Option(None, help="Edit this clip under the prompt (SDEdit; see --strength)"),
     strength: float = typer.Option(0.6, help="--edit strength: 0 keeps the clip, 1 ignores it"),
     gif: bool = typer.Option(False, "--gif", help="Also write a GIF beside the output"),
-    sampler: str | None = typer.Option(None, help="euler, heun or ancestral (default: the model's)"),
+    sampler: str | None = typer.Option(None, help="euler, heun, ancestral or renoise (default: the model's)"),
     refine: int | None = typer.Option(
         None,
         help="Adam steps refining given frames' latents before they condition the clip (default: the model's; 0: off)",

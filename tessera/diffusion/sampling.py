@@ -1,5 +1,5 @@
-"""Samplers over a timestep schedule: Euler, Heun and ancestral, classifier-free guidance and autoguidance,
-frame-mask conditioning.
+"""Samplers over a timestep schedule: Euler, Heun, ancestral and renoise, classifier-free guidance and
+autoguidance, frame-mask conditioning.
 
 Small pure functions in the style of flux's ``sampling.py``: a schedule, a guided velocity, and ``denoise``.
 The model is seen only through a ``velocity(x, t) -> v`` callable, so nothing here knows any network.
@@ -16,7 +16,7 @@ from tessera.diffusion.flow import time_shift
 from tessera.errors import ConfigError
 
 Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-SAMPLERS = ("euler", "heun", "ancestral")
+SAMPLERS = ("euler", "heun", "ancestral", "renoise")
 
 
 def get_schedule(steps: int, shift: float = 1.0, start: float = 1.0) -> torch.Tensor:
@@ -92,6 +92,20 @@ def _ancestral_step(
     return (1 - t_next) * x0 + kept * noise_guess + fresh * z
 
 
+def _renoise_step(x: torch.Tensor, v: torch.Tensor, t: float, t_next: float, generator: torch.Generator | None):
+    """The model's clean guess noised afresh to t': none of the current noise is kept (the multistep sampling of
+    consistency models, Song et al. 2023, on the flow's path).
+
+    Not a sampler of the model's distribution: every step forgets where the noise was heading and keeps only the
+    clean guess, a posterior mean, so it draws nearer the modes (for Gaussian data of spread s, a spread of about
+    0.7 s at any number of steps; tested). On the physics world that trade bought clips whose objects stay as many
+    as they started, on paths the world allows, for less variety between seeds (measured in the shipped model's
+    card).
+    """
+    z = torch.randn(x.shape, generator=generator).to(x.device, x.dtype)
+    return (1 - t_next) * (x - t * v) + t_next * z
+
+
 @torch.no_grad()
 def denoise(
     velocity: Velocity,
@@ -104,8 +118,8 @@ def denoise(
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Integrate dx/dt = v from ``timesteps[0]`` to ``timesteps[-1]``. Heun costs two model calls per step
-    (second order; the last step falls back to Euler since its end point t = 0 is exact). Ancestral costs one,
-    like Euler, and draws fresh noise from ``generator`` at every step but the last."""
+    (second order; the last step falls back to Euler since its end point t = 0 is exact). Ancestral and renoise
+    cost one, like Euler, and draw fresh noise from ``generator`` at every step but the last."""
     if method not in SAMPLERS:
         raise ConfigError(f"unknown sampler {method!r}; choose one of {', '.join(SAMPLERS)}")
     b = x.shape[0]
@@ -115,6 +129,8 @@ def denoise(
         v = velocity(x, torch.full((b,), t, device=x.device))
         if method == "ancestral" and t_next > 0:
             x_next = _ancestral_step(x, v, t, t_next, generator)
+        elif method == "renoise" and t_next > 0:
+            x_next = _renoise_step(x, v, t, t_next, generator)
         else:
             x_next = x + (t_next - t) * v
         if method == "heun" and t_next > 0:

@@ -70,7 +70,7 @@ def test_user_errors_print_one_line_without_traceback(tmp_path):
 
 def test_eval_sampling_options_are_checked_before_any_work(tmp_path):
     for args, message in (
-        (["--model", str(tmp_path), "--sampler", "ddim"], "--sampler must be one of euler, heun, ancestral"),
+        (["--model", str(tmp_path), "--sampler", "ddim"], "--sampler must be one of euler, heun, ancestral, renoise"),
         (["--sampler", "ancestral"], "apply to --model only"),
     ):
         run = subprocess.run(

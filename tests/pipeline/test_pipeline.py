@@ -61,18 +61,17 @@ def test_same_seed_same_video_and_other_seed_differs(pipe, sampler):
     assert not np.array_equal(a.frames[0], pipe("a red ball falls", seed=4, sampler=sampler, **KW).frames[0])
 
 
-def test_a_loop_samples_with_euler_unless_asked_when_the_model_samples_ancestrally(pipe):
-    ancestral = TextToVideoPipeline(
-        pipe.transformer, pipe.autoencoder, pipe.text_encoder, dataclasses.replace(pipe.config, sampler="ancestral")
+@pytest.mark.parametrize("sampler", ["ancestral", "renoise"])
+def test_a_loop_samples_with_euler_unless_asked_when_the_model_samples_with_fresh_noise(pipe, sampler):
+    model = TextToVideoPipeline(
+        pipe.transformer, pipe.autoencoder, pipe.text_encoder, dataclasses.replace(pipe.config, sampler=sampler)
     )
     kw = dict(seed=5, loop=True, num_frames=5, output_type="latent", **KW)
-    loop = ancestral("a ball", **kw).frames[0]
-    assert torch.equal(loop, ancestral("a ball", sampler="euler", **kw).frames[0])
-    assert not torch.allclose(loop, ancestral("a ball", sampler="ancestral", **kw).frames[0], atol=1e-3)
+    loop = model("a ball", **kw).frames[0]
+    assert torch.equal(loop, model("a ball", sampler="euler", **kw).frames[0])
+    assert not torch.allclose(loop, model("a ball", sampler=sampler, **kw).frames[0], atol=1e-3)
     plain = dict(seed=5, num_frames=5, output_type="latent", **KW)  # other tasks: the model's sampler
-    assert torch.equal(
-        ancestral("a ball", **plain).frames[0], ancestral("a ball", sampler="ancestral", **plain).frames[0]
-    )
+    assert torch.equal(model("a ball", **plain).frames[0], model("a ball", sampler=sampler, **plain).frames[0])
 
 
 def test_the_sampler_changes_the_video_and_its_content_id(pipe):
