@@ -72,6 +72,11 @@ def _pin(x: torch.Tensor, cond: torch.Tensor | None, cond_mask: torch.Tensor | N
     return torch.where(cond_mask[:, None, :, None, None], cond.to(x.dtype), x)
 
 
+def _fresh_noise(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Noise like ``x`` from the call's generator (on the CPU, as the pipeline's first noise), so a seed repeats."""
+    return torch.randn(x.shape, generator=generator).to(x.device, x.dtype)
+
+
 def _ancestral_step(
     x: torch.Tensor, v: torch.Tensor, t: float, t_next: float, generator: torch.Generator | None
 ) -> torch.Tensor:
@@ -88,11 +93,12 @@ def _ancestral_step(
     r = (1 - t) * t_next / ((1 - t_next) * t)  # 0 at t = 1 (all noise is fresh), 1 as t' nears t
     fresh = t_next * math.sqrt(max(0.0, 1 - r * r))
     kept = math.sqrt(max(0.0, t_next * t_next - fresh * fresh))
-    z = torch.randn(x.shape, generator=generator).to(x.device, x.dtype)
-    return (1 - t_next) * x0 + kept * noise_guess + fresh * z
+    return (1 - t_next) * x0 + kept * noise_guess + fresh * _fresh_noise(x, generator)
 
 
-def _renoise_step(x: torch.Tensor, v: torch.Tensor, t: float, t_next: float, generator: torch.Generator | None):
+def _renoise_step(
+    x: torch.Tensor, v: torch.Tensor, t: float, t_next: float, generator: torch.Generator | None
+) -> torch.Tensor:
     """The model's clean guess noised afresh to t': none of the current noise is kept (the multistep sampling of
     consistency models, Song et al. 2023, on the flow's path).
 
@@ -102,8 +108,7 @@ def _renoise_step(x: torch.Tensor, v: torch.Tensor, t: float, t_next: float, gen
     as they started, on paths the world allows, for less variety between seeds (measured in the shipped model's
     card).
     """
-    z = torch.randn(x.shape, generator=generator).to(x.device, x.dtype)
-    return (1 - t_next) * (x - t * v) + t_next * z
+    return (1 - t_next) * (x - t * v) + t_next * _fresh_noise(x, generator)
 
 
 @torch.no_grad()
