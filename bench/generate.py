@@ -39,9 +39,9 @@ def main() -> None:
         total = time.perf_counter() - t0
         rows.append((out.timings["sample"], out.timings["decode"], total))
     sample, decode, total = (min(r[i] for r in rows) for i in range(3))
-    seconds = 16 / pipe.config.fps  # 17 frames span 16 frame intervals
-    steps = args.steps or pipe.config.steps
     cfg = pipe.config
+    seconds = 16 / cfg.fps  # 17 frames span 16 frame intervals
+    steps = args.steps or cfg.steps
     print(f"model {name}: {torch.get_num_threads()} threads, {steps} {cfg.sampler} steps, guidance {cfg.guidance}")
     print(f"  load      {load:6.2f} s")
     print(f"  sample    {sample:6.2f} s   ({steps / sample:.1f} steps/s)")

@@ -55,10 +55,9 @@ def run_summary(run: Path) -> dict:
         depth = json.loads(config.read_text())["params"].get("decoder_blocks") if config.exists() else None
         if depth:
             out["decoder_blocks"] = int(depth)
-    else:
+    elif (run / "model" / "transformer").is_dir():
         # A transformer grown deeper (`tessera train dit --depth N --init`) is no longer its preset's depth.
-        if (run / "model" / "transformer").is_dir():
-            out["blocks"] = int(read_config(run / "model" / "transformer", "dit")["params"]["depth"])
+        out["blocks"] = int(read_config(run / "model" / "transformer", "dit")["params"]["depth"])
     return out
 
 

@@ -1,9 +1,10 @@
 """Flow matching: noise/time schedules, the training loss, samplers, guidance, frame-mask conditioning."""
 
 from tessera.diffusion.flow import add_noise, flow_loss, logit_normal, shift_for, time_shift, velocity_target
-from tessera.diffusion.sampling import SAMPLERS, autoguided, denoise, get_schedule, guided
+from tessera.diffusion.sampling import FRESH_NOISE, SAMPLERS, autoguided, denoise, get_schedule, guided
 
 __all__ = [
+    "FRESH_NOISE",
     "SAMPLERS",
     "add_noise",
     "autoguided",

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tessera.diffusion import SAMPLERS, autoguided, denoise, get_schedule, guided, shift_for
+from tessera.diffusion import FRESH_NOISE, SAMPLERS, autoguided, denoise, get_schedule, guided, shift_for
 from tessera.errors import ConfigError, InvalidInputError, NotFoundError
 from tessera.media import Video, fit, read_image, read_video
 from tessera.models.autoencoder import Autoencoder, to_frames, to_video
@@ -378,7 +378,7 @@ class TextToVideoPipeline:
         # A loop has to come back to its first frame. Fresh noise at every step lets the layout wander (the
         # shipped model's seams, 6 seeds, ancestral: 24-40 dB, three under 25; Euler 27-39 dB), so unless a
         # sampler is asked for, a loop samples with Euler.
-        sampler = sampler or ("euler" if loop and cfg.sampler in ("ancestral", "renoise") else cfg.sampler)
+        sampler = sampler or ("euler" if loop and cfg.sampler in FRESH_NOISE else cfg.sampler)
         # 1. check inputs
         frames = self.check_inputs(
             prompt, num_frames, height, width, fps, steps, guidance, strength, direction, output_type, sampler

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from tessera.diffusion import (
+    FRESH_NOISE,
     add_noise,
     autoguided,
     denoise,
@@ -53,13 +54,27 @@ def test_euler_follows_a_straight_path_exactly():
     torch.testing.assert_close(out, x0, rtol=1e-5, atol=1e-5)
 
 
-def test_heun_beats_euler_on_a_curved_field():
-    s = 3.0  # data ~ N(0, s^2): the exact flow maps noise n to s * n
+def _gaussian_field(s: float):
+    """The exact velocity field when the data is N(0, s^2): its clean guess is the posterior mean."""
 
     def velocity(x, t):
         t = t.view(-1, 1)
         return (t - (1 - t) * s**2) / ((1 - t) ** 2 * s**2 + t**2) * x
 
+    return velocity
+
+
+GAUSS_NOISE = torch.randn(4000, 8, generator=torch.Generator().manual_seed(1))
+
+
+def _gaussian_samples(method, steps, seed=0, s=3.0):
+    gen = torch.Generator().manual_seed(seed)
+    return denoise(_gaussian_field(s), GAUSS_NOISE, get_schedule(steps), method, generator=gen)
+
+
+def test_heun_beats_euler_on_a_curved_field():
+    s = 3.0  # data ~ N(0, s^2): the exact flow maps noise n to s * n
+    velocity = _gaussian_field(s)
     noise = torch.randn(4, 8)
     errors = {m: (denoise(velocity, noise, get_schedule(6), m) - s * noise).abs().max() for m in ("euler", "heun")}
     assert errors["heun"] < errors["euler"] / 3
@@ -67,52 +82,27 @@ def test_heun_beats_euler_on_a_curved_field():
         denoise(velocity, noise, get_schedule(2), "ddim")
 
 
-def test_ancestral_sampler_draws_the_data_and_repeats_with_its_seed():
-    s = 3.0  # data ~ N(0, s^2), as above; the true field's clean guess is the posterior mean
-
-    def velocity(x, t):
-        t = t.view(-1, 1)
-        return (t - (1 - t) * s**2) / ((1 - t) ** 2 * s**2 + t**2) * x
-
-    noise = torch.randn(4000, 8, generator=torch.Generator().manual_seed(1))
-
-    def sample(steps, seed=0):
-        return denoise(velocity, noise, get_schedule(steps), "ancestral", generator=torch.Generator().manual_seed(seed))
-
+@pytest.mark.parametrize("method", FRESH_NOISE)
+def test_fresh_noise_samplers_forget_the_start_repeat_with_their_seed_and_land_on_a_single_point(method):
+    out = _gaussian_samples(method, 200)
     # Fresh noise at every step: the result no longer follows the starting noise, as the ODE's does (s * noise).
-    out = sample(200)
-    assert abs(float(torch.corrcoef(torch.stack([out.flatten(), noise.flatten()]))[0, 1])) < 0.05
-    # Posterior means, not draws, of the clean data: a little under-dispersed at few steps, exact in the limit.
-    spreads = [float(sample(n).std()) for n in (12, 48, 200)]
-    assert spreads[0] < spreads[1] < spreads[2] and abs(spreads[2] - s) < 0.03 * s and abs(float(out.mean())) < 0.1
-    assert torch.equal(sample(12), sample(12)) and not torch.equal(sample(12), sample(12, seed=1))
-
+    assert abs(float(torch.corrcoef(torch.stack([out.flatten(), GAUSS_NOISE.flatten()]))[0, 1])) < 0.05
+    assert abs(float(out.mean())) < 0.1
+    assert torch.equal(_gaussian_samples(method, 12), _gaussian_samples(method, 12))
+    assert not torch.equal(_gaussian_samples(method, 12), _gaussian_samples(method, 12, seed=1))
     x0 = torch.randn(2, 3, 2, 4, 4)  # a single data point: its clean guess is exact, so the last step lands on it
-    out = denoise(lambda x, t: (x - x0) / t.view(-1, 1, 1, 1, 1), torch.randn_like(x0), get_schedule(4), "ancestral")
+    out = denoise(lambda x, t: (x - x0) / t.view(-1, 1, 1, 1, 1), torch.randn_like(x0), get_schedule(4), method)
     torch.testing.assert_close(out, x0, rtol=1e-5, atol=1e-5)
 
 
-def test_renoise_sampler_keeps_only_the_clean_guess_and_draws_nearer_the_mode():
+def test_ancestral_reaches_the_data_spread_and_renoise_stays_nearer_the_mode():
     s = 3.0
-
-    def velocity(x, t):
-        t = t.view(-1, 1)
-        return (t - (1 - t) * s**2) / ((1 - t) ** 2 * s**2 + t**2) * x
-
-    noise = torch.randn(4000, 8, generator=torch.Generator().manual_seed(1))
-
-    def sample(steps, seed=0):
-        return denoise(velocity, noise, get_schedule(steps), "renoise", generator=torch.Generator().manual_seed(seed))
-
-    out = sample(200)
-    assert abs(float(torch.corrcoef(torch.stack([out.flatten(), noise.flatten()]))[0, 1])) < 0.05
-    # Unlike ancestral, more steps do not bring it to the data's spread: it stays near 0.7 s.
-    spreads = [float(sample(n).std()) / s for n in (24, 200)]
-    assert all(0.6 < r < 0.75 for r in spreads) and abs(float(out.mean())) < 0.1
-    assert torch.equal(sample(12), sample(12)) and not torch.equal(sample(12), sample(12, seed=1))
-    x0 = torch.randn(2, 3, 2, 4, 4)
-    out = denoise(lambda x, t: (x - x0) / t.view(-1, 1, 1, 1, 1), torch.randn_like(x0), get_schedule(4), "renoise")
-    torch.testing.assert_close(out, x0, rtol=1e-5, atol=1e-5)
+    # Ancestral steps from the posterior mean of the clean data, not a draw of it: under-dispersed at few steps,
+    # exact in the limit. Renoise keeps only the clean guess, so more steps do not bring it to s: it stays near 0.7 s.
+    ancestral = [float(_gaussian_samples("ancestral", n).std()) / s for n in (12, 48, 200)]
+    assert ancestral[0] < ancestral[1] < ancestral[2] and abs(ancestral[2] - 1) < 0.03
+    renoise = [float(_gaussian_samples("renoise", n).std()) / s for n in (24, 200)]
+    assert all(0.6 < r < 0.75 for r in renoise)
 
 
 def test_classifier_free_guidance_formula_in_one_batched_call():
@@ -149,7 +139,7 @@ def test_condition_frames_come_back_unchanged():
         seen.append(x[:, :, 0].clone())
         return torch.randn_like(x)
 
-    for method in ("heun", "ancestral", "renoise"):
+    for method in ("heun", *FRESH_NOISE):
         seen.clear()
         out = denoise(velocity, torch.randn(1, 2, 4, 3, 3), get_schedule(5), method, cond=cond, cond_mask=mask)
         assert torch.equal(out[:, :, 0], cond[:, :, 0]) and torch.equal(out[:, :, 3], cond[:, :, 3])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tessera.diffusion import SAMPLERS
+from tessera.diffusion import FRESH_NOISE, SAMPLERS
 from tessera.errors import InvalidInputError, NotFoundError
 from tessera.models.autoencoder import Autoencoder
 from tessera.models.dit import DiT
@@ -54,14 +54,14 @@ def test_every_task_returns_frames_of_the_requested_size(pipe, kwargs, frames):
 
 @pytest.mark.parametrize("sampler", SAMPLERS)
 def test_same_seed_same_video_and_other_seed_differs(pipe, sampler):
-    # The ancestral sampler's fresh noise at each step comes from the call's seed too.
+    # The fresh noise that ancestral and renoise draw at each step comes from the call's seed too.
     a = pipe("a red ball falls", seed=3, sampler=sampler, **KW)
     again = pipe("a red ball falls", seed=3, sampler=sampler, **KW)
     assert np.array_equal(a.frames[0], again.frames[0]) and a.watermarks == again.watermarks
     assert not np.array_equal(a.frames[0], pipe("a red ball falls", seed=4, sampler=sampler, **KW).frames[0])
 
 
-@pytest.mark.parametrize("sampler", ["ancestral", "renoise"])
+@pytest.mark.parametrize("sampler", FRESH_NOISE)
 def test_a_loop_samples_with_euler_unless_asked_when_the_model_samples_with_fresh_noise(pipe, sampler):
     model = TextToVideoPipeline(
         pipe.transformer, pipe.autoencoder, pipe.text_encoder, dataclasses.replace(pipe.config, sampler=sampler)
