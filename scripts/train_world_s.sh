@@ -82,6 +82,8 @@ case "$STAGE" in
     # decoder: the encoder is frozen, so the latent space stays. Clips of 17 to 33 frames (session eighteen: a decoder
     # trained on 9 frames only fell to 26-29 dB past its third latent frame; single images already reconstruct well).
     # DECODER_BLOCKS=N grows the decoder to N residual blocks per level; DEC_RUN names the run's folder.
+    # LATENT_NOISE=S trains the decoder on latents perturbed by up to S latent standard deviations (a transformer's
+    # are off the encoder's); session twenty-nine's 300 steps at 0.25 changed no benchmark reading (docs/autoencoder.md).
     # encoder: the decoder is frozen and the latent statistics kept, so every latent the transformer makes decodes
     # exactly as before; its latents move a little, and the transformer meets them as the condition frames of
     # image-to-video, extend, connect and edit (measure those: pytest -m slow tests/pipeline). Session nineteen:
@@ -100,7 +102,7 @@ case "$STAGE" in
     retry tessera train vae --init models/tessera-world-s/autoencoder --"$STAGE"-only --out "$run" \
       --steps ${VAE_STEPS:-$steps} --batch-size 4 --lr ${LR:-$lr} --warmup 50 --ema-decay 0.995 --frames ${FRAMES:-17,25,33} \
       --sizes 64x64 --set motion_weight=${MOTION_WEIGHT:-3} --set temporal_weight=${TEMPORAL_WEIGHT:-0.5} --seed ${SEED:-$seed} \
-      ${grow:+--set "$grow"} --ckpt-every 100 --log-every 25
+      --set latent_noise=${LATENT_NOISE:-0} ${grow:+--set "$grow"} --ckpt-every 100 --log-every 25
     # Written over the shipped autoencoder in fp16, as it ships.
     RUN_DIR=$run python - <<'PY'
 import os

@@ -90,17 +90,27 @@ def count_conservation(pc: ParsedClip, ex: Expectation) -> Metric:
 
 
 def identity_persistence(pc: ParsedClip, ex: Expectation) -> Metric:
-    """Each object keeps its shape and size, and no object turns into another colour in place."""
-    scores, switches = [], []
+    """Each object keeps its shape and size, and no object turns into another colour in place.
+
+    The detail says, per object, which of the two it kept: ``shape_agreement`` (share of its full views read as
+    its most common shape) and ``steady_size`` (share within 25% of its median area), so a report shows whether a
+    failure is a shape read differently from frame to frame or an object that grows and shrinks.
+    """
+    scores, switches, objects = [], [], {}
     for tr in pc.tracks.values():
         full = tr.clear & (tr.area >= 0.85 * tr.area[tr.clear].max()) if tr.clear.any() else tr.clear
         shapes = [s for s in tr.shape[full] if s]
+        kept = {}
         if shapes:
             mode = max(set(shapes), key=shapes.count)
-            scores.append(shapes.count(mode) / len(shapes))
+            kept["shape"], kept["shape_agreement"] = mode, shapes.count(mode) / len(shapes)
+            scores.append(kept["shape_agreement"])
         if full.sum() >= 2:
             med = np.median(tr.area[full])
-            scores.append(float(np.mean(np.abs(tr.area[full] / med - 1) <= 0.25)))
+            kept["steady_size"] = float(np.mean(np.abs(tr.area[full] / med - 1) <= 0.25))
+            scores.append(kept["steady_size"])
+        if kept:
+            objects[tr.colour] = kept
     gone = [(tr, k) for tr in pc.tracks.values() for k, ok in _vanish_appear(tr)[0] if not ok]
     born = [(tr, k) for tr in pc.tracks.values() for k, ok in _vanish_appear(tr)[1] if not ok]
     for a, ka in gone:
@@ -112,7 +122,9 @@ def identity_persistence(pc: ParsedClip, ex: Expectation) -> Metric:
             if a is not b and abs(ka - kb) <= 1 and near:
                 switches.append({"from": a.colour, "to": b.colour, "frame": kb})
     score = 0.0 if switches else (min(scores) if scores else 1.0)
-    return Metric("identity_persistence", score, score >= 0.9 and not switches, {"colour_switches": switches})
+    return Metric(
+        "identity_persistence", score, score >= 0.9 and not switches, {"colour_switches": switches, "objects": objects}
+    )
 
 
 def _px_state(pc: ParsedClip, rec: dict, i: int) -> tuple[np.ndarray, np.ndarray]:

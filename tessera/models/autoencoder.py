@@ -354,15 +354,24 @@ class Autoencoder(nn.Module):
                 opt.step()
         return z.detach()
 
-    def forward(self, x: torch.Tensor, seeds: list[torch.Generator] | None = None) -> tuple[torch.Tensor, ...]:
-        """Encode, draw a latent sample (one generator per sample when given), decode: (recon, mean, logvar)."""
+    def forward(
+        self, x: torch.Tensor, seeds: list[torch.Generator] | None = None, latent_noise: float = 0.0
+    ) -> tuple[torch.Tensor, ...]:
+        """Encode, draw a latent sample (one generator per sample when given), decode: (recon, mean, logvar).
+
+        ``latent_noise`` > 0 adds Gaussian noise to each sample's latent, of a spread drawn uniformly from 0 to
+        that many latent standard deviations: the decoder then learns to draw the clean clip from a latent that is
+        off by as much as a transformer's, not only from the encoder's own.
+        """
         mean, logvar = self.encode(x)
-        if seeds is None:
-            noise = torch.randn_like(mean)
-        else:
-            noise = torch.stack([torch.randn(mean.shape[1:], generator=g, device=mean.device) for g in seeds])
-        noise = noise.to(mean.dtype)
+        b, shape = mean.shape[0], mean.shape[1:]
+        gens = seeds if seeds is not None else [None] * b
+        noise = torch.stack([torch.randn(shape, generator=g, device=mean.device) for g in gens]).to(mean.dtype)
         z = mean + (0.5 * logvar).exp() * noise
+        if latent_noise:
+            spread = torch.cat([torch.rand(1, generator=g, device=mean.device) for g in gens])
+            extra = torch.stack([torch.randn(shape, generator=g, device=mean.device) for g in gens])
+            z = z + (latent_noise * self.params.latent_std * spread).view(b, 1, 1, 1, 1).to(z.dtype) * extra.to(z.dtype)
         return self.decoder(z), mean, logvar
 
     def fsdp_units(self) -> list[nn.Module]:

@@ -42,6 +42,10 @@ DEFAULTS = {
     # not flicker and a moving object must not smear across a 4-frame latent block, which per-frame errors
     # barely see. 0 turns it off.
     "temporal_weight": 0.0,
+    # Gaussian noise added to each training latent, of a spread drawn uniformly up to this many latent standard
+    # deviations (Autoencoder.forward): a transformer's latents are off the encoder's by some amount, and a decoder
+    # that only ever saw the encoder's draws their errors as lumpy edges and stray pixels. 0 turns it off.
+    "latent_noise": 0.0,
 }
 
 
@@ -52,10 +56,14 @@ def motion_mask(video: torch.Tensor) -> torch.Tensor:
     return ((video - backdrop).abs().amax(dim=1, keepdim=True) / 0.5).clamp(max=1.0)
 
 
-def vae_loss(kl_weight: float, seed: int, motion_weight: float = 0.0, temporal_weight: float = 0.0):
+def vae_loss(
+    kl_weight: float, seed: int, motion_weight: float = 0.0, temporal_weight: float = 0.0, latent_noise: float = 0.0
+):
     def loss_fn(model: nn.Module, batch: Batch, step: int):
         x = batch.video
-        recon, mean, logvar = model(x, seeds=[batch.generator(seed, i) for i in range(len(x))])
+        seeds = [batch.generator(seed, i) for i in range(len(x))]
+        noise = {"latent_noise": latent_noise} if latent_noise else {}  # asked of the model only when used
+        recon, mean, logvar = model(x, seeds=seeds, **noise)
         err = recon.float() - x
         l1, mse = err.abs().mean(), err.pow(2).mean()
         mean, logvar = mean.float(), logvar.float()
@@ -133,6 +141,8 @@ def train_vae(
     unknown = set(extra) - set(DEFAULTS)
     if unknown:
         raise ConfigError(f"unknown autoencoder setting(s) {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}")
+    if float(extra["latent_noise"]) < 0:
+        raise ConfigError(f"latent_noise must be >= 0 (latent standard deviations), got {extra['latent_noise']}")
     if extra["decoder_only"] and extra["encoder_only"]:
         raise ConfigError("decoder_only and encoder_only exclude each other: freeze one half, or neither")
     frozen = "encoder" if extra["decoder_only"] else "decoder" if extra["encoder_only"] else None
@@ -167,7 +177,13 @@ def train_vae(
         model,
         cfg,
         source,
-        vae_loss(float(extra["kl_weight"]), cfg.seed, float(extra["motion_weight"]), float(extra["temporal_weight"])),
+        vae_loss(
+            float(extra["kl_weight"]),
+            cfg.seed,
+            float(extra["motion_weight"]),
+            float(extra["temporal_weight"]),
+            float(extra["latent_noise"]),
+        ),
         save,
         describe,
     )

@@ -72,6 +72,24 @@ def test_colour_change_is_caught():
     assert not m["passed"] and m["colour_switches"][0]["from"] == "red"
 
 
+def test_a_shape_read_differently_from_frame_to_frame_is_caught_and_named():
+    clip = make_clip(_fall())
+    m = _metric(clip.frames, clip.caption)["identity_persistence"]
+    assert m["passed"] and m["objects"]["red"] == {"shape": "circle", "shape_agreement": 1.0, "steady_size": 1.0}
+    frames = clip.frames.copy()
+    background = frames[0, 0, 0].copy()
+    for f in frames[9:]:  # the ball becomes a square of the same area in its last 8 frames
+        red = label_pixels(f[None])[0] == OBJECT_NAMES.index("red")
+        ys, xs = np.nonzero(red)
+        half = np.sqrt(red.sum()) / 2
+        f[red] = background
+        cy, cx = ys.mean(), xs.mean()
+        f[int(round(cy - half)) : int(round(cy + half)), int(round(cx - half)) : int(round(cx + half))] = COLOURS["red"]
+    m = _metric(frames, clip.caption)["identity_persistence"]
+    red = m["objects"]["red"]
+    assert not m["passed"] and red["shape_agreement"] < 0.9 and red["steady_size"] >= 0.9
+
+
 def _scripted(y_of_t, scene):
     t = np.arange(scene.frames) / scene.fps
     pos = np.stack([np.full_like(t, 2.5), y_of_t(t)], -1)[None]

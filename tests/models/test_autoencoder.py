@@ -89,3 +89,29 @@ def test_bad_inputs_say_what_to_give(vae):
         vae.encode(torch.zeros(1, 3, 5, 20, 16))
     with pytest.raises(InvalidInputError, match="shape"):
         vae.encode(torch.zeros(3, 5, 16, 16))
+
+
+@torch.no_grad()
+def test_latent_noise_perturbs_the_decoded_latent_by_a_seeded_bounded_spread(vae):
+    x = torch.rand(3, 3, 5, 16, 16) * 2 - 1
+
+    def seeds():
+        return [torch.Generator().manual_seed(i) for i in range(3)]
+
+    clean = vae(x, seeds=seeds())[0]
+    torch.testing.assert_close(vae(x, seeds=seeds(), latent_noise=0.0)[0], clean)  # off: the plain sample
+    noisy = vae(x, seeds=seeds(), latent_noise=0.5)[0]
+    torch.testing.assert_close(vae(x, seeds=seeds(), latent_noise=0.5)[0], noisy)  # repeats with its seeds
+    assert not torch.allclose(noisy, clean)
+    # What was added to the latent: each sample's spread lies within 0.5 latent standard deviations.
+    seen = []
+    original = vae.decoder.forward
+    vae.decoder.forward = lambda z, cache=None: seen.append(z) or original(z, cache)
+    try:
+        vae(x, seeds=seeds())
+        vae(x, seeds=seeds(), latent_noise=0.5)
+    finally:
+        del vae.decoder.forward
+    added = (seen[1] - seen[0]).flatten(1).std(dim=1) / vae.params.latent_std
+    assert (added > 0).all() and (added < 0.6).all()
+    assert added.std() > 0.01  # a spread drawn per sample, not one for the batch

@@ -416,7 +416,9 @@ def test_init_starts_from_a_shipped_pipeline_and_a_wrong_shape_is_refused(tmp_pa
 
 
 def test_decoder_only_training_keeps_the_encoder_and_its_latent_statistics(tmp_path, vae_dir):
-    cfg = _cfg(tmp_path, steps=6, extra={"init": str(vae_dir), "decoder_only": True, "stats_clips": 2})
+    # With latent noise, as a decoder for a transformer's latents is trained.
+    extra = {"init": str(vae_dir), "decoder_only": True, "stats_clips": 2, "latent_noise": 0.25}
+    cfg = _cfg(tmp_path, steps=6, extra=extra)
     tuned = Autoencoder.from_pretrained(train_vae(TINY_VAE, cfg))
     start = Autoencoder.from_pretrained(vae_dir)
     enc, dec = start.encoder.state_dict(), start.decoder.state_dict()
@@ -425,6 +427,8 @@ def test_decoder_only_training_keeps_the_encoder_and_its_latent_statistics(tmp_p
     assert (tuned.params.latent_mean, tuned.params.latent_std) == (0.0, 0.2)  # the transformer's normalisation
     with pytest.raises(ConfigError, match="--init"):
         train_vae(TINY_VAE, _cfg(tmp_path / "x", extra={"decoder_only": True}))
+    with pytest.raises(ConfigError, match="latent_noise must be >= 0"):
+        train_vae(TINY_VAE, _cfg(tmp_path / "z", extra={**extra, "latent_noise": -0.1}))
 
 
 def test_encoder_only_training_keeps_the_decoder_and_its_latent_statistics(tmp_path, vae_dir):
