@@ -30,6 +30,7 @@ def score(pipe, split: str, clips: int, steps: int, guidance: float | None) -> d
         "steps": steps,
         "weights_sha256": pipe.weights_sha256,  # which model was measured: model cards match on it
         "guidance": guidance if guidance is not None else pipe.config.guidance,
+        "sampler": pipe.config.sampler,
         "pass_all": agg["passed_all"]["pass_rate"],
         "pass_all_ci95": agg["passed_all"]["pass_ci95"],
         # Mean scores move before pass rates do: a model that passes nothing can still get better or worse.

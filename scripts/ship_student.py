@@ -61,14 +61,17 @@ def comparison_lines(path: Path, student_sha: str, teacher_sha: str, teacher_ste
         f"`{command}` ({path}): {student['clips']} {student['split']} clips, the same captions and seeds for both; "
         "the fraction of clips that pass each metric:",
         "",
-        "| model | steps | guidance | all metrics pass | " + " | ".join(student["pass_rates"]) + " | s per clip |",
-        "|---|---|---|---|" + "---|" * len(student["pass_rates"]) + "---|",
+        "| model | steps | sampler | guidance | all metrics pass | "
+        + " | ".join(student["pass_rates"])
+        + " | s per clip |",
+        "|---|---|---|---|---|" + "---|" * len(student["pass_rates"]) + "---|",
     ]
     for name, r in (("this student", student), ("the default model", full)):
         rates = " | ".join(f"{r['pass_rates'].get(m, float('nan')):.3f}" for m in student["pass_rates"])
+        # Rows from before the bench recorded the sampler were all Euler's.
         lines.append(
-            f"| {name} | {r['steps']} | {r['guidance']:g} | {r['pass_all']:.3f} | {rates} "
-            f"| {r['seconds_per_clip']:.2f} |"
+            f"| {name} | {r['steps']} | {r.get('sampler', 'euler')} | {r['guidance']:g} | {r['pass_all']:.3f} "
+            f"| {rates} | {r['seconds_per_clip']:.2f} |"
         )
     return [*lines, ""]
 
@@ -119,8 +122,9 @@ def main() -> None:
         f"# {out.name}",
         "",
         f"The few-step student of `{args.teacher.name}`: the same transformer (`s`), distilled to sample in "
-        f"{config['steps']} Euler steps",
-        f"without classifier-free guidance (one transformer pass per step instead of two). It shares the default "
+        f"{config['steps']} steps",
+        f"without classifier-free guidance (one transformer pass per step instead of two), with the "
+        f"{config['sampler']} sampler. It shares the default "
         f"model's autoencoder (`{config['autoencoder']}`) and text encoder. Use it with `--model {out}`.",
         "",
         "## Training",

@@ -369,7 +369,7 @@ def test_distillation_trains_a_few_step_student_that_samples_without_guidance(tm
     losses = [float(r["loss"]) for r in csv.DictReader(open(tmp_path / "run" / "log.csv"))]
     assert losses[-1] < losses[0]  # the student learns to land where the teacher lands
     student = TextToVideoPipeline.from_pretrained(folder)
-    assert (student.config.steps, student.config.guidance) == (2, 1.0)
+    assert (student.config.steps, student.config.guidance, student.config.sampler) == (2, 1.0, "renoise")
     calls = []
     student.transformer.register_forward_hook(lambda *a: calls.append(1))
     video = student("a red ball falls", num_frames=9, height=32, width=32).frames[0]
