@@ -62,8 +62,7 @@ def vae_loss(
     def loss_fn(model: nn.Module, batch: Batch, step: int):
         x = batch.video
         seeds = [batch.generator(seed, i) for i in range(len(x))]
-        noise = {"latent_noise": latent_noise} if latent_noise else {}  # asked of the model only when used
-        recon, mean, logvar = model(x, seeds=seeds, **noise)
+        recon, mean, logvar = model(x, seeds=seeds, latent_noise=latent_noise)
         err = recon.float() - x
         l1, mse = err.abs().mean(), err.pow(2).mean()
         mean, logvar = mean.float(), logvar.float()

@@ -71,7 +71,7 @@ def test_motion_and_temporal_weights_price_what_the_benchmark_sees():
     assert motion_mask(video[:, :, :1]).sum() == 0  # an image: nothing moves
 
     class Blur(torch.nn.Module):  # reconstructs the backdrop only, as an undertrained autoencoder does
-        def forward(self, x, seeds):
+        def forward(self, x, seeds, latent_noise=0.0):
             return torch.full_like(x, -0.5), torch.zeros(1), torch.zeros(1)
 
     batch = Batch(video=video, captions=["x"], indices=[0])
@@ -80,7 +80,7 @@ def test_motion_and_temporal_weights_price_what_the_benchmark_sees():
     assert weighted > 5 * plain  # the missed dot now costs what it means to the benchmark
 
     class Flicker(torch.nn.Module):  # right on average, but the backdrop changes from frame to frame
-        def forward(self, x, seeds):
+        def forward(self, x, seeds, latent_noise=0.0):
             wobble = 0.05 * torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0]).view(1, 1, 5, 1, 1)
             return x + wobble, torch.zeros(1), torch.zeros(1)
 
