@@ -148,6 +148,12 @@ def floor_lines(folders: list[Path]) -> list[str]:
     return [*lines, ""]
 
 
+def interval_words(config: dict) -> str:
+    """Where guidance applies, when pipeline.json limits it to an interval of times (older files: every step)."""
+    lo, hi = config.get("guidance_interval", (0.0, 1.0))
+    return "" if (lo, hi) == (0.0, 1.0) else f" at times {lo:g} < t <= {hi:g} (conditional alone elsewhere)"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model", type=Path)
@@ -220,8 +226,8 @@ def main() -> None:
         ),
         "",
         "Per-metric tables: the `report.md` beside each `report.json`. Sampled as `pipeline.json` sets: "
-        f"{config['steps']} {config['sampler']} steps, guidance {config['guidance']:g}, time shift "
-        + (f"{config['shift']:g}." if config["shift"] else "by token count."),
+        f"{config['steps']} {config['sampler']} steps, guidance {config['guidance']:g}{interval_words(config)}, "
+        "time shift " + (f"{config['shift']:g}." if config["shift"] else "by token count."),
         "",
         *floor_lines(args.floor),
         *(["## Status", "", args.note, ""] if args.note else []),

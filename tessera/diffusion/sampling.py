@@ -1,5 +1,5 @@
 """Samplers over a timestep schedule: Euler, Heun, ancestral and renoise, classifier-free guidance and
-autoguidance, frame-mask conditioning.
+autoguidance (over all times or a limited interval), frame-mask conditioning.
 
 Small pure functions in the style of flux's ``sampling.py``: a schedule, a guided velocity, and ``denoise``.
 The model is seen only through a ``velocity(x, t) -> v`` callable, so nothing here knows any network.
@@ -61,6 +61,20 @@ def autoguided(velocity2: Velocity, weak: Velocity, scale: float, mix: float) ->
         v_c, v_u = velocity2(torch.cat([x, x]), torch.cat([t, t])).chunk(2)
         ref = torch.lerp(v_u, weak(x, t), mix)
         return ref + scale * (v_c - ref)
+
+    return velocity
+
+
+def limited(guided_velocity: Velocity, conditional: Velocity, interval: tuple[float, float]) -> Velocity:
+    """Guidance only at times ``lo < t <= hi``; elsewhere the conditional velocity alone, one model call on B
+    samples instead of 2B (Kynkäänniemi et al. 2024, "Applying guidance in a limited interval improves sample and
+    distribution quality in diffusion models"): they found guidance harmful at the highest noise levels, where it
+    pulls the draws towards few layouts, and all but idle at the lowest, so leaving it out there costs nothing and
+    saves the unconditional half. A sampling step has one time for the whole batch, which is what is read."""
+    lo, hi = interval
+
+    def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return guided_velocity(x, t) if lo < float(t[0]) <= hi else conditional(x, t)
 
     return velocity
 

@@ -11,6 +11,7 @@ from tessera.diffusion import (
     flow_loss,
     get_schedule,
     guided,
+    limited,
     logit_normal,
     shift_for,
     time_shift,
@@ -128,6 +129,24 @@ def test_autoguidance_blends_the_weak_model_into_the_unconditional_side():
     assert torch.equal(autoguided(both, weak, 4.0, 0.0)(x, t), guided(both, 4.0)(x, t))  # mix 0: CFG exactly
     assert torch.equal(autoguided(both, weak, 4.0, 1.0)(x, t), torch.full((1, 3), 5.0))  # 1 + 4 (2 - 1)
     assert torch.allclose(autoguided(both, weak, 4.0, 0.5)(x, t), torch.full((1, 3), 5.75))  # ref 0.75
+
+
+def test_limited_guidance_guides_inside_its_interval_only_and_calls_one_half_outside():
+    calls = []
+
+    def both(x, t):  # conditional half 2.0, unconditional half 0.5
+        calls.append(x.shape[0])
+        return torch.cat([torch.full_like(x[:1], 2.0), torch.full_like(x[1:], 0.5)])
+
+    def conditional(x, t):
+        calls.append(x.shape[0])
+        return torch.full_like(x, 2.0)
+
+    fn = limited(guided(both, 4.0), conditional, (0.3, 0.9))
+    x = torch.zeros(1, 3)
+    got = {t: float(fn(x, torch.full((1,), t))[0, 0]) for t in (1.0, 0.95, 0.85, 0.5, 0.25, 0.1)}
+    assert got == {1.0: 2.0, 0.95: 2.0, 0.85: 6.5, 0.5: 6.5, 0.25: 2.0, 0.1: 2.0}  # guided inside only
+    assert calls == [1, 1, 2, 2, 1, 1]  # the unguided steps cost one half of the batch
 
 
 def test_condition_frames_come_back_unchanged():

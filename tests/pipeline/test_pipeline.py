@@ -179,6 +179,34 @@ def test_guide_model_changes_sampling_only_when_mixed_in_and_saves_with_the_pipe
         TextToVideoPipeline(pipe.transformer, pipe.autoencoder, pipe.text_encoder, PipelineConfig(guide_mix=0.5))
 
 
+def test_guidance_interval_guides_only_its_steps_saves_and_marks_the_video(pipe, tmp_path):
+    from tessera.errors import ConfigError
+
+    def latent(p, **kw):
+        return p("a ball", seed=2, output_type="latent", **{**KW, "num_inference_steps": 4, **kw}).frames[0]
+
+    default = pipe.config.guidance_interval
+    try:
+        full = latent(pipe)
+        pipe.config.guidance_interval = (0.0, 1e-6)  # no step's time inside: every step unguided
+        assert torch.equal(latent(pipe), latent(pipe, guidance_scale=1.0))
+        pipe.config.guidance_interval = (0.3, 0.9)  # some steps guided, some not: neither of the two
+        part = latent(pipe)
+        assert not torch.allclose(part, full) and not torch.allclose(part, latent(pipe, guidance_scale=1.0))
+        marks = [pipe("a ball", seed=2, **KW).watermarks[0]]
+        pipe.save_pretrained(tmp_path / "p")
+    finally:
+        pipe.config.guidance_interval = default
+    # Where guidance applies shapes the video, so it enters the content id; the default leaves ids as they were.
+    assert marks[0] != pipe("a ball", seed=2, **KW).watermarks[0]
+    path = tmp_path / "p" / "pipeline.json"
+    path.write_text(path.read_text().replace('"minilm"', '"toy:32"'))
+    assert TextToVideoPipeline.from_pretrained(tmp_path / "p").config.guidance_interval == (0.3, 0.9)
+    for bad in ((0.9, 0.3), (0.0, 1.5), (0.2,), ("a", "b")):
+        with pytest.raises(ConfigError, match="guidance_interval must be"):
+            PipelineConfig(guidance_interval=bad)
+
+
 @pytest.mark.parametrize(
     "kwargs,message",
     [
