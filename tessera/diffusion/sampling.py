@@ -69,8 +69,8 @@ def limited(guided_velocity: Velocity, conditional: Velocity, interval: tuple[fl
     """Guidance only at times ``lo < t <= hi``; elsewhere the conditional velocity alone, one model call on B
     samples instead of 2B (Kynkäänniemi et al. 2024, "Applying guidance in a limited interval improves sample and
     distribution quality in diffusion models"): they found guidance harmful at the highest noise levels, where it
-    pulls the draws towards few layouts, and all but idle at the lowest, so leaving it out there costs nothing and
-    saves the unconditional half. A sampling step has one time for the whole batch, which is what is read."""
+    pulls the draws towards few layouts, and all but idle at the lowest. A sampling step has one time for the whole
+    batch, which is what is read."""
     lo, hi = interval
 
     def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

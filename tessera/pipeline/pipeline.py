@@ -84,7 +84,8 @@ class PipelineConfig:
     guide: str | None = None
     guide_mix: float = 0.0
     # Guidance (classifier-free or auto) only at times lo < t <= hi (1 = noise); the steps outside sample with the
-    # conditional velocity alone, at half the cost (tessera.diffusion.limited). (0, 1) guides every step.
+    # conditional velocity alone, one call on half the batch (tessera.diffusion.limited), which at the shipped
+    # model's 64x64 takes about as long on 2 CPU cores (bench/generate.py --interval). (0, 1) guides every step.
     guidance_interval: tuple[float, float] = (0.0, 1.0)
 
     def __post_init__(self) -> None:
