@@ -32,11 +32,13 @@ def generate_command(
     negative: str | None = typer.Option(None, help="Negative prompt: what to steer away from"),
     image: Path | None = typer.Option(None, help="Image-to-video: start from this image"),
     extend: Path | None = typer.Option(None, help="Extend this clip (see --direction)"),
-    direction: str = typer.Option("forward", help="--extend direction: forward (continue) or backward (lead in)"),
+    direction: str | None = typer.Option(
+        None, help="--extend direction: forward (continue; the default) or backward (lead in)"
+    ),
     connect: list[Path] | None = typer.Option(None, help="Connect two clips: give --connect A.mp4 --connect B.mp4"),
     loop: bool = typer.Option(False, "--loop", help="Make a seamless loop (the last frame returns to the first)"),
     edit: Path | None = typer.Option(None, help="Edit this clip under the prompt (SDEdit; see --strength)"),
-    strength: float = typer.Option(0.6, help="--edit strength: 0 keeps the clip, 1 ignores it"),
+    strength: float | None = typer.Option(None, help="--edit strength: 0 keeps the clip, 1 ignores it (default 0.6)"),
     gif: bool = typer.Option(False, "--gif", help="Also write a GIF beside the output"),
     sampler: str | None = typer.Option(None, help="euler, heun, ancestral or renoise (default: the model's)"),
     refine: int | None = typer.Option(
@@ -70,6 +72,17 @@ def generate_command(
     ]
     if len(tasks) > 1:
         raise InvalidInputError(f"choose one of {', '.join(tasks)}")
+    # An option of one task given without it would be silently ignored: say so instead.
+    for option, value, task, needed in (
+        ("--direction", direction, "--extend", extend),
+        ("--strength", strength, "--edit", edit),
+    ):
+        if value is not None and not needed:
+            raise InvalidInputError(f"{option} applies to {task} only; add {task} CLIP or drop {option}")
+    if direction not in (None, "forward", "backward"):
+        raise InvalidInputError(f"--direction must be forward or backward, got {direction!r}")
+    if fps is not None and fps <= 0:
+        raise InvalidInputError(f"--fps must be > 0, got {fps} (leave it out for the model's own)")
     if refine is not None and refine < 0:
         raise InvalidInputError(f"--refine must be >= 0 (Adam steps; 0 turns refinement off), got {refine}")
     from tessera.safety import check_prompt
@@ -98,11 +111,11 @@ def generate_command(
     if image:
         kwargs["image"] = image
     if extend:
-        kwargs.update(video=extend, direction=direction)
+        kwargs.update(video=extend, direction=direction or "forward")
     if connect:
         kwargs.update(video=connect[0], end_video=connect[1])
     if edit:
-        kwargs.update(video=edit, strength=strength)
+        kwargs.update(video=edit, strength=0.6 if strength is None else strength)
     columns = [TextColumn("[bold]sampling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("steps", total=None)

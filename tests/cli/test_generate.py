@@ -53,3 +53,18 @@ def test_generate_refuses_bad_options_without_traceback(model_dir, tmp_path):
     assert result.exit_code != 0 and "pipeline.json" in str(result.exception)
     result = runner.invoke(app, ["generate", "a ball", "--model", str(model_dir), "--refine", "-1"])
     assert result.exit_code != 0 and "--refine must be >= 0" in str(result.exception)
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--direction", "backward"], "--direction applies to --extend only"),
+        (["--strength", "0.3"], "--strength applies to --edit only"),
+        (["--extend", "clip.mp4", "--direction", "sideways"], "--direction must be forward or backward"),
+        (["--fps", "0"], "--fps must be > 0"),
+    ],
+)
+def test_generate_refuses_options_it_would_ignore_before_loading_the_model(tmp_path, args, message):
+    # A model folder that does not exist: the refusal comes before any loading.
+    result = runner.invoke(app, ["generate", "a ball", "--model", str(tmp_path / "none"), *args])
+    assert result.exit_code != 0 and message in str(result.exception)
