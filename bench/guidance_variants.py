@@ -70,9 +70,12 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=64)
     ap.add_argument("--seed", type=int, default=5000)
     args = ap.parse_args()
-    settings = [[float(v) for v in setting.split(":")] for setting in args.settings.split(",")]
+    try:
+        settings = [[float(v) for v in setting.split(":")] for setting in args.settings.split(",")]
+    except ValueError:
+        settings = [[]]  # reported just below
     if any(len(s) not in (2, 4) for s in settings):
-        raise SystemExit(f"--settings: each is GUIDANCE:MIX or GUIDANCE:MIX:LO:HI, got {args.settings!r}")
+        raise SystemExit(f"--settings: each is GUIDANCE:MIX or GUIDANCE:MIX:LO:HI (numbers), got {args.settings!r}")
     for s in settings:
         try:
             PipelineConfig(guidance_interval=s[2:] or (0.0, 1.0))  # the pipeline's own check of an interval
