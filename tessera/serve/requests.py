@@ -18,7 +18,16 @@ from tessera.errors import InvalidInputError, MediaError, NotFoundError
 from tessera.serve.settings import Settings
 
 VIDEO_ID = re.compile(r"^video_[0-9a-f]{32}$")
-TESSERA_EXTRAS = ("seed", "negative_prompt", "steps", "guidance", "strength")
+# The fields each kind of request takes: OpenAI's own (prompt, model, seconds, size, input_reference, video) and
+# Tessera's extras. Anything else is refused by name, as OpenAI's API does, so a misspelt or misplaced field (a
+# remix's strength sent to a create) is an error instead of a setting silently not applied.
+_EXTRAS = ("seed", "negative_prompt", "steps", "guidance")
+FIELDS = {
+    "text-to-video": ("prompt", "model", "seconds", "size", "input_reference", *_EXTRAS),
+    "edit": ("prompt", "model", "video", "video[id]", "strength", *_EXTRAS),
+    "extend": ("prompt", "model", "seconds", "video", "video[id]", *_EXTRAS),
+    "storyboard": ("shots", "model", "size", "seed", "steps", "guidance"),
+}
 
 
 class RequestError(InvalidInputError):
@@ -143,6 +152,17 @@ def _extras(fields: dict) -> dict:
     return {k: v for k, v in params.items() if v is not None}
 
 
+def _known(task: str, *names: dict) -> None:
+    """Refuse any field or file the request kind does not take (OpenAI's ``unknown_parameter``)."""
+    for name in (n for group in names for n in group):
+        if name not in FIELDS[task]:
+            raise RequestError(
+                f"unknown parameter {str(name)[:40]!r}; this request takes {', '.join(FIELDS[task])}",
+                str(name)[:40],
+                "unknown_parameter",
+            )
+
+
 def _model(fields: dict, model: ModelInfo) -> str:
     name = fields.get("model") or model.name
     # OpenAI clients default to their own model names; those map to the model this server has.
@@ -210,6 +230,7 @@ def data_url(value: str, param: str) -> Upload:
 
 
 def parse_create(fields: dict, files: dict[str, Upload], model: ModelInfo, settings: Settings) -> Job:
+    _known("text-to-video", fields, files)
     prompt = _text(fields, "prompt", settings)
     job = Job(
         prompt=prompt,
@@ -261,6 +282,7 @@ def source_of(fields: dict, files: dict[str, Upload], settings: Settings):
 
 def parse_edit(fields: dict, files: dict[str, Upload], model: ModelInfo, settings: Settings, task: str) -> Job:
     """An edit (``task='edit'``) or extension (``task='extend'``) request."""
+    _known(task, fields, files)
     prompt = _text(fields, "prompt", settings)
     params = _extras(fields)
     if task == "extend":
@@ -297,6 +319,7 @@ def parse_storyboard(fields: dict, model: ModelInfo, settings: Settings) -> Job:
     """``{"shots": [{"prompt", "duration", "at"?, "transition"?}], "size"?, "seed"?, "model"?}``."""
     from tessera.pipeline.storyboard import Storyboard
 
+    _known("storyboard", fields)
     shots = fields.get("shots")
     if not isinstance(shots, list) or not shots:
         raise RequestError(

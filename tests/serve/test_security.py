@@ -192,6 +192,26 @@ def test_blocked_prompt_is_refused_before_queueing_with_moderation_blocked(app, 
     assert decisions and decisions[-1]["allowed"] is False and "prompt" not in str(decisions[-1].get("text", ""))
 
 
+@pytest.mark.parametrize(
+    "path,body,param",
+    [
+        ("/v1/videos", {"prompt": "a ball", "sede": 3}, "sede"),  # a misspelt seed
+        ("/v1/videos", {"prompt": "a ball", "strength": 0.5}, "strength"),  # an edit's field sent to a create
+        ("/v1/videos/edits", {"prompt": "a ball", "video": {"id": "video_" + "0" * 32}, "seconds": "2"}, "seconds"),
+        (
+            "/v1/storyboards",
+            {"shots": [{"prompt": "a ball", "duration": 1}], "negative_prompt": "x"},
+            "negative_prompt",
+        ),
+    ],
+)
+def test_a_field_the_request_does_not_take_is_refused_by_name(app, client, path, body, param):
+    headers = key(app)
+    got = error(client.post(path, json=body, headers=headers), 400, "unknown_parameter")
+    assert got["param"] == param and "this request takes" in got["message"]
+    assert client.get("/v1/videos", headers=headers).json()["data"] == []  # nothing queued
+
+
 def test_openapi_spec_is_served_and_lists_the_videos_api(client):
     spec = client.get("/openapi.json").json()
     for path in (
@@ -204,6 +224,9 @@ def test_openapi_spec_is_served_and_lists_the_videos_api(client):
         "/v1/models",
     ):
         assert path in spec["paths"], path
+    # Each request body lists the fields the server takes for it, and no other.
+    body = spec["paths"]["/v1/videos/edits"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "strength" in body["properties"] and "seconds" not in body["properties"]
 
 
 def test_a_missing_source_or_too_long_a_result_is_refused_and_leaves_nothing_on_disk(app, client, tmp_path):

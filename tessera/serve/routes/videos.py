@@ -17,7 +17,7 @@ from tessera.serve.db import Video
 from tessera.serve.deps import State, current_key, state
 from tessera.serve.jobs import new_video_id
 from tessera.serve.keys import KeyInfo, RateLimitError
-from tessera.serve.requests import Job, Upload, parse_create, parse_edit, parse_storyboard, video_id
+from tessera.serve.requests import FIELDS, Job, Upload, parse_create, parse_edit, parse_storyboard, video_id
 from tessera.serve.worker import VARIANTS, VIDEO
 
 router = APIRouter(prefix="/v1", tags=["videos"])
@@ -35,16 +35,19 @@ _FORM_FIELDS = {
     "negative_prompt": {"type": "string"},
     "steps": {"type": "integer", "minimum": 1, "maximum": 200},
     "guidance": {"type": "number", "minimum": 0, "maximum": 30},
+    "strength": {"type": "number", "minimum": 0.05, "maximum": 1},
 }
 
 
-def _body(required: list[str], extra: dict) -> dict:
-    """An OpenAPI request body accepting JSON and multipart (what the OpenAI SDK sends)."""
-    schema = {"type": "object", "required": required, "properties": {**_FORM_FIELDS, **extra}}
+def _body(task: str, required: list[str], extra: dict) -> dict:
+    """An OpenAPI request body accepting JSON and multipart (what the OpenAI SDK sends), listing the fields this
+    kind of request takes (``FIELDS``: the server refuses any other)."""
+    fields = {k: v for k, v in _FORM_FIELDS.items() if k in FIELDS[task]}
+    schema = {"type": "object", "required": required, "properties": {**fields, **extra}}
     form = {
         "type": "object",
         "required": required,
-        "properties": {**_FORM_FIELDS, **{k: {"type": "string", "format": "binary"} for k in extra}},
+        "properties": {**fields, **{k: {"type": "string", "format": "binary"} for k in extra}},
     }
     return {
         "requestBody": {
@@ -197,7 +200,9 @@ def _fmt(value: float) -> str:
 
 
 @router.post(
-    "/videos", openapi_extra=_body(["prompt"], {"input_reference": {"type": "string"}}), responses=VIDEO_OBJECT
+    "/videos",
+    openapi_extra=_body("text-to-video", ["prompt"], {"input_reference": {"type": "string"}}),
+    responses=VIDEO_OBJECT,
 )
 async def create_video(request: Request, app: App, key: Key) -> JSONResponse:
     """Create a video from a prompt (and optionally an image to start from)."""
@@ -283,7 +288,7 @@ def provenance(video_id: str, app: App, key: Key) -> JSONResponse:
     )
 
 
-@router.post("/videos/{video_id}/remix", responses=VIDEO_OBJECT, openapi_extra=_body(["prompt"], {}))
+@router.post("/videos/{video_id}/remix", responses=VIDEO_OBJECT, openapi_extra=_body("edit", ["prompt"], {}))
 async def remix_video(video_id: str, request: Request, app: App, key: Key) -> JSONResponse:
     """A new video from a completed one under a new prompt (keeps its motion and layout; changes what is asked)."""
     fields, _ = await read_request(request)
@@ -297,7 +302,7 @@ async def remix_video(video_id: str, request: Request, app: App, key: Key) -> JS
 @router.post(
     "/videos/extensions",
     responses=VIDEO_OBJECT,
-    openapi_extra=_body(["prompt", "video"], {"video": {"type": "object"}}),
+    openapi_extra=_body("extend", ["prompt", "video"], {"video": {"type": "object"}}),
 )
 async def extend_video(request: Request, app: App, key: Key) -> JSONResponse:
     """Continue a completed (or uploaded) clip by `seconds`; the result is the stitched whole."""
@@ -307,7 +312,9 @@ async def extend_video(request: Request, app: App, key: Key) -> JSONResponse:
 
 
 @router.post(
-    "/videos/edits", responses=VIDEO_OBJECT, openapi_extra=_body(["prompt", "video"], {"video": {"type": "object"}})
+    "/videos/edits",
+    responses=VIDEO_OBJECT,
+    openapi_extra=_body("edit", ["prompt", "video"], {"video": {"type": "object"}}),
 )
 async def edit_video(request: Request, app: App, key: Key) -> JSONResponse:
     """Edit a completed (or uploaded) clip under a new prompt (SDEdit; `strength` 0..1, Tessera extension)."""
