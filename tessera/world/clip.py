@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tessera.errors import InvalidInputError
+from tessera.world.caption import COLOUR_WORDS, SHAPE_WORDS
 from tessera.world.caption import caption as write_caption
 from tessera.world.palette import FLOOR_TOP
-from tessera.world.prompt import parse_prompt
+from tessera.world.prompt import MOTION_WORDS, PromptSpec, parse_prompt
 from tessera.world.render import render
 from tessera.world.sampler import _SPLIT_STREAM, sample_scene
 from tessera.world.simulate import simulate
@@ -106,6 +108,12 @@ def sample_clip(
     constraints = {}
     if prompt:
         spec = parse_prompt(prompt)
+        if spec == PromptSpec():  # a random scene captioned with words it does not show would be a wrong label
+            raise InvalidInputError(
+                f"the world recognised nothing in {prompt[:80]!r}: it makes {', '.join(SHAPE_WORDS)} shapes in "
+                f"{', '.join(COLOUR_WORDS)} that {', '.join(name for name, _ in MOTION_WORDS)}; say e.g. "
+                "'a red ball falls and bounces on the floor', or '' for a random scene"
+            )
         constraints = {
             "motion": spec.motion,
             "objects": spec.objects,

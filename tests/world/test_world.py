@@ -136,6 +136,8 @@ def test_bad_object_and_request_errors_are_tessera_errors():
         ObjectSpec("circle", "mauve", "small", 1, 1)
     with pytest.raises(TesseraError, match="own colour"):
         sample_clip(0, prompt="a red ball and a red square fall")
+    with pytest.raises(TesseraError, match="recognised nothing in 'a purple elephant dances'.*circle"):
+        sample_clip(0, prompt="a purple elephant dances")
     with pytest.raises(TesseraError, match="split"):
         sample_scene(0, split="validation")
     with pytest.raises(TesseraError, match="at most 1"):
