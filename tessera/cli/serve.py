@@ -58,7 +58,7 @@ def _logging(json_logs: bool) -> None:
 
 def serve_command(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 to serve other hosts)"),
-    port: int = typer.Option(8000, help="Port"),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port"),
     model: Path | None = typer.Option(None, "--model", help="Pipeline folder (default: models/tessera-world-s)"),
     workers: int | None = typer.Option(None, help="In-process workers (default 1; 0 = run `tessera worker`s)"),
     database_url: str | None = DB,

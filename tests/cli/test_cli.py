@@ -60,6 +60,7 @@ def test_user_errors_print_one_line_without_traceback(tmp_path):
         ["world", "sample", "fall", "--size", "13x64", "-o", str(tmp_path / "x.mp4")],
         ["world", "sample", "fall", "--size", "big", "-o", str(tmp_path / "x.mp4")],
         ["world", "sample", "fall", "-o", str(tmp_path / "x.avi")],
+        ["world", "sample", "a purple elephant dances", "-o", str(tmp_path / "x.mp4")],
     ):
         run = subprocess.run(
             [sys.executable, "-c", "from tessera.cli.main import main; main()", *args], capture_output=True, text=True
@@ -100,3 +101,8 @@ def test_eval_on_a_folder_of_videos_writes_report_and_plots(tmp_path):
     assert len(report["clips"]) == 3 and "passed_all" in report["aggregate"]
     assert (out / "metrics.png").stat().st_size > 1000 and (out / "trajectories.png").stat().st_size > 1000
     assert "| count_conservation |" in (out / "report.md").read_text()
+
+
+def test_serve_refuses_a_port_out_of_range_before_starting(tmp_path):
+    result = runner.invoke(app, ["serve", "--port", "99999", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2 and "--port" in result.output and not any(tmp_path.iterdir())
