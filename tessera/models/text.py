@@ -255,6 +255,25 @@ class TextEncoder(nn.Module):
             return [list(range(min(len(t.split()) + 1, self.params.max_tokens))) for t in texts]
         return self.tokens.ids(texts, self.params.max_tokens)
 
+    def unread(self, text: str) -> str:
+        """The words at the end of ``text`` past ``max_tokens``, which the encoder never sees ('' when all fit):
+        what a caller warns about, as diffusers does for CLIP's 77 tokens."""
+        words = text.split()
+
+        def fits(n: int) -> bool:
+            joined = " ".join(words[:n])
+            if self.tokens is None:
+                return len(joined.split()) + 1 <= self.params.max_tokens
+            return len(self.tokens.ids([joined], 1 << 30)[0]) <= self.params.max_tokens
+
+        if fits(len(words)):
+            return ""
+        lo, hi = 0, len(words)  # the longest prefix of words that fits: fits(lo), not fits(hi)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+        return " ".join(words[lo:])
+
     def vocabulary(self) -> frozenset[str]:
         """The tokenizer's vocabulary (word pieces included); empty for the toy encoder."""
         return frozenset(self.tokens.vocab) if self.tokens is not None else frozenset()

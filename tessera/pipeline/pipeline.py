@@ -239,6 +239,13 @@ class TextToVideoPipeline:
         prompts = [prompt] if isinstance(prompt, str) else list(prompt or [])
         if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
             raise InvalidInputError("prompt must be a non-empty string (or a list of them)")
+        for p in prompts:
+            if unread := self.text_encoder.unread(p):
+                log.warning(
+                    "the prompt is longer than the text encoder's %d tokens; this end of it is ignored: %r",
+                    self.text_encoder.params.max_tokens,
+                    unread[:200],
+                )
         size = f"{width}x{height}"
         if size not in self.config.sizes:
             raise InvalidInputError(

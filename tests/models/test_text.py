@@ -47,6 +47,19 @@ def test_toy_encoder_and_cache_limit():
     torch.testing.assert_close(encoder(["a b c"])[0], a[:1])
 
 
+def test_unread_names_the_words_past_the_token_limit():
+    encoder = TextEncoder()  # MiniLM: word pieces, [CLS] and [SEP] count
+    prompt = "a red ball falls and bounces on the floor, " * 8
+    unread = encoder.unread(prompt)
+    read = prompt.split()[: len(prompt.split()) - len(unread.split())]
+    count = lambda words: len(encoder.tokens.ids([" ".join(words)], 1000)[0])  # noqa: E731
+    assert prompt.rstrip().endswith(unread) and count(read) <= encoder.params.max_tokens < count(
+        read + unread.split()[:1]
+    )
+    assert encoder.unread("a red ball falls") == ""
+    assert TextEncoder(TextEncoderParams(source="toy:8", max_tokens=4)).unread("a b c d e f") == "d e f"
+
+
 def test_bad_sources_say_what_to_give(tmp_path):
     with pytest.raises(NotFoundError, match="does not exist"):
         TextEncoder(TextEncoderParams(source=str(tmp_path / "nope")))

@@ -104,6 +104,16 @@ def test_refined_given_frames_come_back_closer(pipe):
     assert err[1] < err[0]
 
 
+def test_a_prompt_past_the_text_encoders_limit_warns_with_the_words_it_drops(pipe, caplog):
+    limit = pipe.text_encoder.params.max_tokens
+    words = [f"w{i}" for i in range(limit + 5)]
+    with caplog.at_level("WARNING", logger="tessera.pipeline"):
+        pipe("a ball", **KW)
+        assert not caplog.records
+        pipe(" ".join(words), **KW)
+    assert "w47 w48 w49 w50 w51 w52" in caplog.text and f"{limit} tokens" in caplog.text
+
+
 def test_bad_configs_name_the_field():
     from tessera.errors import ConfigError
 
