@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import numbers
 import os
 import time
 from collections.abc import Callable
@@ -251,8 +252,8 @@ class TextToVideoPipeline:
             raise InvalidInputError(
                 f"size {size} is not supported by this model; supported: {', '.join(self.config.sizes)}"
             )
-        if num_frames < 1:
-            raise InvalidInputError(f"num_frames must be >= 1, got {num_frames}")
+        if not isinstance(num_frames, numbers.Integral) or num_frames < 1:
+            raise InvalidInputError(f"num_frames must be a whole number >= 1, got {num_frames!r}")
         factor = self.autoencoder.params.temporal_factor
         rounded = 1 + factor * round((num_frames - 1) / factor)
         if rounded != num_frames:
@@ -409,6 +410,18 @@ class TextToVideoPipeline:
         frames = self.check_inputs(
             prompt, num_frames, height, width, fps, steps, guidance, strength, direction, output_type, sampler
         )
+        if negative_prompt is not None and not isinstance(negative_prompt, str):
+            raise InvalidInputError(f"negative_prompt must be a string, got {type(negative_prompt).__name__}")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise InvalidInputError(
+                f"generator must be a torch.Generator (or pass seed=), got {type(generator).__name__}"
+            )
+        if seed is not None and (generator is not None or not isinstance(seed, numbers.Integral)):
+            raise InvalidInputError(
+                "give seed= (a whole number) or generator=, not both"
+                if generator is not None
+                else f"seed must be a whole number, got {seed!r}"
+            )
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if cfg.safety:
             from tessera.safety import check_prompt
@@ -437,7 +450,7 @@ class TextToVideoPipeline:
                 f"{held} of them the held first frame that closes the loop); ask for fewer frames"
             )
         if generator is None:
-            generator = torch.Generator().manual_seed(0 if seed is None else seed)
+            generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
         first_seed = generator.initial_seed()
         t0 = time.perf_counter()
         timings = {"load": self.load_seconds}

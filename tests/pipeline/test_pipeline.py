@@ -233,6 +233,11 @@ def test_guidance_interval_guides_only_its_steps_saves_and_marks_the_video(pipe,
         ({"sampler": "ddim"}, "sampler"),
         ({"num_frames": 9, "loop": True}, "a loop is at most 5 frames"),
         ({"num_frames": 21, "video": _clip()}, "at most 9 frames"),
+        ({"num_frames": 9.5}, "whole number"),
+        ({"negative_prompt": 5}, "negative_prompt must be a string"),
+        ({"generator": "x"}, "torch.Generator"),
+        ({"seed": 1, "generator": torch.Generator().manual_seed(1)}, "not both"),
+        ({"seed": "1"}, "seed must be a whole number"),
     ],
 )
 def test_bad_inputs_get_clear_errors(pipe, kwargs, message):
