@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -31,7 +32,10 @@ def eval_command(
         None, "--model", help="Pipeline folder: score its text-to-video clips for the set's captions"
     ),
     autoencoder: Path | None = typer.Option(
-        None, "--autoencoder", help="Autoencoder folder: score its reconstructions of the set (the floor for models)"
+        None,
+        "--autoencoder",
+        help="Autoencoder folder, or a pipeline folder (its autoencoder): score its reconstructions of the set "
+        "(the floor for models)",
     ),
     refine: int = typer.Option(
         0, help="--autoencoder: refine each latent by this many Adam steps against the decoder before decoding"
@@ -76,6 +80,10 @@ def eval_command(
     elif autoencoder is not None:
         from tessera.models.autoencoder import Autoencoder
 
+        if (autoencoder / "pipeline.json").is_file():  # a pipeline folder names its autoencoder's folder
+            autoencoder = autoencoder / json.loads((autoencoder / "pipeline.json").read_text()).get(
+                "autoencoder", "autoencoder"
+            )
         source = autoencoder_source(Autoencoder.from_pretrained(autoencoder), refine)
         what = f"reconstructions by {autoencoder}" + (f" (latents refined by {refine} Adam steps)" if refine else "")
     t0 = time.perf_counter()

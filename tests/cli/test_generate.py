@@ -68,3 +68,10 @@ def test_generate_refuses_options_it_would_ignore_before_loading_the_model(tmp_p
     # A model folder that does not exist: the refusal comes before any loading.
     result = runner.invoke(app, ["generate", "a ball", "--model", str(tmp_path / "none"), *args])
     assert result.exit_code != 0 and message in str(result.exception)
+
+
+def test_eval_takes_a_pipeline_folder_for_its_autoencoder(model_dir, tmp_path):
+    out = tmp_path / "floor"
+    result = runner.invoke(app, ["eval", "--autoencoder", str(model_dir), "--clips", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"reconstructions by {model_dir / 'autoencoder'}," in json.loads((out / "report.json").read_text())["title"]
