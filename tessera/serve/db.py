@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from tessera.errors import ConfigError
@@ -77,7 +78,13 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise ConfigError(
+                    f"cannot make the folder of the database {path} ({e.strerror}); give a writable path with "
+                    "--database-url / --data-dir"
+                ) from None
         # Several threads (API + workers) share the file; WAL lets readers run beside the one writer.
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -102,7 +109,14 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     else:
         raise ConfigError(f"database_url must be sqlite:///PATH or postgresql://..., got {url.split('://')[0]}://")
-    Base.metadata.create_all(engine)
+    try:
+        Base.metadata.create_all(engine)
+    except OperationalError as e:  # no server there, wrong credentials, an unwritable SQLite path
+        reason = str(e.orig or e).strip().splitlines()[0]
+        raise ConfigError(
+            f"cannot open the database at {engine.url.render_as_string(hide_password=True)} ({reason}); "
+            "start it, or give another with --database-url / TESSERA_DATABASE_URL"
+        ) from None
     return engine
 
 

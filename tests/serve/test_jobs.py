@@ -271,3 +271,14 @@ def test_expired_videos_leave_listings_and_disk(tmp_path):
     assert store.expire() == [old]
     assert not (tmp_path / "videos" / old).exists() and (tmp_path / "videos" / fresh).exists()
     assert [v.id for v in store.list("key_a", None, 10, "asc")[0]] == [fresh]
+
+
+def test_a_database_that_cannot_be_opened_is_one_clear_error(tmp_path):
+    from tessera.errors import ConfigError
+
+    # Nothing listens on port 1: refused at once. The password stays out of the message.
+    with pytest.raises(ConfigError, match=r"cannot open the database at postgresql\+psycopg://u:\*\*\*@127.0.0.1:1/x"):
+        make_engine("postgresql://u:secret@127.0.0.1:1/x")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="cannot make the folder of the database"):
+        make_engine(f"sqlite:///{tmp_path / 'file' / 'x.db'}")
