@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -81,9 +80,9 @@ def eval_command(
         from tessera.models.autoencoder import Autoencoder
 
         if (autoencoder / "pipeline.json").is_file():  # a pipeline folder names its autoencoder's folder
-            autoencoder = autoencoder / json.loads((autoencoder / "pipeline.json").read_text()).get(
-                "autoencoder", "autoencoder"
-            )
+            from tessera.pipeline import PipelineConfig
+
+            autoencoder = autoencoder / PipelineConfig.read(autoencoder).autoencoder
         source = autoencoder_source(Autoencoder.from_pretrained(autoencoder), refine)
         what = f"reconstructions by {autoencoder}" + (f" (latents refined by {refine} Adam steps)" if refine else "")
     t0 = time.perf_counter()

@@ -260,11 +260,9 @@ class TextEncoder(nn.Module):
         what a caller warns about, as diffusers does for CLIP's 77 tokens."""
         words = text.split()
 
-        def fits(n: int) -> bool:
-            joined = " ".join(words[:n])
-            if self.tokens is None:
-                return len(joined.split()) + 1 <= self.params.max_tokens
-            return len(self.tokens.ids([joined], 1 << 30)[0]) <= self.params.max_tokens
+        def fits(n: int) -> bool:  # the toy encoder reads a word per position, plus its end token
+            count = n + 1 if self.tokens is None else len(self.tokens.ids([" ".join(words[:n])], 1 << 30)[0])
+            return count <= self.params.max_tokens
 
         if fits(len(words)):
             return ""

@@ -115,6 +115,24 @@ class PipelineConfig:
         if len(self.guidance_interval) != 2 or not 0 <= self.guidance_interval[0] < self.guidance_interval[1] <= 1:
             raise bad
 
+    @classmethod
+    def read(cls, directory: Path) -> PipelineConfig:
+        """The ``pipeline.json`` of a pipeline folder, checked: a clear error for a missing file, bad JSON or an
+        unknown setting."""
+        path = Path(directory) / CONFIG_NAME
+        if not path.is_file():
+            raise NotFoundError(
+                f"{directory}: not a pipeline folder (no {CONFIG_NAME}); give e.g. models/tessera-world-s"
+            )
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}: not valid JSON ({e})") from e
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+        return cls(**data)
+
 
 @dataclass
 class VideoPipelineOutput:
@@ -177,20 +195,7 @@ class TextToVideoPipeline:
     def from_pretrained(cls, directory: str | os.PathLike) -> TextToVideoPipeline:
         t0 = time.perf_counter()
         directory = Path(directory)
-        path = directory / CONFIG_NAME
-        if not path.is_file():
-            raise NotFoundError(
-                f"{directory}: not a pipeline folder (no {CONFIG_NAME}); give e.g. models/tessera-world-s"
-            )
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{path}: not valid JSON ({e})") from e
-        known = set(PipelineConfig.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
-        config = PipelineConfig(**data)
+        config = PipelineConfig.read(directory)
         text = dict(config.text_encoder)
         source = str(text.pop("source", "minilm"))
         if source not in ("minilm",) and not source.startswith("toy:") and not os.path.isabs(source):
@@ -341,10 +346,13 @@ class TextToVideoPipeline:
             with amp():
                 return forward(xt, t, **kw).float()
 
-        if guidance == 1.0:
+        interval = guidance != 1.0 and self.config.guidance_interval != (0.0, 1.0)
+        if guidance == 1.0 or interval:  # the prompt alone: at every step, or at the steps outside the interval
             with amp():
-                context = self.transformer.encode_text(text, text_mask)  # once per prompt, not once per step
-            fn = lambda xt, t: model(xt, t, cond=cond, cond_mask=cond_mask, context=context)  # noqa: E731
+                c_context = self.transformer.encode_text(text, text_mask)  # once per prompt, not once per step
+            conditional = lambda xt, t: model(xt, t, cond=cond, cond_mask=cond_mask, context=c_context)  # noqa: E731
+        if guidance == 1.0:
+            fn = conditional
         else:
             u_states, u_mask = self.text_encoder([negative or ""] * b)
             with amp():
@@ -362,10 +370,7 @@ class TextToVideoPipeline:
                         return self.guide(xt, t, cond=cond, cond_mask=cond_mask, context=weak_context).float()
 
                 fn = autoguided(strong, weak, guidance, self.config.guide_mix)
-            if self.config.guidance_interval != (0.0, 1.0):
-                with amp():
-                    c_context = self.transformer.encode_text(text, text_mask)
-                conditional = lambda xt, t: model(xt, t, cond=cond, cond_mask=cond_mask, context=c_context)  # noqa: E731
+            if interval:
                 fn = limited(fn, conditional, self.config.guidance_interval)
         return denoise(fn, x, schedule, sampler, cond, cond_mask, callback, generator)
 
