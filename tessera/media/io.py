@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from tessera.errors import InvalidInputError, MediaError
+from tessera.media.frames import resample
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -66,6 +67,14 @@ class Video:
     @property
     def duration(self) -> float:
         return self.num_frames / self.fps if self.fps > 0 else 0.0
+
+    def at_fps(self, fps: float) -> np.ndarray:
+        """The frames resampled to ``fps``, their timestamps kept (a still image, or a clip already at ``fps``,
+        comes back as it is). Why: a clip that a model continues or edits must be at the model's frame rate, or
+        its motion changes speed (a 24 fps clip taken as 8 fps plays three times slower)."""
+        if self.fps <= 0 or self.num_frames < 2 or abs(self.fps - fps) < 1e-6:
+            return self.frames
+        return resample(self.frames, self.fps, fps)
 
 
 # --------------------------------------------------------------------------------------------- reading

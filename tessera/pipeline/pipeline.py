@@ -143,14 +143,15 @@ class VideoPipelineOutput:
     shot_starts: list[int] = field(default_factory=list)  # storyboards: the frame where each shot begins
 
 
-def _as_frames(value, name: str) -> np.ndarray:
-    """A path, a Video, a PIL image or an array -> uint8 (T, H, W, 3)."""
+def _as_frames(value, name: str, fps: float | None = None) -> np.ndarray:
+    """A path, a Video, a PIL image or an array -> uint8 (T, H, W, 3). A clip that knows its frame rate (a
+    file or a Video) is resampled to ``fps``; an array is taken to be at it already."""
     if isinstance(value, str | os.PathLike):
         path = Path(value)
         suffix = path.suffix.lower()
         value = read_image(path)[None] if suffix in (".png", ".jpg", ".jpeg", ".webp", ".bmp") else read_video(path)
     if isinstance(value, Video):
-        value = value.frames
+        value = value.frames if fps is None else value.at_fps(fps)
     if hasattr(value, "convert"):  # a PIL image
         value = np.asarray(value.convert("RGB"))
     arr = np.asarray(value)
@@ -436,6 +437,9 @@ class TextToVideoPipeline:
                 check_prompt(text).raise_if_blocked()
         if strength is not None and video is None:
             raise InvalidInputError("strength (editing) needs video= (the clip to edit)")
+        # Given clips are read once, at this call's frame rate, so they keep their speed beside the new frames.
+        video = None if video is None else _as_frames(video, "video", fps)
+        end_video = None if end_video is None else _as_frames(end_video, "end_video", fps)
         if end_video is not None and video is None:
             raise InvalidInputError("end_video (connecting two clips) also needs video= (the first clip)")
         given = sum(v is not None for v in (image, video)) + bool(loop)

@@ -298,7 +298,8 @@ def parse_edit(fields: dict, files: dict[str, Upload], model: ModelInfo, setting
         data, clip = upload
         job.uploads["source.mp4"] = data
         job.size = nearest_size(clip.width, clip.height, model.sizes)
-        job.params["source_frames"] = clip.num_frames
+        # Counted at the model's frame rate, the one the worker reads the clip at (a 24 fps upload is resampled).
+        job.params["source_frames"] = len(clip.at_fps(model.fps))
     return job
 
 

@@ -84,11 +84,11 @@ class Renderer:
             out = pipe(row.prompt, num_frames=frames, image=image, **common)
             return out.frames[0], out.fps, out.watermarks[0], [inputs_dir / p["reference"]], "image-to-video"
         if row.task in ("remix", "edit"):
-            clip = read_video(source).frames
+            clip = read_video(source).at_fps(fps)
             out = pipe(row.prompt, num_frames=len(clip), video=clip, strength=p["strength"], **common)
             return out.frames[0], out.fps, out.watermarks[0], [source], "edit"
         if row.task == "extend":
-            return self._extend(row, read_video(source).frames, source, common)
+            return self._extend(row, read_video(source).at_fps(fps), source, common)
         out = pipe(row.prompt, num_frames=frames, **common)
         video = out.frames[0]
         return video, out.fps, out.watermarks[0], [], "text-to-video" if len(video) > 1 else "text-to-image"

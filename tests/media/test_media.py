@@ -10,6 +10,7 @@ from PIL import Image
 from tessera.errors import InvalidInputError, MediaError
 from tessera.media import (
     MediaLimits,
+    Video,
     decode_video,
     fit,
     parse_size,
@@ -140,6 +141,8 @@ def test_resample_fit_thumbnail_spritesheet(clip):
     assert double.shape == (33, 32, 56, 3) and np.array_equal(
         resample(double, 16, fps=8.0), resample(clip.frames, 8.0, size=(56, 32))
     )
+    assert np.array_equal(Video(clip.frames, 8.0).at_fps(4.0), half)
+    assert Video(clip.frames, 8.0).at_fps(8.0) is clip.frames and Video(clip.frames[:1], 0.0).at_fps(8.0).shape[0] == 1
     square = fit(clip.frames, 64, 64)
     assert square.shape == (17, 64, 64, 3)
     assert np.array_equal(square[0], clip.frames[0][:, 24:88])  # centre crop, no resize needed

@@ -83,6 +83,21 @@ def test_the_sampler_changes_the_video_and_its_content_id(pipe):
     assert marks["euler"] != marks["ancestral"]
 
 
+def test_a_clip_at_another_frame_rate_is_resampled_to_the_calls(pipe, tmp_path):
+    """A 24 fps clip extended at 8 fps keeps its speed: every third frame is given, not all of them."""
+    from tessera.media import Video, write_mp4
+
+    fast = np.repeat(_clip(13), 3, axis=0)[:37]  # 1.5 s at 24 fps; every third frame is the 8 fps clip
+    kw = dict(num_frames=9, watermark=False, **KW)
+    at_8 = pipe("a red ball", video=_clip(13), **kw).frames[0]
+    at_24 = pipe("a red ball", video=Video(fast, 24.0), **kw).frames[0]
+    assert at_24.shape == (13 - 5 + 9, 32, 32, 3) and np.array_equal(at_24, at_8)
+    path = write_mp4(tmp_path / "fast.mp4", fast, 24.0)
+    assert len(pipe("a red ball", video=path, **kw).frames[0]) == 13 - 5 + 9
+    edit = pipe("a red ball", video=Video(fast, 24.0), strength=0.5, **kw).frames[0]
+    assert np.array_equal(edit, pipe("a red ball", video=_clip(13), strength=0.5, **kw).frames[0])
+
+
 def test_given_image_latent_comes_back_unchanged(pipe):
     image = _clip(1)[0]
     latents = pipe("a red ball", image=image, num_frames=9, output_type="latent", **KW).frames[0]

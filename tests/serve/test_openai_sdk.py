@@ -96,8 +96,12 @@ def test_sdk_extend_an_upload_and_edit_by_id(server_factory, tmp_path):
     source = wait(client, client.videos.create(prompt="a red ball rolls to the right", size="112x64", seconds="1").id)
     source_file = tmp_path / "source.mp4"
     client.videos.download_content(source.id).write_to_file(source_file)
+    from tessera.media import read_video, write_mp4
 
-    extended = client.videos.extend(prompt="the red ball keeps rolling", seconds="2", video=source_file)
+    # Uploaded at 24 fps (each frame three times): still a 1 s clip, resampled to the model's 8 fps, so 1 + 2 s.
+    fast = write_mp4(tmp_path / "fast.mp4", read_video(source_file).frames.repeat(3, axis=0)[:25], 24.0)
+
+    extended = client.videos.extend(prompt="the red ball keeps rolling", seconds="2", video=fast)
     assert extended.seconds == "3" and extended.size == "112x64"
     # This SDK version cannot send {"id": ...} in a multipart body, so the by-id form goes as JSON.
     edited = client.post(
@@ -108,8 +112,6 @@ def test_sdk_extend_an_upload_and_edit_by_id(server_factory, tmp_path):
         assert wait(client, job.id).status == "completed"
     path = tmp_path / "long.mp4"
     client.videos.download_content(extended.id).write_to_file(path)
-    from tessera.media import read_video
-
     clip = read_video(path)
     assert clip.num_frames == 3 * 8 + 1 and (clip.width, clip.height) == (112, 64)
     assert verify(path).watermark_detected
