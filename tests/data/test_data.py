@@ -71,6 +71,22 @@ def test_video_folder_with_jsonl_and_txt(tmp_path):
     assert [s["caption"] for s in VideoFolder(other)] == ["a caption beside the video"]
 
 
+def test_training_reads_a_folder_at_the_training_frame_rate(tmp_path):
+    """A 24 fps video trains an 8 fps model as every third frame, so its motion keeps its speed."""
+    from tessera.media import read_video
+    from tessera.train.data import make_source
+
+    clip = sample_clip(0, frames=9)
+    write_mp4(tmp_path / "fast.mp4", np.repeat(clip.frames, 3, axis=0)[:25], 24)
+    write_mp4(tmp_path / "same.mp4", clip.frames, 8)
+    (tmp_path / "fast.txt").write_text("three times the frames")
+    (tmp_path / "same.txt").write_text("at the training rate")
+    source = make_source(str(tmp_path), (Bucket(9, 64, 64),), fps=8.0)
+    fast, same = source.samples
+    assert np.array_equal(fast["frames"], read_video(tmp_path / "fast.mp4").frames[::3])
+    assert np.array_equal(same["frames"], read_video(tmp_path / "same.mp4").frames)
+
+
 def test_video_folder_errors(tmp_path):
     with pytest.raises(NotFoundError):
         VideoFolder(tmp_path / "nope")
