@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from tessera.cli.output import check_output_folder
 from tessera.media import parse_size
 
 console = Console()
@@ -68,6 +69,7 @@ def eval_command(
         raise ConfigError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
     if (steps, guidance, sampler) != (None, None, None) and model is None:
         raise ConfigError("--steps, --guidance and --sampler apply to --model only")
+    check_output_folder(out)
     source, what = None, "ground-truth renders"
     if model is not None:
         from tessera.pipeline import TextToVideoPipeline

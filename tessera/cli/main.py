@@ -95,6 +95,12 @@ def main() -> None:
     except TesseraError as e:
         err_console.print(f"[bold red]error:[/] {e}", highlight=False)
         sys.exit(e.exit_code)
+    except OSError as e:
+        if e.filename is None:  # not about a path the user gave: a bug to report, with its traceback
+            raise
+        # A file or folder the commands could not check beforehand (e.g. one that vanished mid-run).
+        err_console.print(f"[bold red]error:[/] {e.filename}: {e.strerror}; check the path", highlight=False)
+        sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)

@@ -25,10 +25,13 @@ def redteam_command(
     threshold: float = typer.Option(0.5, help="Classifier probability that blocks"),
 ) -> None:
     """Measure the safety policy: block rates on harmful prompts, false blocks on benign ones."""
+    from tessera.cli.output import check_output
     from tessera.safety.policy import DEFAULT_OFF, Policy
     from tessera.safety.redteam import load_corpus, run, shipped_corpus
     from tessera.safety.rules import CATEGORIES
 
+    if out is not None:
+        check_output(out)
     categories = tuple(c for c in CATEGORIES if copyright_ or c not in DEFAULT_OFF)
     rows = load_corpus(corpus or shipped_corpus())
     report = run(rows, Policy(categories=categories, threshold=threshold))

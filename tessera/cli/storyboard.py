@@ -23,6 +23,7 @@ def storyboard_command(
 ) -> None:
     """Render a storyboard: continuous shots extend the previous one; cuts start fresh."""
     from tessera.cli.generate import default_model
+    from tessera.cli.output import check_output
     from tessera.errors import NotFoundError
     from tessera.media import parse_size, save
     from tessera.pipeline import TextToVideoPipeline
@@ -33,6 +34,7 @@ def storyboard_command(
     if seed is not None:
         board.seed = seed
     check_shots(board.shots)  # every shot, before the model is even loaded
+    check_output(output, (".mp4", ".gif"))
     model = model or default_model()
     if not (model / "pipeline.json").is_file():
         raise NotFoundError(f"no pipeline at {model}; pass --model DIR or train one (scripts/train_world_s.sh)")

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from tessera.cli.output import check_output, check_output_folder
 from tessera.media import parse_size, save
 from tessera.world import MOTIONS, SPLITS
 
@@ -34,6 +35,9 @@ def sample(
     from tessera.world import sample_clip
 
     width, height = parse_size(size)
+    check_output(output, (".mp4", ".gif", ".png"))
+    if record is not None:
+        check_output(record)
     t0 = time.perf_counter()
     if prompt.strip().lower() in MOTIONS:
         clip = sample_clip(seed, split, width, height, frames, fps, motion=prompt.strip().lower())
@@ -68,6 +72,7 @@ def preview(
     from tessera.world.preview import contact_sheet
 
     width, height = parse_size(size)
+    check_output(output, (".png",))
     contact_sheet(output, clips, width, height, frames, fps, split, seed)
     console.print(f"[green]wrote[/] {output}")
 
@@ -92,6 +97,7 @@ def make_dataset(
     if clips < 1 or shard_size < 1 or workers < 1:
         raise ConfigError("--clips, --shard-size and --workers must be at least 1")
     width, height = parse_size(size)
+    check_output_folder(out)
     t0 = time.perf_counter()
     with Progress(
         TextColumn("[bold]rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from tessera.cli.main import app
@@ -67,6 +68,52 @@ def test_user_errors_print_one_line_without_traceback(tmp_path):
         )
         assert run.returncode == 1, run
         assert "error:" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path, monkeypatch):
+    afile = tmp_path / "afile"
+    afile.write_text("kept")
+    (tmp_path / "dir.mp4").mkdir()
+    board = tmp_path / "board.json"
+    board.write_text(json.dumps({"shots": [{"prompt": "a red ball falls", "duration": 1}]}))
+    none = ["--model", str(tmp_path / "none")]  # a model that does not exist: the refusal comes before loading
+    for args, message in (
+        (["generate", "a ball", *none, "-o", "x.webm"], "unsupported output format '.webm'; use .mp4, .gif, .png"),
+        (["generate", "a ball", *none, "-o", str(tmp_path / "dir.mp4")], "is a folder; give a file name"),
+        (["generate", "a ball", *none, "-o", str(afile / "sub" / "x.mp4")], f"{afile} is a file"),
+        (["storyboard", str(board), "-o", str(tmp_path / "x.png")], "use .mp4, .gif"),
+        (["world", "sample", "fall", "--record", str(afile / "r.json")], f"{afile} is a file"),
+        (["world", "preview", "-o", str(tmp_path / "p.jpg")], "use .png"),
+        (["world", "make-dataset", "--out", str(afile), "--clips", "1"], "is a file; give a folder"),
+        (["eval", "--out", str(afile / "report"), "--clips", "1"], f"{afile} is a file"),
+        (["redteam", "--out", str(tmp_path / "dir.mp4")], "is a folder"),
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code != 0 and message in str(result.exception), (args, result.exception)
+    # A folder that refuses new files (read-only, or not ours): root passes permission checks, so it is simulated.
+    import tessera.cli.output
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tessera.cli.output.tempfile, "TemporaryFile", refuse)
+    result = runner.invoke(app, ["generate", "a ball", *none, "-o", str(tmp_path / "new" / "x.mp4")])
+    assert f"cannot write in {tmp_path} (Permission denied)" in str(result.exception)
+    assert (
+        sorted(p.name for p in tmp_path.iterdir()) == ["afile", "board.json", "dir.mp4"] and afile.read_text() == "kept"
+    )
+
+
+def test_a_file_error_the_commands_could_not_foresee_is_one_line(monkeypatch, capsys):
+    import tessera.cli.main as cli
+
+    def vanished():
+        raise FileNotFoundError(2, "No such file or directory", "/data/clip.mp4")
+
+    monkeypatch.setattr(cli, "app", vanished)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 1 and "/data/clip.mp4: No such file or directory" in capsys.readouterr().err
 
 
 def test_eval_sampling_options_are_checked_before_any_work(tmp_path):
