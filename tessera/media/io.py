@@ -102,6 +102,21 @@ def _check_frame(path: Path, height: int, width: int, limits: MediaLimits) -> No
         )
 
 
+def image_rgb(image: Image.Image) -> np.ndarray:
+    """A Pillow image of any mode as (H, W, 3) uint8 RGB.
+
+    Why not ``convert("RGB")`` alone: Pillow clips the integer greys of a 16-bit PNG or TIFF to 255 rather than
+    scaling them, so a mid-grey came out white, and float images (TIFF) to 0 or 1, so they came out black.
+    """
+    if image.mode.startswith("I") or image.mode == "F":
+        grey = np.asarray(image, dtype=np.float64)
+        # 16-bit integers span 0..65535; floats are taken as 0..1 when they stay within it, else as 0..255.
+        scale = 255 / 65535 if image.mode.startswith("I") else (255.0 if grey.max(initial=0) <= 1 else 1.0)
+        grey = np.clip(np.rint(grey * scale), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=-1)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+
+
 def read_image(path: str | os.PathLike, limits: MediaLimits = DEFAULT_LIMITS) -> np.ndarray:
     """Read a still image (PNG, JPEG, WebP, BMP) as (H, W, 3) uint8 RGB."""
     path = Path(path)
@@ -109,7 +124,7 @@ def read_image(path: str | os.PathLike, limits: MediaLimits = DEFAULT_LIMITS) ->
     try:
         with Image.open(path) as im:
             _check_frame(path, im.height, im.width, limits)
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+            return image_rgb(im)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise MediaError(f"{path}: not a readable image ({e}); use a PNG or JPEG file") from e
 
@@ -149,7 +164,7 @@ def decode_video(data: bytes, name: str = "video.mp4", limits: MediaLimits = DEF
         if Path(name).suffix.lower() in IMAGE_SUFFIXES:
             with Image.open(source) as im:
                 _check_frame(Path(name), im.height, im.width, limits)
-                return Video(np.asarray(im.convert("RGB"), dtype=np.uint8)[None].copy(), 0.0)
+                return Video(image_rgb(im)[None], 0.0)
         return _decode(source, limits, Path(name))
     except MediaError:
         raise
@@ -166,7 +181,7 @@ def _read_gif(path: Path, limits: MediaLimits) -> Video:
             frames, delays = [], []
             for k in range(getattr(im, "n_frames", 1)):
                 im.seek(k)
-                frames.append(np.asarray(im.convert("RGB"), dtype=np.uint8))
+                frames.append(image_rgb(im))
                 delays.append(im.info.get("duration") or 100)  # 100 ms: browsers' default for a missing delay
                 if len(frames) > limits.max_frames:
                     raise MediaError(f"{path}: has more than {limits.max_frames} frames; trim it first")

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from tessera.diffusion import FRESH_NOISE, SAMPLERS, autoguided, denoise, get_schedule, guided, limited, shift_for
 from tessera.errors import ConfigError, InvalidInputError, NotFoundError
-from tessera.media import Video, fit, read_image, read_video
+from tessera.media import Video, fit, image_rgb, read_image, read_video
 from tessera.models.autoencoder import Autoencoder, to_frames, to_video
 from tessera.models.dit import DiT
 from tessera.models.precision import autocast_bf16
@@ -153,7 +153,7 @@ def _as_frames(value, name: str, fps: float | None = None) -> np.ndarray:
     if isinstance(value, Video):
         value = value.frames if fps is None else value.at_fps(fps)
     if hasattr(value, "convert"):  # a PIL image
-        value = np.asarray(value.convert("RGB"))
+        value = image_rgb(value)
     arr = np.asarray(value)
     if arr.ndim == 3:
         arr = arr[None]

@@ -177,6 +177,8 @@ def check_image(upload: Upload, settings: Settings) -> bytes:
     """An image upload: decodable, of sane dimensions; returned as PNG bytes (no metadata carried on)."""
     from PIL import Image, UnidentifiedImageError
 
+    from tessera.media import image_rgb
+
     if not upload.data:
         raise RequestError("input_reference is empty; upload a PNG, JPEG or WebP image", "input_reference")
     try:
@@ -191,7 +193,7 @@ def check_image(upload: Upload, settings: Settings) -> bytes:
                 )
             image.load()
             out = io.BytesIO()
-            image.convert("RGB").save(out, format="PNG")
+            Image.fromarray(image_rgb(image)).save(out, format="PNG")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise RequestError(
             f"input_reference is not a readable image ({type(e).__name__}); upload a PNG, JPEG or WebP",

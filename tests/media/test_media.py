@@ -13,7 +13,9 @@ from tessera.media import (
     Video,
     decode_video,
     fit,
+    image_rgb,
     parse_size,
+    read_image,
     read_video,
     resample,
     save,
@@ -83,6 +85,18 @@ def test_gif_png_jpeg(tmp_path, clip):
     assert save(tmp_path / "s.png", clip.frames, 8).exists()
     with pytest.raises(InvalidInputError, match="unsupported output format"):
         save(tmp_path / "s.avi", clip.frames, 8)
+
+
+def test_deep_and_float_images_keep_their_grey(tmp_path):
+    """Pillow's convert("RGB") clipped a 16-bit mid-grey to white and a float one to black."""
+    Image.fromarray(np.full((6, 8), 30000, np.uint16)).save(tmp_path / "deep.png")
+    Image.fromarray(np.full((6, 8), 0.5, np.float32)).save(tmp_path / "float.tiff")
+    for name, grey in (("deep.png", round(30000 / 65535 * 255)), ("float.tiff", 128)):
+        assert np.array_equal(read_image(tmp_path / name), np.full((6, 8, 3), grey, np.uint8))
+    deep = decode_video((tmp_path / "deep.png").read_bytes(), "deep.png").frames
+    assert np.array_equal(deep[0], read_image(tmp_path / "deep.png"))
+    rgba = Image.fromarray(np.full((6, 8, 4), 200, np.uint8))
+    assert np.array_equal(image_rgb(rgba), np.full((6, 8, 3), 200, np.uint8))
 
 
 def test_decode_from_memory(tmp_path, clip):
