@@ -239,7 +239,9 @@ def read_manifest(path: str | os.PathLike) -> ManifestReport:
 
     path = Path(path)
     if not path.is_file():
-        raise NotFoundError(f"{path}: no such file")
+        raise NotFoundError(
+            f"{path}: is a folder; give a video or image file" if path.is_dir() else f"{path}: no such file"
+        )
     mime = SIGNABLE.get(path.suffix.lower())
     if mime is None:
         return ManifestReport(False, None, [], [], None, [], None)

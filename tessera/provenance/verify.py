@@ -6,7 +6,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tessera.errors import MediaError, NotFoundError
+from tessera.errors import MediaError
 from tessera.media import IMAGE_SUFFIXES, read_image, read_video
 from tessera.provenance.manifest import ManifestReport, read_manifest
 from tessera.provenance.watermark import Detection, detect
@@ -46,9 +46,7 @@ def _verdict(m: ManifestReport, w: Detection | None) -> str:
 
 def verify(path: str | os.PathLike) -> Verification:
     path = Path(path)
-    if not path.is_file():
-        raise NotFoundError(f"{path}: no such file")
-    manifest = read_manifest(path)
+    manifest = read_manifest(path)  # a missing file or a folder is refused there
     try:
         frames = read_image(path)[None] if path.suffix.lower() in IMAGE_SUFFIXES else read_video(path).frames
     except MediaError:

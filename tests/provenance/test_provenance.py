@@ -91,7 +91,9 @@ def test_tampered_unmarked_and_broken_files(clip, tmp_path):
     (tmp_path / "junk.mp4").write_bytes(b"not a video at all")
     with pytest.raises(MediaError, match="junk.mp4"):
         verify(tmp_path / "junk.mp4")
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match="no such file"):
         verify(tmp_path / "missing.mp4")
+    with pytest.raises(NotFoundError, match="is a folder; give a video or image file"):
+        verify(tmp_path)
     with pytest.raises(MediaError, match="cannot carry"):
         sign_file(tmp_path / "x.webm", Generation("t", "0"))
