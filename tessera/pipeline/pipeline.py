@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from tessera.diffusion import FRESH_NOISE, SAMPLERS, autoguided, denoise, get_schedule, guided, limited, shift_for
 from tessera.errors import ConfigError, InvalidInputError, NotFoundError
-from tessera.media import Video, fit, image_rgb, read_image, read_video
+from tessera.media import Video, fit, image_rgb, read_video
 from tessera.models.autoencoder import Autoencoder, to_frames, to_video
 from tessera.models.dit import DiT
 from tessera.models.precision import autocast_bf16
@@ -147,9 +147,7 @@ def _as_frames(value, name: str, fps: float | None = None) -> np.ndarray:
     """A path, a Video, a PIL image or an array -> uint8 (T, H, W, 3). A clip that knows its frame rate (a
     file or a Video) is resampled to ``fps``; an array is taken to be at it already."""
     if isinstance(value, str | os.PathLike):
-        path = Path(value)
-        suffix = path.suffix.lower()
-        value = read_image(path)[None] if suffix in (".png", ".jpg", ".jpeg", ".webp", ".bmp") else read_video(path)
+        value = read_video(value)  # an image file comes back as a one-frame Video
     if isinstance(value, Video):
         value = value.frames if fps is None else value.at_fps(fps)
     if hasattr(value, "convert"):  # a PIL image
