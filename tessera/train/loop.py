@@ -368,6 +368,14 @@ class Trainer:
             start = self.resume()
             if start and self.dist.main:
                 log.info("resumed from step %d", start)
+                if start >= cfg.steps:
+                    log.warning(
+                        "the run in %s is already at step %d of the %d asked for: nothing to train (its model is "
+                        "exported again); give a larger --steps to train on, or a new --out for a new run",
+                        self.out,
+                        start,
+                        cfg.steps,
+                    )
         if self.dist.main:
             self.out.mkdir(parents=True, exist_ok=True)
             self._trim_log()

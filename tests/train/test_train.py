@@ -1,6 +1,7 @@
 """Training: loss goes down, an overfit transformer samples its clip, exact resume, DDP == combined batch."""
 
 import csv
+import logging
 import os
 import socket
 from dataclasses import replace
@@ -114,7 +115,7 @@ def test_overfit_transformer_reproduces_its_clip_with_euler(tmp_path, vae_dir):
     assert error < 0.1 < baseline
 
 
-def test_resume_continues_bit_for_bit(tmp_path, vae_dir):
+def test_resume_continues_bit_for_bit(tmp_path, vae_dir, caplog):
     straight = train_dit(PRESETS["tiny"], _dit_cfg(tmp_path / "a", vae_dir, steps=4, ckpt_every=2, extra={"pool": 0}))
     interrupted = train_dit(PRESETS["tiny"], _dit_cfg(tmp_path / "b", vae_dir, steps=4, extra={"pool": 0}), until=2)
     assert interrupted is None
@@ -128,6 +129,12 @@ def test_resume_continues_bit_for_bit(tmp_path, vae_dir):
     raw_a, raw_b = load_file(ckpt_a / "model.safetensors"), load_file(ckpt_b / "model.safetensors")
     assert all(torch.equal(raw_a[k], raw_b[k]) for k in raw_a)
     assert [r for r in open(tmp_path / "b" / "log.csv")][0].startswith("step,")
+    # Asked for fewer steps than the run has: nothing trains, and the log says so and what to do.
+    with caplog.at_level(logging.WARNING, logger="tessera"):
+        again = train_dit(PRESETS["tiny"], _dit_cfg(tmp_path / "b", vae_dir, steps=3, extra={"pool": 0}))
+    assert "already at step 4 of the 3 asked for: nothing to train" in caplog.text
+    c = load_file(again / "transformer" / "model.safetensors")
+    assert all(torch.equal(b[k], c[k]) for k in b)
 
 
 def test_a_compiled_run_trains_like_an_eager_one_and_shares_its_checkpoints(tmp_path, vae_dir):
