@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from tessera.errors import ConfigError, MediaError, NotFoundError
+from tessera.errors import ConfigError, InvalidInputError, MediaError, NotFoundError
 from tessera.media.io import decode_video, write_mp4
 
 
@@ -158,6 +158,10 @@ def make_world_dataset(
     from tessera.world import sample_scene
 
     sample_scene(seed, split, width, height, frames, fps)  # fail fast on bad parameters, before any worker starts
+    # Into a folder that holds files, new shards would overwrite some and sit beside others (a reader takes every
+    # *.tar), and a folder layout would replace its captions.jsonl: refuse, so nothing stored there is lost.
+    if Path(out).is_dir() and any(Path(out).iterdir()):
+        raise InvalidInputError(f"{out} already holds files; give a new or empty folder (or remove it first)")
     jobs = [(i, seed, split, width, height, frames, fps) for i in range(clips)]
 
     def produced() -> Iterator[dict]:

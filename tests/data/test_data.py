@@ -45,6 +45,18 @@ def test_dataset_parameters_are_checked_before_work(tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+def test_a_dataset_is_never_written_over_stored_files(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "captions.jsonl").write_text('{"file": "a.mp4", "caption": "my own"}\n')
+    for layout in ("shards", "folder"):
+        with pytest.raises(InvalidInputError, match="already holds files"):
+            make_world_dataset(mine, clips=2, frames=9, layout=layout)
+    assert [p.name for p in mine.iterdir()] == ["captions.jsonl"] and "my own" in (mine / "captions.jsonl").read_text()
+    (tmp_path / "empty").mkdir()
+    assert len(make_world_dataset(tmp_path / "empty", clips=2, frames=9)) == 1
+
+
 def test_shard_reader_errors(tmp_path):
     with pytest.raises(NotFoundError, match="make-dataset"):
         ShardReader(tmp_path)
