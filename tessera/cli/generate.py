@@ -49,7 +49,7 @@ def generate_command(
     """Generate a video (or an image, with --seconds 0) from a prompt."""
     from tessera.cli.output import check_output
     from tessera.errors import InvalidInputError
-    from tessera.media import parse_size, save
+    from tessera.media import OUTPUT_SUFFIXES, parse_size, save
     from tessera.pipeline import TextToVideoPipeline
     from tessera.provenance import Generation, sign_file
 
@@ -86,7 +86,7 @@ def generate_command(
         raise InvalidInputError(f"--fps must be > 0, got {fps} (leave it out for the model's own)")
     if refine is not None and refine < 0:
         raise InvalidInputError(f"--refine must be >= 0 (Adam steps; 0 turns refinement off), got {refine}")
-    check_output(output, (".mp4", ".gif", ".png"))
+    check_output(output, OUTPUT_SUFFIXES)
     from tessera.safety import check_prompt
 
     for text in (prompt, negative):  # refused before the model is even loaded

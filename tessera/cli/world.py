@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from tessera.cli.output import check_output, check_output_folder
-from tessera.media import parse_size, save
+from tessera.media import OUTPUT_SUFFIXES, parse_size, save
 from tessera.world import MOTIONS, SPLITS
 
 world_app = typer.Typer(
@@ -35,7 +35,7 @@ def sample(
     from tessera.world import sample_clip
 
     width, height = parse_size(size)
-    check_output(output, (".mp4", ".gif", ".png"))
+    check_output(output, OUTPUT_SUFFIXES)
     if record is not None:
         check_output(record)
     t0 = time.perf_counter()

@@ -26,6 +26,7 @@ from tessera.media.frames import resample
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+OUTPUT_SUFFIXES = (".mp4", ".gif", ".png")  # what save writes
 
 
 @dataclass(frozen=True)
@@ -327,4 +328,4 @@ def save(path: str | os.PathLike, frames: np.ndarray, fps: float) -> Path:
     if suffix == ".png":
         frames = _as_frames(frames)
         return write_png(path, frames[len(frames) // 2])
-    raise InvalidInputError(f"{path}: unsupported output format {suffix!r}; use .mp4, .gif or .png")
+    raise InvalidInputError(f"{path}: unsupported output format {suffix!r}; use {', '.join(OUTPUT_SUFFIXES)}")

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tessera.errors import MediaError
-from tessera.media import IMAGE_SUFFIXES, read_image, read_video
+from tessera.media import read_video
 from tessera.provenance.manifest import ManifestReport, read_manifest
 from tessera.provenance.watermark import Detection, detect
 
@@ -48,7 +48,7 @@ def verify(path: str | os.PathLike) -> Verification:
     path = Path(path)
     manifest = read_manifest(path)  # a missing file or a folder is refused there
     try:
-        frames = read_image(path)[None] if path.suffix.lower() in IMAGE_SUFFIXES else read_video(path).frames
+        frames = read_video(path).frames  # an image file comes back as a one-frame Video
     except MediaError:
         if not manifest.tampered:
             raise
