@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -25,7 +26,9 @@ def generate_command(
     model: Path | None = typer.Option(None, "--model", help="Pipeline folder (default: models/tessera-world-s)"),
     seconds: float = typer.Option(2.0, help="Duration; frames = seconds x fps + 1, rounded to 4k+1"),
     size: str = typer.Option("64x64", help="WIDTHxHEIGHT; the model lists the sizes it supports"),
-    fps: float | None = typer.Option(None, help="Frames per second (default: the model's, 8)"),
+    fps: float | None = typer.Option(
+        None, help="Frames per second (default: the model's, 8; made at it and resampled to another, duration kept)"
+    ),
     seed: int = typer.Option(0, help="Same seed, same video"),
     steps: int | None = typer.Option(None, help="Sampling steps (default: the model's)"),
     guidance: float | None = typer.Option(None, help="Classifier-free guidance scale (default: the model's)"),
@@ -54,8 +57,8 @@ def generate_command(
     from tessera.provenance import Generation, sign_file
 
     width, height = parse_size(size)
-    if seconds < 0:
-        raise InvalidInputError(f"--seconds must be >= 0, got {seconds}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise InvalidInputError(f"--seconds must be a number >= 0, got {seconds}")
     if connect and len(connect) != 2:
         raise InvalidInputError(
             f"--connect needs exactly two clips (--connect A.mp4 --connect B.mp4), got {len(connect)}"
@@ -82,8 +85,10 @@ def generate_command(
             raise InvalidInputError(f"{option} applies to {task} only; add {task} CLIP or drop {option}")
     if direction not in (None, "forward", "backward"):
         raise InvalidInputError(f"--direction must be forward or backward, got {direction!r}")
-    if fps is not None and fps <= 0:
-        raise InvalidInputError(f"--fps must be > 0, got {fps} (leave it out for the model's own)")
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise InvalidInputError(f"--fps must be a number > 0, got {fps} (leave it out for the model's own)")
+    if guidance is not None and not (math.isfinite(guidance) and guidance >= 0):
+        raise InvalidInputError(f"--guidance must be a number >= 0, got {guidance} (leave it out for the model's)")
     if refine is not None and refine < 0:
         raise InvalidInputError(f"--refine must be >= 0 (Adam steps; 0 turns refinement off), got {refine}")
     check_output(output, OUTPUT_SUFFIXES)

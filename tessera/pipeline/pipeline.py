@@ -15,6 +15,12 @@ the rest are generated.
 Clips longer than the model's longest training clip are generated in chunks, each extending the previous
 one with an overlap of latent frames.
 
+Every clip is made at the model's own frame rate (``config.fps``, the rate of its training clips): the model
+knows motion at that rate only, so frames made for another rate would move at the wrong speed (8 fps motion
+played at 24 fps runs three times fast, and a fall looks nine times the world's gravity). A call at another
+``fps`` is made at the model's rate for the same duration and resampled to it (frames repeated or dropped,
+timestamps kept), given clips included.
+
 Why conditions are encoded alone: the autoencoder is causal, so a clip's first latent frame is its first
 pixel frame encoded by itself, exactly what the transformer saw as the given frame in training.
 """
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import numbers
 import os
 import time
@@ -36,7 +43,7 @@ import torch.nn.functional as F
 
 from tessera.diffusion import FRESH_NOISE, SAMPLERS, autoguided, denoise, get_schedule, guided, limited, shift_for
 from tessera.errors import ConfigError, InvalidInputError, NotFoundError
-from tessera.media import Video, fit, image_rgb, read_video
+from tessera.media import Video, fit, image_rgb, read_video, resample
 from tessera.models.autoencoder import Autoencoder, to_frames, to_video
 from tessera.models.dit import DiT
 from tessera.models.precision import autocast_bf16
@@ -143,13 +150,16 @@ class VideoPipelineOutput:
     shot_starts: list[int] = field(default_factory=list)  # storyboards: the frame where each shot begins
 
 
-def _as_frames(value, name: str, fps: float | None = None) -> np.ndarray:
-    """A path, a Video, a PIL image or an array -> uint8 (T, H, W, 3). A clip that knows its frame rate (a
-    file or a Video) is resampled to ``fps``; an array is taken to be at it already."""
+def _as_frames(value, name: str, rate: float | None = None, fps: float | None = None) -> np.ndarray:
+    """A path, a Video, a PIL image or an array -> uint8 (T, H, W, 3), resampled to ``rate`` when given. A clip
+    that knows its frame rate (a file or a Video) is resampled from it; an array is taken to be at ``fps`` (the
+    call's rate)."""
     if isinstance(value, str | os.PathLike):
         value = read_video(value)  # an image file comes back as a one-frame Video
     if isinstance(value, Video):
-        value = value.frames if fps is None else value.at_fps(fps)
+        value = value.frames if rate is None else value.at_fps(rate)
+    elif rate is not None and fps is not None and abs(fps - rate) > 1e-6 and np.ndim(value) == 4:
+        value = resample(np.asarray(value), fps, rate)
     if hasattr(value, "convert"):  # a PIL image
         value = image_rgb(value)
     arr = np.asarray(value)
@@ -240,7 +250,7 @@ class TextToVideoPipeline:
     def check_inputs(
         self, prompt, num_frames, height, width, fps, steps, guidance, strength, direction, output_type, sampler
     ) -> int:
-        """Validate arguments; returns the frame count rounded to 4k+1."""
+        """Validate arguments; returns the frames the model makes (4k+1, at its own rate) for the call."""
         prompts = [prompt] if isinstance(prompt, str) else list(prompt or [])
         if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
             raise InvalidInputError("prompt must be a non-empty string (or a list of them)")
@@ -258,17 +268,38 @@ class TextToVideoPipeline:
             )
         if not isinstance(num_frames, numbers.Integral) or num_frames < 1:
             raise InvalidInputError(f"num_frames must be a whole number >= 1, got {num_frames!r}")
-        factor = self.autoencoder.params.temporal_factor
-        rounded = 1 + factor * round((num_frames - 1) / factor)
-        if rounded != num_frames:
+        # NaN passes every comparison below, so each number is checked to be finite first.
+        if not isinstance(fps, numbers.Real) or not math.isfinite(fps) or fps <= 0:
+            raise InvalidInputError(f"fps must be a finite number > 0, got {fps!r}")
+        if not isinstance(steps, numbers.Integral) or steps < 1:
+            raise InvalidInputError(f"num_inference_steps must be a whole number >= 1, got {steps!r}")
+        if not isinstance(guidance, numbers.Real) or not math.isfinite(guidance) or guidance < 0:
+            raise InvalidInputError(f"guidance_scale must be a finite number >= 0, got {guidance!r}")
+        rounded = self.model_frames(num_frames, fps)
+        factor, rate = self.autoencoder.params.temporal_factor, self.config.fps
+        if abs(fps - rate) < 1e-6 and rounded != num_frames:
             log.warning("num_frames %d is not %dk+1; using %d", num_frames, factor, rounded)
-        if fps <= 0:
-            raise InvalidInputError(f"fps must be > 0, got {fps}")
-        if steps < 1:
-            raise InvalidInputError(f"num_inference_steps must be >= 1, got {steps}")
-        if guidance < 0:
-            raise InvalidInputError(f"guidance_scale must be >= 0, got {guidance}")
-        if strength is not None and not 0 < strength <= 1:
+        elif abs(fps - rate) >= 1e-6 and abs((num_frames - 1) / fps - (rounded - 1) / rate) > 1e-6:
+            log.warning(
+                "num_frames %d at %g fps lasts %.3g s; the model makes %g fps clips in blocks of %d frames "
+                "(%g s), so the clip lasts %.3g s",
+                num_frames,
+                fps,
+                (num_frames - 1) / fps,
+                rate,
+                factor,
+                factor / rate,
+                (rounded - 1) / rate,
+            )
+        need = self._frame_bytes(rounded, fps, height, width) * len(prompts)
+        have = _memory_bytes()
+        if have and need > have / 2:
+            raise InvalidInputError(
+                f"{num_frames} frames at {width}x{height} need about {need / 2**30:.1f} GiB to decode, more than "
+                f"half of this machine's {have / 2**30:.0f} GiB; ask for fewer frames (a long video can be made "
+                "in parts, each extending the last)"
+            )
+        if strength is not None and not (isinstance(strength, numbers.Real) and 0 < strength <= 1):
             raise InvalidInputError(f"strength must be in (0, 1], got {strength}")
         if direction not in DIRECTIONS:
             raise InvalidInputError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
@@ -277,6 +308,30 @@ class TextToVideoPipeline:
         if sampler not in SAMPLERS:
             raise InvalidInputError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
         return rounded
+
+    def model_frames(self, num_frames: int, fps: float) -> int:
+        """The frames (4k+1) the model makes, at its own rate, for ``num_frames`` at ``fps``: the same duration."""
+        factor = self.autoencoder.params.temporal_factor
+        made = (num_frames - 1) * self.config.fps / fps
+        blocks = round(made / factor)
+        # A clip asked for stays a clip: it has at least one block after its first frame.
+        return 1 + factor * (max(blocks, 1) if num_frames > 1 else 0)
+
+    def _frame_bytes(self, frames: int, fps: float, height: int, width: int) -> int:
+        """About the memory decoding takes at its peak: the decoder's float32 pieces, their concatenation and its
+        clamped copy, then uint8 frames (and their marked copy) at the call's rate."""
+        out = (frames - 1) * fps / self.config.fps + 1
+        return int(height * width * 3 * (12 * frames + 2 * out))
+
+    def _retime(self, video: np.ndarray, fps: float, loop: bool) -> np.ndarray:
+        """Frames made at the model's rate, resampled to ``fps`` with their timestamps kept. A loop is resampled
+        over its whole period (its first frame appended, then dropped), so the seam frame lasts as long as any."""
+        rate = self.config.fps
+        if abs(fps - rate) < 1e-6 or len(video) < 2:
+            return video
+        if loop:
+            return resample(np.concatenate([video, video[:1]]), rate, fps)[:-1]
+        return resample(video, rate, fps)
 
     # -- latents ----------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -403,7 +458,8 @@ class TextToVideoPipeline:
         """Generate; the task follows from the arguments (see the module docstring). ``watermark=False`` leaves
         this call's frames unmarked (for pieces of a longer clip that is marked once); None: the config's."""
         cfg = self.config
-        fps = cfg.fps if fps is None else fps
+        rate = cfg.fps  # every clip is made at the model's rate; another fps is resampled from it (module doc)
+        fps = rate if fps is None else fps
         steps = cfg.steps if num_inference_steps is None else num_inference_steps
         guidance = cfg.guidance if guidance_scale is None else guidance_scale
         # A loop has to come back to its first frame. Fresh noise at every step lets the layout wander (the
@@ -435,9 +491,9 @@ class TextToVideoPipeline:
                 check_prompt(text).raise_if_blocked()
         if strength is not None and video is None:
             raise InvalidInputError("strength (editing) needs video= (the clip to edit)")
-        # Given clips are read once, at this call's frame rate, so they keep their speed beside the new frames.
-        video = None if video is None else _as_frames(video, "video", fps)
-        end_video = None if end_video is None else _as_frames(end_video, "end_video", fps)
+        # Given clips are read once, at the model's rate, so they keep their speed beside the new frames.
+        video = None if video is None else _as_frames(video, "video", rate, fps)
+        end_video = None if end_video is None else _as_frames(end_video, "end_video", rate, fps)
         if end_video is not None and video is None:
             raise InvalidInputError("end_video (connecting two clips) also needs video= (the first clip)")
         given = sum(v is not None for v in (image, video)) + bool(loop)
@@ -448,13 +504,15 @@ class TextToVideoPipeline:
         if frames > cfg.max_frames and strength is None and video is not None:
             # Long clips are made by chained extension, which cannot also honour a given clip (nor close a loop).
             raise InvalidInputError(
-                f"extend and connect make at most {cfg.max_frames} frames at a time; ask for fewer frames"
+                f"extend and connect make at most {cfg.max_frames} frames ({(cfg.max_frames - 1) / rate:g} s) at a "
+                "time; ask for fewer frames"
             )
         held = self.autoencoder.params.temporal_factor if loop else 0  # the loop's closing block, dropped at the end
         if loop and frames + held > cfg.max_frames:
             raise InvalidInputError(
-                f"a loop is at most {cfg.max_frames - held} frames (the model makes {cfg.max_frames} at a time, "
-                f"{held} of them the held first frame that closes the loop); ask for fewer frames"
+                f"a loop is at most {cfg.max_frames - held} frames at {rate:g} fps (the model makes "
+                f"{cfg.max_frames} at a time, {held} of them the held first frame that closes the loop); ask for "
+                "fewer frames"
             )
         if generator is None:
             generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
@@ -462,7 +520,8 @@ class TextToVideoPipeline:
         t0 = time.perf_counter()
         timings = {"load": self.load_seconds}
         done = [0]
-        total_steps = steps * (2 if loop else 1)
+        passes = 2 if loop else self._chunks(frames) if frames > cfg.max_frames and strength is None else 1
+        total_steps = steps * passes
 
         def callback(i, x):
             done[0] += 1
@@ -497,9 +556,9 @@ class TextToVideoPipeline:
                 cond, mask = self._loop_conditions(shape, width, height, first)
                 latents = self._sample(shape=shape, cond=cond, cond_mask=mask, **common)
         timings["sample"] = time.perf_counter() - t0
-        if output_type == "latent":
+        if output_type == "latent":  # latents are at the model's rate
             timings["decode"] = 0.0
-            return VideoPipelineOutput(list(latents), fps, timings)
+            return VideoPipelineOutput(list(latents), rate, timings)
         # 3. decode
         t1 = time.perf_counter()
         videos = list(self.decode(latents))
@@ -516,6 +575,7 @@ class TextToVideoPipeline:
                 )
                 for v in videos
             ]
+        videos = [self._retime(v, fps, loop) for v in videos]
         timings["decode"] = time.perf_counter() - t1
         payloads: list[int | None] = [None] * len(videos)
         if cfg.watermark if watermark is None else watermark:
@@ -530,6 +590,8 @@ class TextToVideoPipeline:
                 key += f"|{sampler}"
             if cfg.guidance_interval != (0.0, 1.0) and guidance != 1.0:  # and where guidance applies (likewise)
                 key += f"|{cfg.guidance_interval}"
+            if abs(fps - rate) >= 1e-6:  # and the rate it is resampled to (likewise)
+                key += f"|{fps:g}fps"
             payloads = [make_payload(cfg.generator_id, f"{key}|{i}|{p}") for i, p in enumerate(prompts)]
             videos = [embed(v, p) for v, p in zip(videos, payloads, strict=True)]
         if output_type == "pil":
@@ -553,13 +615,13 @@ class TextToVideoPipeline:
         if isinstance(board, list):
             board = Storyboard(board)
         cfg = self.config
-        board.validate(board.fps or cfg.fps, self.autoencoder.params.temporal_factor)
+        board.validate(cfg.fps, self.autoencoder.params.temporal_factor)  # made at the model's rate
         self.check_inputs(
             board.shots[0].prompt,
             1,
             height,
             width,
-            board.fps or cfg.fps,
+            cfg.fps,
             num_inference_steps or cfg.steps,
             cfg.guidance if guidance_scale is None else guidance_scale,
             None,
@@ -578,7 +640,10 @@ class TextToVideoPipeline:
             from tessera.provenance import embed, make_payload
 
             shots = "|".join(f"{s.prompt}|{s.duration}|{s.transition}" for s in board.shots)
-            payload = make_payload(cfg.generator_id, f"{self.weights_sha256}|{board.seed}|{height}x{width}|{shots}")
+            key = f"{self.weights_sha256}|{board.seed}|{height}x{width}|{shots}"
+            if abs(fps - cfg.fps) >= 1e-6:  # the rate it is resampled to (appended only then: ids stay as they were)
+                key += f"|{fps:g}fps"
+            payload = make_payload(cfg.generator_id, key)
             video = embed(video, payload)
         timings = {"load": self.load_seconds, "total": time.perf_counter() - t0}
         return VideoPipelineOutput([video], fps, timings, [payload], starts)
@@ -641,6 +706,14 @@ class TextToVideoPipeline:
         mask[:, [0, -1]] = True
         return cond, mask
 
+    def _chunks(self, frames: int) -> int:
+        """How many sampling passes ``_long`` makes for ``frames``."""
+        cfg = self.config
+        chunk = self._latent_shape(cfg.max_frames, 1, 1)[1]
+        total = self._latent_shape(frames, 1, 1)[1]
+        step = chunk - min(cfg.overlap, chunk - 1)
+        return 1 + max(0, -(-(total - chunk) // step))
+
     def _long(self, frames, height, width, image, common) -> torch.Tensor:
         """Generate ``frames`` > max_frames in chunks: each chunk is conditioned on the previous one's tail."""
         cfg = self.config
@@ -665,6 +738,14 @@ def _stack_text(*parts: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor
     states = [F.pad(s, (0, 0, 0, length - s.shape[1])) for s, _ in parts]
     masks = [F.pad(m, (0, length - m.shape[1])) for _, m in parts]
     return torch.cat(states), torch.cat(masks)
+
+
+def _memory_bytes() -> int:
+    """This machine's physical memory in bytes; 0 where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return 0
 
 
 def fit_or_none(frames: np.ndarray | None, width: int, height: int) -> np.ndarray | None:

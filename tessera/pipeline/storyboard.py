@@ -18,6 +18,7 @@ policy before anything is computed, and the finished video carries one watermark
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from tessera.errors import BlockedPromptError, InvalidInputError, TesseraError
+from tessera.media import resample
 
 TRANSITIONS = ("continuous", "cut")
 
@@ -49,8 +51,14 @@ class Storyboard:
     shots: list[Shot]
     size: str | None = None
     seed: int = 0
-    fps: float | None = None  # None = the model's
+    fps: float | None = None  # the output's frame rate (made at the model's, then resampled); None = the model's
     _bounds: list[tuple[float, float]] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.fps is not None and not (
+            isinstance(self.fps, int | float) and not isinstance(self.fps, bool) and 0 < self.fps < math.inf
+        ):
+            raise InvalidInputError(f"a storyboard's fps must be a number > 0 (or left out), got {self.fps!r}")
 
     def validate(self, fps: float, temporal_factor: int = 4, max_seconds: float | None = None) -> list[int]:
         """Check the timeline; returns each shot's frame count. Errors name the shot and say what to change."""
@@ -234,11 +242,12 @@ def plan(board: Storyboard, fps: float, factor: int, max_frames: int) -> list[li
 
 
 def render(pipe, board: Storyboard, width: int, height: int, steps=None, guidance=None, callback=None):
-    """(frames, each shot's first frame, fps): the storyboard as one unmarked clip."""
-    fps = board.fps or pipe.config.fps
-    calls = plan(board, fps, pipe.autoencoder.params.temporal_factor, pipe.config.max_frames)
+    """(frames, each shot's first frame, fps): the storyboard as one unmarked clip. It is made at the model's
+    frame rate (the only one whose motion it knows) and resampled to the board's, if that differs."""
+    rate = pipe.config.fps
+    calls = plan(board, rate, pipe.autoencoder.params.temporal_factor, pipe.config.max_frames)
     progress = Calls(sum(len(c) for c in calls), callback)
-    common = dict(height=height, width=width, fps=fps, num_inference_steps=steps, guidance_scale=guidance)
+    common = dict(height=height, width=width, fps=rate, num_inference_steps=steps, guidance_scale=guidance)
     video: np.ndarray | None = None
     starts = []
     for i, (shot, sizes) in enumerate(zip(board.shots, calls, strict=True)):
@@ -259,4 +268,8 @@ def render(pipe, board: Storyboard, width: int, height: int, steps=None, guidanc
             video = out if video is None else np.concatenate([video, out[1:]])
         else:
             video = extend(pipe, shot.prompt, video, sizes, seed, progress, **common)
+    fps = board.fps or rate
+    if abs(fps - rate) > 1e-6:
+        video = resample(video, rate, fps)
+        starts = [round(s * fps / rate) for s in starts]
     return video, starts, fps

@@ -61,7 +61,10 @@ def test_generate_refuses_bad_options_without_traceback(model_dir, tmp_path):
         (["--direction", "backward"], "--direction applies to --extend only"),
         (["--strength", "0.3"], "--strength applies to --edit only"),
         (["--extend", "clip.mp4", "--direction", "sideways"], "--direction must be forward or backward"),
-        (["--fps", "0"], "--fps must be > 0"),
+        (["--fps", "0"], "--fps must be a number > 0"),
+        (["--fps", "nan"], "--fps must be a number > 0"),
+        (["--seconds", "inf"], "--seconds must be a number >= 0"),
+        (["--guidance", "nan"], "--guidance must be a number >= 0"),
     ],
 )
 def test_generate_refuses_options_it_would_ignore_before_loading_the_model(tmp_path, args, message):

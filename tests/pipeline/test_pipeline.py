@@ -98,6 +98,54 @@ def test_a_clip_at_another_frame_rate_is_resampled_to_the_calls(pipe, tmp_path):
     assert np.array_equal(edit, pipe("a red ball", video=_clip(13), strength=0.5, **kw).frames[0])
 
 
+def test_another_frame_rate_is_made_at_the_models_and_resampled(pipe):
+    """The model knows motion at its own rate only: 1 s at 24 fps is the 8 fps second resampled (each frame shown
+    about three times), not 25 frames of 8 fps motion played three times too fast; 4 fps takes every other frame."""
+    from tessera.media import resample
+
+    assert pipe.config.fps == 8
+    kw = dict(seed=2, watermark=False, **KW)
+    base = pipe("a red ball falls", num_frames=9, **kw).frames[0]  # 1 s at 8 fps
+    fast = pipe("a red ball falls", num_frames=25, fps=24, **kw)
+    slow = pipe("a red ball falls", num_frames=5, fps=4, **kw)
+    assert fast.fps == 24 and np.array_equal(fast.frames[0], resample(base, 8, 24))
+    assert slow.fps == 4 and np.array_equal(slow.frames[0], base[::2])
+    # A given clip comes in at the call's rate and is continued at the model's.
+    clip = np.repeat(_clip(13), 3, axis=0)[:37]  # 1.5 s at 24 fps
+    out = pipe("a red ball", video=clip, num_frames=25, fps=24, **kw).frames[0]
+    at_8 = pipe("a red ball", video=_clip(13), num_frames=9, **kw).frames[0]
+    assert np.array_equal(out, resample(at_8, 8, 24))
+    # A loop is resampled over its whole period: the frame before the seam lasts as long as the others.
+    loop8 = pipe("a ball", num_frames=5, loop=True, **kw).frames[0]
+    loop24 = pipe("a ball", num_frames=13, fps=24, loop=True, **kw).frames[0]
+    assert len(loop24) == 3 * len(loop8)
+    assert [sum(np.array_equal(f, g) for f in loop24) for g in loop8] == [3] * len(loop8)
+    # The mark's content id depends on the rate too.
+    marks = [pipe("a ball", num_frames=n, fps=f, seed=2, **KW).watermarks[0] for n, f in ((9, 8), (25, 24))]
+    assert marks[0] != marks[1]
+
+
+def test_long_clips_report_every_chunks_steps(pipe):
+    seen = []
+    pipe("a ball", num_frames=21, callback_on_step_end=lambda i, n, x: seen.append((i, n)), **KW)
+    chunks = len(seen) // KW["num_inference_steps"]
+    assert chunks > 1 and seen == [(i + 1, len(seen)) for i in range(len(seen))]
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"fps": float("nan")}, "fps must be a finite number"),
+        ({"guidance_scale": float("nan")}, "guidance_scale must be a finite number"),
+        ({"video": np.zeros((9, 32, 32, 3), np.uint8), "strength": float("nan")}, "strength must be in"),
+        ({"num_frames": 10**9}, "GiB to decode"),
+    ],
+)
+def test_numbers_that_cannot_make_a_video_are_refused(pipe, kwargs, message):
+    with pytest.raises(InvalidInputError, match=message):
+        pipe("a ball", **{**KW, **kwargs})
+
+
 def test_given_image_latent_comes_back_unchanged(pipe):
     image = _clip(1)[0]
     latents = pipe("a red ball", image=image, num_frames=9, output_type="latent", **KW).frames[0]

@@ -1,5 +1,6 @@
 """Storyboards on a tiny random model: timeline validation, shot boundaries, safety before compute, one mark."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -8,7 +9,7 @@ from tessera.models.autoencoder import Autoencoder
 from tessera.models.dit import DiT
 from tessera.models.text import TextEncoder, TextEncoderParams
 from tessera.pipeline import PipelineConfig, TextToVideoPipeline
-from tessera.pipeline.storyboard import Shot, Storyboard, plan
+from tessera.pipeline.storyboard import Shot, Storyboard, plan, render
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +169,23 @@ def test_cli_writes_one_signed_mp4_listing_the_shots(pipe, tmp_path, monkeypatch
     )
     assert isinstance(result.exception, BlockedPromptError) and "shot 2" in str(result.exception)
     assert not (tmp_path / "b.mp4").exists()
+
+
+def test_a_board_at_another_frame_rate_is_made_at_the_models_and_resampled(pipe):
+    """Durations are the model's (0.5 s blocks at 8 fps), and the 24 fps video is the 8 fps one resampled."""
+    from tessera.media import resample
+
+    shots = (
+        {"prompt": "a red ball rolls", "duration": 1},
+        {"prompt": "a blue square", "duration": 0.5, "transition": "cut"},
+    )
+    at_8 = pipe.storyboard(board(*shots), height=64, width=64)
+    at_24 = pipe.storyboard(board(*shots, fps=24), height=64, width=64)
+    assert at_24.fps == 24 and at_24.shot_starts == [0, 27] and len(at_24.frames[0]) == 1 + 24 * 1.5
+    assert at_24.watermarks != at_8.watermarks  # the rate is part of the content id
+    # Before the mark, the 24 fps video is the 8 fps one resampled.
+    unmarked_8, _, _ = render(pipe, board(*shots), 64, 64)
+    unmarked_24, starts, fps = render(pipe, board(*shots, fps=24), 64, 64)
+    assert fps == 24 and starts == [0, 27] and np.array_equal(unmarked_24, resample(unmarked_8, 8, 24))
+    with pytest.raises(InvalidInputError, match="fps must be a number > 0"):
+        board(*shots, fps=float("nan"))
