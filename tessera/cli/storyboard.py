@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def storyboard_command(
 
     board = Storyboard.from_file(board_file)
     if seed is not None:
-        board.seed = seed
+        board = dataclasses.replace(board, seed=seed)  # checked like the file's
     check_shots(board.shots)  # every shot, before the model is even loaded
     check_output(output, (".mp4", ".gif"))
     model = model or default_model()

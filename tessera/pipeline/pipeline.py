@@ -476,11 +476,13 @@ class TextToVideoPipeline:
             raise InvalidInputError(
                 f"generator must be a torch.Generator (or pass seed=), got {type(generator).__name__}"
             )
-        if seed is not None and (generator is not None or not isinstance(seed, numbers.Integral)):
+        if seed is not None and (
+            generator is not None or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**64
+        ):
             raise InvalidInputError(
                 "give seed= (a whole number) or generator=, not both"
                 if generator is not None
-                else f"seed must be a whole number, got {seed!r}"
+                else f"seed must be a whole number from 0 to 2**64 - 1 (what a torch generator takes), got {seed!r}"
             )
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if cfg.safety:

@@ -55,6 +55,12 @@ class Storyboard:
     _bounds: list[tuple[float, float]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
+        # Each shot and extension samples with a seed derived by adding to this one, so it stays under 2**63,
+        # as the API's seeds do, which keeps every derived seed within what a torch generator takes (2**64).
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**63:
+            raise InvalidInputError(
+                f"a storyboard's seed must be a whole number from 0 to 2**63 - 1, got {self.seed!r}"
+            )
         if self.fps is not None and not (
             isinstance(self.fps, int | float) and not isinstance(self.fps, bool) and 0 < self.fps < math.inf
         ):
@@ -140,10 +146,7 @@ class Storyboard:
         unknown = sorted(set(data) - {"shots", "size", "seed", "fps"})
         if unknown:
             raise InvalidInputError(f"unknown storyboard field(s) {', '.join(unknown)}; use shots, size, seed, fps")
-        seed = data.get("seed", 0)
-        if not isinstance(seed, int) or seed < 0:
-            raise InvalidInputError("seed must be a non-negative integer")
-        return cls(shots, data.get("size"), seed, data.get("fps"))
+        return cls(shots, data.get("size"), data.get("seed", 0), data.get("fps"))
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> Storyboard:

@@ -302,6 +302,8 @@ def test_guidance_interval_guides_only_its_steps_saves_and_marks_the_video(pipe,
         ({"generator": "x"}, "torch.Generator"),
         ({"seed": 1, "generator": torch.Generator().manual_seed(1)}, "not both"),
         ({"seed": "1"}, "seed must be a whole number"),
+        ({"seed": -5}, "seed must be a whole number from 0"),
+        ({"seed": 2**70}, "seed must be a whole number from 0"),
     ],
 )
 def test_bad_inputs_get_clear_errors(pipe, kwargs, message):

@@ -189,3 +189,9 @@ def test_a_board_at_another_frame_rate_is_made_at_the_models_and_resampled(pipe)
     assert fps == 24 and starts == [0, 27] and np.array_equal(unmarked_24, resample(unmarked_8, 8, 24))
     with pytest.raises(InvalidInputError, match="fps must be a number > 0"):
         board(*shots, fps=float("nan"))
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, "7", True])
+def test_a_storyboard_seed_out_of_range_is_refused(seed):
+    with pytest.raises(InvalidInputError, match="seed must be a whole number from 0 to 2\\*\\*63 - 1"):
+        Storyboard.from_dict({"shots": [{"prompt": "a ball", "duration": 1}], "seed": seed})
