@@ -11,6 +11,7 @@ Every scene is a pure function of (split, seed, size, frames, fps, constraints).
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -127,6 +128,8 @@ def sample_scene(
         raise ConfigError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
     if motion is not None and motion not in MOTIONS:
         raise ConfigError(f"motion must be one of {', '.join(MOTIONS)}; got {motion!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ConfigError(f"seed must be a whole number >= 0, got {seed!r}")
     check_format(width, height, frames, fps)
     rng = np.random.default_rng([_SPLIT_STREAM[split], int(seed)])
     wanted = list(objects or [])

@@ -140,6 +140,9 @@ def test_bad_object_and_request_errors_are_tessera_errors():
         sample_clip(0, prompt="a purple elephant dances")
     with pytest.raises(TesseraError, match="split"):
         sample_scene(0, split="validation")
+    for seed in (-1, 1.5, "3"):
+        with pytest.raises(TesseraError, match="seed must be a whole number >= 0"):
+            sample_scene(seed)
     with pytest.raises(TesseraError, match="at most 1"):
         sample_scene(0, motion="throw", objects=parse_prompt("a red ball, a blue ball and a green ball").objects)
 
