@@ -188,7 +188,7 @@ def _resimulate(pc: ParsedClip, ex: Expectation) -> dict | None:
     from tessera.world import ObjectSpec, Scene, make_clip
 
     motion = ex.motion
-    if motion is None:
+    if motion is None or pc.labels.shape[0] < 2:  # a still has no second frame to take velocities from
         return None
     g = 0.0 if motion == "drift" else ex.record["scene"]["gravity"] if ex.record else sum(GRAVITY_RANGE) / 2
     objs = []

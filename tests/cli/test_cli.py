@@ -120,6 +120,7 @@ def test_eval_sampling_options_are_checked_before_any_work(tmp_path):
     for args, message in (
         (["--model", str(tmp_path), "--sampler", "ddim"], "--sampler must be one of euler, heun, ancestral, renoise"),
         (["--sampler", "ancestral"], "apply to --model only"),
+        (["--frames", "3"], "--frames must be at least 9"),
     ):
         run = subprocess.run(
             [sys.executable, "-c", "from tessera.cli.main import main; main()", "eval", *args, "--out", str(tmp_path)],

@@ -163,3 +163,11 @@ def test_model_and_autoencoder_sources_are_scored(tmp_path):
     assert err[1] < err[0]
     agg = write_report(tmp_path / "r", "model", scores, samples)
     assert (tmp_path / "r" / "report.md").exists() and agg["passed_all"]["n"] == 3
+
+
+def test_a_one_frame_clip_is_scored_without_velocities():
+    """A still has no second frame: the re-simulated trajectory is not measured (it indexed frame 1 and failed)."""
+    clip = sample_clip(0, "in-dist", frames=1)
+    metrics = score_clip(clip.frames, clip.fps, clip.caption, clip.record, start_fixed=False)["metrics"]
+    assert metrics["trajectory_error"]["score"] is None and "not_applicable" in metrics["trajectory_error"]
+    assert metrics["prompt_adherence"]["score"] is not None
