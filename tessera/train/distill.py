@@ -139,10 +139,7 @@ def train_distill(cfg: TrainConfig, resume: bool = True, until: int | None = Non
     """Distil the pipeline at ``cfg.extra['teacher']`` into a few-step student; ``cfg.out/model`` is a pipeline."""
     from tessera.pipeline import TextToVideoPipeline
 
-    extra = {**DEFAULTS, **cfg.extra}
-    unknown = set(extra) - set(DEFAULTS)
-    if unknown:
-        raise ConfigError(f"unknown distillation setting(s) {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}")
+    extra = cfg.settings(DEFAULTS, "distillation")
     if not extra["teacher"]:
         raise ConfigError("distillation needs a teacher: --teacher DIR (a pipeline folder)")
     teacher = TextToVideoPipeline.from_pretrained(extra["teacher"])

@@ -96,6 +96,8 @@ class DiTObjective:
     ) -> None:
         self.vae, self.text, self.seed = vae.eval().requires_grad_(False), text, seed
         self.text_dropout = float(extra["text_dropout"])
+        if not 0 <= self.text_dropout <= 1:
+            raise ConfigError(f"text_dropout must be in [0, 1] (the share of prompts dropped), got {self.text_dropout}")
         self.object_weight = float(extra["object_weight"])
         if self.object_weight < 0:
             raise ConfigError(f"object_weight must be >= 0 (0 turns it off), got {self.object_weight}")
@@ -246,10 +248,7 @@ def init_transformer(folder: str | Path, params: DiTParams, hint: str) -> DiT:
 
 def train_dit(params: DiTParams, cfg: TrainConfig, resume: bool = True, until: int | None = None) -> Path | None:
     """Train (or resume) the transformer; ``cfg.out/model`` becomes a pipeline folder (EMA weights)."""
-    extra = {**DEFAULTS, **cfg.extra}
-    unknown = set(extra) - set(DEFAULTS)
-    if unknown:
-        raise ConfigError(f"unknown transformer setting(s) {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}")
+    extra = cfg.settings(DEFAULTS, "transformer", lists=("time_shift",))
     if not extra["vae"]:
         raise ConfigError("transformer training needs a trained autoencoder: --vae DIR (a `tessera train vae` model)")
     vae_dir = Path(extra["vae"])

@@ -76,6 +76,8 @@ class TrainConfig:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         if self.warmup < 0:
             raise ConfigError(f"warmup must be >= 0, got {self.warmup}")
+        if self.seed < 0:
+            raise ConfigError(f"seed must be >= 0, got {self.seed}")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ConfigError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
         if not 0 <= self.ema_decay < 1:
@@ -83,6 +85,28 @@ class TrainConfig:
         if self.weight_decay < 0 or self.grad_clip < 0:
             raise ConfigError("weight_decay and grad_clip must be >= 0")
         self.buckets()  # validates sizes and frames
+
+    def settings(self, defaults: dict, stage: str, lists: tuple[str, ...] = ()) -> dict:
+        """The stage's settings: ``extra`` (``--set KEY=VALUE``) over its ``defaults``. An unknown key, or a value
+        of another kind than its default's (``pool=abc``, ``refine=2.5``), is refused naming the setting, before
+        anything loads. Keys in ``lists`` may also be lists; paths, lists and None defaults are checked where used.
+        """
+        unknown = set(self.extra) - set(defaults)
+        if unknown:
+            raise ConfigError(f"unknown {stage} setting(s) {', '.join(sorted(unknown))}; known: {', '.join(defaults)}")
+        for key, value in self.extra.items():
+            default, kind = defaults[key], None
+            if isinstance(default, bool):
+                kind = "true or false" if not isinstance(value, bool) else None
+            elif isinstance(default, int):
+                kind = "a whole number" if isinstance(value, bool) or not isinstance(value, int) else None
+            elif isinstance(default, float) and not (key in lists and isinstance(value, list)):
+                number = isinstance(value, int | float) and not isinstance(value, bool)
+                kind = "a number" if not number or not math.isfinite(value) else None
+            if kind:
+                also = " (or a list of them)" if key in lists else ""
+                raise ConfigError(f"--set {key} must be {kind}{also}, like its default {default!r}; got {value!r}")
+        return {**defaults, **self.extra}
 
     def buckets(self) -> tuple[Bucket, ...]:
         out = []

@@ -136,10 +136,7 @@ def train_vae(
     params: AutoencoderParams, cfg: TrainConfig, resume: bool = True, until: int | None = None
 ) -> Path | None:
     """Train (or resume) an autoencoder; the EMA weights go to ``cfg.out/model`` with latent statistics."""
-    extra = {**DEFAULTS, **cfg.extra}
-    unknown = set(extra) - set(DEFAULTS)
-    if unknown:
-        raise ConfigError(f"unknown autoencoder setting(s) {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}")
+    extra = cfg.settings(DEFAULTS, "autoencoder")
     if float(extra["latent_noise"]) < 0:
         raise ConfigError(f"latent_noise must be >= 0 (latent standard deviations), got {extra['latent_noise']}")
     if extra["decoder_only"] and extra["encoder_only"]:

@@ -199,6 +199,21 @@ def test_bad_configs_name_the_bad_field(tmp_path, vae_dir):
         train_dit(PRESETS["tiny"], _dit_cfg(tmp_path, vae_dir, extra={"task_weights": [1, 2]}))
     with pytest.raises(ConfigError, match="text_dropout_rate"):
         train_dit(PRESETS["tiny"], _dit_cfg(tmp_path, vae_dir, extra={"text_dropout_rate": 0.1}))
+    # --set values of another kind than the default's are refused naming the setting, before anything loads.
+    for extra, message in (
+        ({"pool": "abc"}, "--set pool must be a whole number, like its default 0; got 'abc'"),
+        ({"refine": 2.5}, "--set refine must be a whole number"),
+        ({"cache_latents": 1}, "--set cache_latents must be true or false"),
+        ({"object_weight": float("nan")}, "--set object_weight must be a number"),
+        ({"time_shift": "x"}, "--set time_shift must be a number \\(or a list of them\\)"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            train_dit(PRESETS["tiny"], _dit_cfg(tmp_path / "none", vae_dir, extra=extra))
+    assert not (tmp_path / "none").exists()
+    with pytest.raises(ConfigError, match="text_dropout must be in"):
+        train_dit(PRESETS["tiny"], _dit_cfg(tmp_path, vae_dir, extra={"text_dropout": 1.5}))
+    with pytest.raises(ConfigError, match="seed must be >= 0"):
+        _cfg(tmp_path, seed=-1)
     with pytest.raises(ConfigError, match="divisible by the number of processes"):
         WorldSource(_cfg(tmp_path).buckets()).batch(0, 3, rank=0, world_size=2)
 
