@@ -24,7 +24,9 @@ def generate_command(
     prompt: str = typer.Argument(..., help="What should happen, e.g. 'a red ball falls and bounces on the floor'"),
     output: Path = typer.Option(Path("video.mp4"), "-o", "--output", help="Output file: .mp4, .gif or .png"),
     model: Path | None = typer.Option(None, "--model", help="Pipeline folder (default: models/tessera-world-s)"),
-    seconds: float = typer.Option(2.0, help="Duration; frames = seconds x fps + 1, rounded to 4k+1"),
+    seconds: float | None = typer.Option(
+        None, help="Duration (default 2; an image for -o NAME.png); frames = seconds x fps + 1, rounded to 4k+1"
+    ),
     size: str = typer.Option("64x64", help="WIDTHxHEIGHT; the model lists the sizes it supports"),
     fps: float | None = typer.Option(
         None, help="Frames per second (default: the model's, 8; made at it and resampled to another, duration kept)"
@@ -57,6 +59,9 @@ def generate_command(
     from tessera.provenance import Generation, sign_file
 
     width, height = parse_size(size)
+    still = output.suffix.lower() == ".png"  # a .png holds one frame: the command makes an image
+    if seconds is None:
+        seconds = 0.0 if still else 2.0
     if not math.isfinite(seconds) or seconds < 0:
         raise InvalidInputError(f"--seconds must be a number >= 0, got {seconds}")
     if connect and len(connect) != 2:
@@ -76,6 +81,12 @@ def generate_command(
     ]
     if len(tasks) > 1:
         raise InvalidInputError(f"choose one of {', '.join(tasks)}")
+    if still and (seconds > 0 or tasks):
+        given = f"--seconds {seconds:g}" if seconds > 0 else tasks[0]
+        raise InvalidInputError(
+            f"{output} is an image (one frame) but {given} asks for a video; write -o NAME.mp4 or NAME.gif, "
+            "or leave it out for an image"
+        )
     # An option of one task given without it would be silently ignored: say so instead.
     for option, value, task, needed in (
         ("--direction", direction, "--extend", extend),

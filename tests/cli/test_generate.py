@@ -46,6 +46,21 @@ def test_generate_writes_a_marked_signed_video_and_verify_says_so(model_dir, tmp
         assert data["manifest"]["actions"][0]["parameters"]["model"] == "tiny-world"
 
 
+def test_a_png_output_makes_an_image_not_a_clip_to_take_one_frame_from(model_dir, tmp_path, monkeypatch):
+    seen = {}
+    real = TextToVideoPipeline.__call__
+
+    def spy(self, prompt, **kw):
+        seen["frames"] = kw["num_frames"]
+        return real(self, prompt, **kw)
+
+    monkeypatch.setattr(TextToVideoPipeline, "__call__", spy)
+    out = tmp_path / "still.png"
+    result = runner.invoke(app, ["generate", "a red ball", "--model", str(model_dir), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert seen["frames"] == 1 and read_video(out).frames.shape == (1, 64, 64, 3)
+
+
 def test_generate_refuses_bad_options_without_traceback(model_dir, tmp_path):
     result = runner.invoke(app, ["generate", "a ball", "--model", str(model_dir), "--size", "48x48"])
     assert result.exit_code != 0 and "supported: 64x64" in str(result.exception)
@@ -65,6 +80,8 @@ def test_generate_refuses_bad_options_without_traceback(model_dir, tmp_path):
         (["--fps", "nan"], "--fps must be a number > 0"),
         (["--seconds", "inf"], "--seconds must be a number >= 0"),
         (["--guidance", "nan"], "--guidance must be a number >= 0"),
+        (["-o", "still.png", "--seconds", "2"], "still.png is an image (one frame) but --seconds 2 asks for a video"),
+        (["-o", "still.png", "--loop"], "still.png is an image (one frame) but --loop asks for a video"),
     ],
 )
 def test_generate_refuses_options_it_would_ignore_before_loading_the_model(tmp_path, args, message):
