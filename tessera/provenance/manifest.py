@@ -259,7 +259,7 @@ def read_manifest(path: str | os.PathLike) -> ManifestReport:
         signed = b"jumb" in data and b"c2pa" in data
         if ("ManifestNotFound" in type(e).__name__ or "no JUMBF" in text) and not signed:
             return ManifestReport(False, None, [], [], None, [], None)
-        if "could not be parsed" in text and not signed:
+        if not signed:  # no manifest was ever there, and the file is not the format its name says
             raise MediaError(f"{path}: not a readable {mime} file ({text.strip()}); give a video or image") from e
         # A manifest that is there but cannot be read: broken or tampered.
         return ManifestReport(True, "Invalid", [text.strip()], [], None, [], None)

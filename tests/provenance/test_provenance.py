@@ -88,9 +88,17 @@ def test_tampered_unmarked_and_broken_files(clip, tmp_path):
     data[40] ^= 0xFF  # a header byte: the file no longer parses, and still reads as tampered, not as an error
     (tmp_path / "broken.mp4").write_bytes(bytes(data))
     assert verify(tmp_path / "broken.mp4").verdict.startswith("TAMPERED")
-    (tmp_path / "junk.mp4").write_bytes(b"not a video at all")
-    with pytest.raises(MediaError, match="junk.mp4"):
-        verify(tmp_path / "junk.mp4")
+    # Files that never held a manifest and are not the format their name says are not "tampered": whatever
+    # c2pa's parser says of them (a short file ends its reading early), they are refused as unreadable.
+    plain_bytes = (tmp_path / "plain.mp4").read_bytes()
+    for name, junk, message in (
+        ("junk.mp4", b"not a video at all", "not a readable video/mp4 file"),
+        ("short.mp4", b"hello\n", "not a readable video/mp4 file"),
+        ("cut.mp4", plain_bytes[:3000], "the file is truncated or corrupt"),
+    ):
+        (tmp_path / name).write_bytes(junk)
+        with pytest.raises(MediaError, match=f"{name}: .*{message}"):
+            verify(tmp_path / name)
     with pytest.raises(NotFoundError, match="no such file"):
         verify(tmp_path / "missing.mp4")
     with pytest.raises(NotFoundError, match="is a folder; give a video or image file"):
