@@ -54,7 +54,7 @@ def generate_command(
     """Generate a video (or an image, with --seconds 0) from a prompt."""
     from tessera.cli.output import check_output
     from tessera.errors import InvalidInputError
-    from tessera.media import OUTPUT_SUFFIXES, parse_size, save
+    from tessera.media import MAX_FPS, OUTPUT_SUFFIXES, parse_size, save
     from tessera.pipeline import TextToVideoPipeline
     from tessera.provenance import Generation, sign_file
 
@@ -96,8 +96,10 @@ def generate_command(
             raise InvalidInputError(f"{option} applies to {task} only; add {task} CLIP or drop {option}")
     if direction not in (None, "forward", "backward"):
         raise InvalidInputError(f"--direction must be forward or backward, got {direction!r}")
-    if fps is not None and not (math.isfinite(fps) and fps > 0):
-        raise InvalidInputError(f"--fps must be a number > 0, got {fps} (leave it out for the model's own)")
+    if fps is not None and not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
+        raise InvalidInputError(
+            f"--fps must be a number in (0, {MAX_FPS}], got {fps} (leave it out for the model's own)"
+        )
     if guidance is not None and not (math.isfinite(guidance) and guidance >= 0):
         raise InvalidInputError(f"--guidance must be a number >= 0, got {guidance} (leave it out for the model's)")
     if refine is not None and refine < 0:

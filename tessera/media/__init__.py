@@ -6,6 +6,7 @@ Arrays are always uint8 RGB shaped (T, H, W, 3); a still image is a one-frame vi
 from tessera.media.frames import fit, grid, parse_size, psnr, resample, spritesheet, thumbnail
 from tessera.media.io import (
     IMAGE_SUFFIXES,
+    MAX_FPS,
     OUTPUT_SUFFIXES,
     VIDEO_SUFFIXES,
     MediaLimits,
@@ -23,6 +24,7 @@ from tessera.media.io import (
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "MAX_FPS",
     "OUTPUT_SUFFIXES",
     "VIDEO_SUFFIXES",
     "MediaLimits",

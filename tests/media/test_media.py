@@ -87,6 +87,21 @@ def test_gif_png_jpeg(tmp_path, clip):
         save(tmp_path / "s.avi", clip.frames, 8)
 
 
+@pytest.mark.parametrize("fps", [8, 24, 60])
+def test_a_gif_plays_at_its_frame_rate(tmp_path, fps):
+    """Delays are whole centiseconds: rounded so the running time stays on the clip's (8 fps was 12 cs throughout,
+    4% fast), and never under 2 cs, which browsers play as 10 cs (60 fps is written at 50)."""
+    frames = np.zeros((49, 8, 8, 3), np.uint8)
+    frames[..., 0] = np.arange(49)[:, None, None] * 5  # every frame differs, so none are merged
+    with Image.open(write_gif(tmp_path / "c.gif", frames, fps)) as gif:
+        delays = []
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            delays.append(gif.info["duration"])
+    assert min(delays) >= 20 and abs(sum(delays) / 1000 - 49 / fps) <= 0.01
+    assert len(delays) == (49 if fps <= 50 else len(resample(frames, fps, 50)))
+
+
 def test_deep_and_float_images_keep_their_grey(tmp_path):
     """Pillow's convert("RGB") clipped a 16-bit mid-grey to white and a float one to black."""
     Image.fromarray(np.full((6, 8), 30000, np.uint16)).save(tmp_path / "deep.png")
