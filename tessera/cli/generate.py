@@ -51,7 +51,7 @@ def generate_command(
         help="Adam steps refining given frames' latents before they condition the clip (default: the model's; 0: off)",
     ),
 ) -> None:
-    """Generate a video (or an image, with --seconds 0) from a prompt."""
+    """Generate a video (or an image: -o NAME.png, or --seconds 0) from a prompt."""
     from tessera.cli.output import check_output
     from tessera.errors import InvalidInputError
     from tessera.media import MAX_FPS, OUTPUT_SUFFIXES, parse_size, save
