@@ -44,6 +44,12 @@ class Shot:
             raise InvalidInputError("every shot needs a prompt (a non-empty string)")
         if self.transition not in TRANSITIONS:
             raise InvalidInputError(f"transition must be one of {', '.join(TRANSITIONS)}, got {self.transition!r}")
+        # NaN passes every comparison of the timeline's checks, so each time is checked to be a finite number.
+        for name, value in (("duration", self.duration), ("at", self.at)):
+            if value is None and name == "at":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise InvalidInputError(f"{name} must be a finite number of seconds, got {value!r}")
 
 
 @dataclass

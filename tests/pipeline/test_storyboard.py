@@ -195,3 +195,12 @@ def test_a_board_at_another_frame_rate_is_made_at_the_models_and_resampled(pipe)
 def test_a_storyboard_seed_out_of_range_is_refused(seed):
     with pytest.raises(InvalidInputError, match="seed must be a whole number from 0 to 2\\*\\*63 - 1"):
         Storyboard.from_dict({"shots": [{"prompt": "a ball", "duration": 1}], "seed": seed})
+
+
+@pytest.mark.parametrize("field,value", [("duration", "nan"), ("duration", ".inf"), ("at", "nan")])
+def test_times_that_are_not_finite_are_refused_naming_the_shot(tmp_path, field, value):
+    shot = {"prompt": "a ball", "duration": "1", "at": "0", field: value}
+    path = tmp_path / "board.yaml"
+    path.write_text("shots:\n  - " + "\n    ".join(f"{k}: {v}" for k, v in shot.items()) + "\n")
+    with pytest.raises(InvalidInputError, match=f"shot 1: {field} must be a finite number of seconds"):
+        Storyboard.from_file(path)
