@@ -107,8 +107,11 @@ class PipelineConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.refine < 0:
             raise ConfigError(f"refine must be >= 0 (Adam steps), got {self.refine}")
-        if self.fps <= 0 or self.guidance < 0 or self.shift < 0:
-            raise ConfigError("fps must be > 0, guidance and shift >= 0")
+        if not (0 < self.fps < math.inf and 0 <= self.guidance < math.inf and 0 <= self.shift < math.inf):
+            raise ConfigError(
+                f"fps must be a number > 0, guidance and shift numbers >= 0; got fps={self.fps}, "
+                f"guidance={self.guidance}, shift={self.shift}"
+            )
         if not 0 <= self.guide_mix <= 1:
             raise ConfigError(f"guide_mix must be in [0, 1], got {self.guide_mix}")
         bad = ConfigError(

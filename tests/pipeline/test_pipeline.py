@@ -181,7 +181,14 @@ def test_a_prompt_past_the_text_encoders_limit_warns_with_the_words_it_drops(pip
 def test_bad_configs_name_the_field():
     from tessera.errors import ConfigError
 
-    for field, value in (("refine", -1), ("steps", 0), ("max_frames", 8), ("sampler", "ddim")):
+    for field, value in (
+        ("refine", -1),
+        ("steps", 0),
+        ("max_frames", 8),
+        ("sampler", "ddim"),
+        ("fps", float("nan")),
+        ("guidance", float("inf")),
+    ):
         with pytest.raises(ConfigError, match=field):
             PipelineConfig(**{field: value})
 
