@@ -13,8 +13,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tessera.errors import ConfigError  # noqa: E402
 from tessera.media.frames import grid  # noqa: E402
 from tessera.world.clip import sample_clip  # noqa: E402
+
+MAX_CLIPS = 64  # two columns of 32 strips: a sheet still readable on a screen, and within matplotlib's image size
 
 
 def contact_sheet(
@@ -29,6 +32,11 @@ def contact_sheet(
     strip: int = 5,
 ) -> Path:
     """Render ``clips`` clips and save a PNG: each shows ``strip`` evenly spaced frames and its caption."""
+    if isinstance(clips, bool) or not isinstance(clips, int) or not 1 <= clips <= MAX_CLIPS:
+        raise ConfigError(
+            f"a contact sheet shows 1 to {MAX_CLIPS} clips, got {clips!r}; for more, write a data set "
+            "(tessera world make-dataset) or several sheets (--seed moves on)"
+        )
     output = Path(output)
     columns = 2 if clips > 1 else 1
     rows = math.ceil(clips / columns)

@@ -44,6 +44,10 @@ def test_world_sample_by_motion_name_and_size(tmp_path):
 def test_preview_and_make_dataset(tmp_path):
     assert runner.invoke(app, ["world", "preview", "-o", str(tmp_path / "p.png"), "--clips", "2"]).exit_code == 0
     assert (tmp_path / "p.png").stat().st_size > 1000
+    for clips in ("0", "65"):  # 0 was a matplotlib traceback; 100000 ran on, drawing a sheet no one can read
+        result = runner.invoke(app, ["world", "preview", "-o", str(tmp_path / "q.png"), "--clips", clips])
+        assert result.exit_code != 0 and "a contact sheet shows 1 to 64 clips" in str(result.exception)
+    assert not (tmp_path / "q.png").exists()
     result = runner.invoke(
         app, ["world", "make-dataset", "--out", str(tmp_path / "ds"), "--clips", "3", "--frames", "5", "--workers", "1"]
     )
