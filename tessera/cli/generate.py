@@ -58,6 +58,8 @@ def generate_command(
     from tessera.pipeline import TextToVideoPipeline
     from tessera.provenance import Generation, sign_file
 
+    if not prompt.strip():  # refused before the model loads, like every other option
+        raise InvalidInputError("the prompt is empty; say what should happen, e.g. 'a red ball falls'")
     width, height = parse_size(size)
     still = output.suffix.lower() == ".png"  # a .png holds one frame: the command makes an image
     if seconds is None:

@@ -91,6 +91,11 @@ def test_generate_refuses_options_it_would_ignore_before_loading_the_model(tmp_p
     assert result.exit_code != 0 and message in str(result.exception)
 
 
+def test_an_empty_prompt_is_refused_before_loading_the_model(tmp_path):
+    result = runner.invoke(app, ["generate", "   ", "--model", str(tmp_path / "none")])
+    assert result.exit_code != 0 and "the prompt is empty" in str(result.exception)
+
+
 def test_eval_takes_a_pipeline_folder_for_its_autoencoder(model_dir, tmp_path):
     out = tmp_path / "floor"
     result = runner.invoke(app, ["eval", "--autoencoder", str(model_dir), "--clips", "1", "--out", str(out)])
