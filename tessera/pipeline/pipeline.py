@@ -298,7 +298,7 @@ class TextToVideoPipeline:
         have = _memory_bytes()
         if have and need > have / 2:
             raise InvalidInputError(
-                f"{num_frames} frames at {width}x{height} need about {need / 2**30:.1f} GiB to decode, more than "
+                f"{num_frames} frames at {width}x{height} need at least {need / 2**30:.1f} GiB to decode, more than "
                 f"half of this machine's {have / 2**30:.0f} GiB; ask for fewer frames (a long video can be made "
                 "in parts, each extending the last)"
             )
@@ -321,8 +321,9 @@ class TextToVideoPipeline:
         return 1 + factor * (max(blocks, 1) if num_frames > 1 else 0)
 
     def _frame_bytes(self, frames: int, fps: float, height: int, width: int) -> int:
-        """About the memory decoding takes at its peak: the decoder's float32 pieces, their concatenation and its
-        clamped copy, then uint8 frames (and their marked copy) at the call's rate."""
+        """A lower bound on the memory decoding takes (its frame buffers only, not the decoder's activations): the
+        decoder's float32 pieces, their concatenation and its clamped copy, then uint8 frames and their marked copy
+        at the call's rate. Counted from the code, not measured; it is there to refuse the impossible at once."""
         out = (frames - 1) * fps / self.config.fps + 1
         return int(height * width * 3 * (12 * frames + 2 * out))
 
