@@ -27,7 +27,10 @@ def generate_command(
     seconds: float | None = typer.Option(
         None, help="Duration (default 2; an image for -o NAME.png); frames = seconds x fps + 1, rounded to 4k+1"
     ),
-    size: str = typer.Option("64x64", help="WIDTHxHEIGHT; the model lists the sizes it supports"),
+    size: str | None = typer.Option(
+        None,
+        help="WIDTHxHEIGHT (default: the model's size nearest a given image or clip's shape, else its first, 64x64)",
+    ),
     fps: float | None = typer.Option(
         None, help="Frames per second (default: the model's, 8; made at it and resampled to another, duration kept)"
     ),
@@ -54,13 +57,14 @@ def generate_command(
     """Generate a video (or an image: -o NAME.png, or --seconds 0) from a prompt."""
     from tessera.cli.output import check_output
     from tessera.errors import InvalidInputError
-    from tessera.media import MAX_FPS, OUTPUT_SUFFIXES, parse_size, save
+    from tessera.media import MAX_FPS, OUTPUT_SUFFIXES, nearest_size, parse_size, read_video, save
     from tessera.pipeline import TextToVideoPipeline
     from tessera.provenance import Generation, sign_file
 
     if not prompt.strip():  # refused before the model loads, like every other option
         raise InvalidInputError("the prompt is empty; say what should happen, e.g. 'a red ball falls'")
-    width, height = parse_size(size)
+    if size is not None:
+        width, height = parse_size(size)
     still = output.suffix.lower() == ".png"  # a .png holds one frame: the command makes an image
     if seconds is None:
         seconds = 0.0 if still else 2.0
@@ -112,6 +116,8 @@ def generate_command(
     for text in (prompt, negative):  # refused before the model is even loaded
         if text:
             check_prompt(text).raise_if_blocked()
+    # The given image or clips are read once, here, so a bad file is refused before the model loads.
+    given = {path: read_video(path) for path in (image, extend, edit, *(connect or [])) if path}
     if model is None:
         model = default_model()
         if not (model / "pipeline.json").is_file():
@@ -127,17 +133,22 @@ def generate_command(
     pipe.config.safety = False  # the prompts were checked above, before loading: no second classifier pass
     if refine is not None:
         pipe.config.refine = refine
+    if size is None:
+        # Made at the shape of what it starts from: a 112x64 clip is extended at 112x64, not cropped to a square.
+        first = next(iter(given.values()), None)
+        size = pipe.config.sizes[0] if first is None else nearest_size(first.width, first.height, pipe.config.sizes)
+        width, height = parse_size(size)
     fps = fps or pipe.config.fps
     frames = round(seconds * fps) + 1
     kwargs: dict = {}
     if image:
-        kwargs["image"] = image
+        kwargs["image"] = given[image]
     if extend:
-        kwargs.update(video=extend, direction=direction or "forward")
+        kwargs.update(video=given[extend], direction=direction or "forward")
     if connect:
-        kwargs.update(video=connect[0], end_video=connect[1])
+        kwargs.update(video=given[connect[0]], end_video=given[connect[1]])
     if edit:
-        kwargs.update(video=edit, strength=0.6 if strength is None else strength)
+        kwargs.update(video=given[edit], strength=0.6 if strength is None else strength)
     columns = [TextColumn("[bold]sampling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("steps", total=None)

@@ -3,7 +3,7 @@
 Arrays are always uint8 RGB shaped (T, H, W, 3); a still image is a one-frame video.
 """
 
-from tessera.media.frames import fit, grid, parse_size, psnr, resample, spritesheet, thumbnail
+from tessera.media.frames import fit, grid, nearest_size, parse_size, psnr, resample, spritesheet, thumbnail
 from tessera.media.io import (
     IMAGE_SUFFIXES,
     MAX_FPS,
@@ -33,6 +33,7 @@ __all__ = [
     "image_rgb",
     "fit",
     "grid",
+    "nearest_size",
     "parse_size",
     "psnr",
     "read_image",

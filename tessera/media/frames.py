@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
@@ -19,6 +20,20 @@ def parse_size(text: str) -> tuple[int, int]:
     if width <= 0 or height <= 0:
         raise InvalidInputError(f"size must be positive, got {text!r}")
     return width, height
+
+
+def nearest_size(width: int, height: int, sizes: Sequence[str]) -> str:
+    """Of ``sizes`` ("WxH"), the one closest in aspect ratio to a width x height picture (ties: the first).
+
+    Why: a given image or clip is centre-cropped to the size it is made at, so the nearest aspect ratio keeps
+    the most of it (a 112x64 clip extended at 64x64 would lose its sides).
+    """
+
+    def distance(size: str) -> float:
+        w, h = parse_size(size)
+        return abs(math.log((w / h) / (width / height)))
+
+    return min(sizes, key=distance)
 
 
 def _resize(frames: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -297,25 +297,14 @@ def parse_edit(fields: dict, files: dict[str, Upload], model: ModelInfo, setting
     source_id, upload = source_of(fields, files, settings)
     job = Job(prompt, _model(fields, model), seconds, model.sizes[0], task, params, source_id=source_id)
     if upload is not None:
+        from tessera.media import nearest_size
+
         data, clip = upload
         job.uploads["source.mp4"] = data
         job.size = nearest_size(clip.width, clip.height, model.sizes)
         # Counted at the model's frame rate, the one the worker reads the clip at (a 24 fps upload is resampled).
         job.params["source_frames"] = len(clip.at_fps(model.fps))
     return job
-
-
-def nearest_size(width: int, height: int, sizes: tuple[str, ...]) -> str:
-    """The model's size closest in aspect ratio to a clip (uploads are fitted to it)."""
-    from math import log
-
-    from tessera.media import parse_size
-
-    def distance(size: str) -> float:
-        w, h = parse_size(size)
-        return abs(log((w / h) / (width / height)))
-
-    return min(sizes, key=distance)
 
 
 def parse_storyboard(fields: dict, model: ModelInfo, settings: Settings) -> Job:

@@ -1,13 +1,15 @@
 """tessera generate and tessera verify: every written video carries a watermark and a signed manifest."""
 
 import json
+import shutil
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
 
 from tessera.cli.main import app
-from tessera.media import read_video
+from tessera.media import read_video, write_mp4, write_png
 from tessera.models.autoencoder import Autoencoder
 from tessera.models.dit import DiT
 from tessera.models.text import TextEncoder, TextEncoderParams
@@ -94,6 +96,38 @@ def test_generate_refuses_options_it_would_ignore_before_loading_the_model(tmp_p
 def test_an_empty_prompt_is_refused_before_loading_the_model(tmp_path):
     result = runner.invoke(app, ["generate", "   ", "--model", str(tmp_path / "none")])
     assert result.exit_code != 0 and "the prompt is empty" in str(result.exception)
+
+
+def test_given_images_and_clips_set_the_size_unless_one_is_asked_for(model_dir, tmp_path):
+    # A model with three aspect ratios, like the shipped one: a wide clip is extended wide, not cropped square.
+    multi = tmp_path / "multi"
+    shutil.copytree(model_dir, multi)
+    config = json.loads((multi / "pipeline.json").read_text())
+    (multi / "pipeline.json").write_text(json.dumps({**config, "sizes": ["64x64", "112x64", "64x112"]}))
+    rng = np.random.default_rng(0)
+    write_mp4(tmp_path / "wide.mp4", rng.integers(0, 255, (9, 64, 112, 3), dtype=np.uint8), 8)
+    write_png(tmp_path / "tall.png", rng.integers(0, 255, (300, 160, 3), dtype=np.uint8))
+    for args, shape in (
+        (["--extend", "wide.mp4"], (64, 112)),
+        (["--edit", "wide.mp4"], (64, 112)),
+        (["--connect", "wide.mp4", "--connect", "wide.mp4"], (64, 112)),
+        (["--image", "tall.png"], (112, 64)),
+        (["--extend", "wide.mp4", "--size", "64x64"], (64, 64)),
+        ([], (64, 64)),
+    ):
+        out = tmp_path / "out.mp4"
+        given = [str(tmp_path / a) if a.endswith((".mp4", ".png")) else a for a in args]
+        cmd = ["generate", "a ball", "--model", str(multi), "--seconds", "1", "-o", str(out), *given]
+        result = runner.invoke(app, cmd)
+        assert result.exit_code == 0, (args, result.output)
+        assert read_video(out).frames.shape[1:3] == shape, args
+
+
+def test_a_bad_input_file_is_refused_before_loading_the_model(tmp_path):
+    (tmp_path / "empty.png").touch()
+    cmd = ["generate", "a ball", "--model", str(tmp_path / "none"), "--image", str(tmp_path / "empty.png")]
+    result = runner.invoke(app, cmd)
+    assert result.exit_code != 0 and "the file is empty" in str(result.exception)
 
 
 def test_eval_takes_a_pipeline_folder_for_its_autoencoder(model_dir, tmp_path):

@@ -14,6 +14,7 @@ from tessera.media import (
     decode_video,
     fit,
     image_rgb,
+    nearest_size,
     parse_size,
     read_image,
     read_video,
@@ -187,3 +188,11 @@ def test_parse_size():
     for bad in ("64", "axb", "0x64", "64x64x3"):
         with pytest.raises(InvalidInputError, match="WIDTHxHEIGHT|positive"):
             parse_size(bad)
+
+
+def test_nearest_size_keeps_the_aspect_ratio():
+    sizes = ("64x64", "112x64", "64x112")
+    assert nearest_size(1920, 1080, sizes) == "112x64"
+    assert nearest_size(300, 500, sizes) == "64x112"
+    assert nearest_size(65, 64, sizes) == "64x64"
+    assert nearest_size(100, 100, ("112x64", "64x112")) == "112x64"  # a tie goes to the first listed
