@@ -257,8 +257,15 @@ def parse_create(fields: dict, files: dict[str, Upload], model: ModelInfo, setti
             'input_reference must be an uploaded image file or {"image_url": "data:..."}', "input_reference"
         )
     if reference is not None:
-        job.uploads["reference.png"] = check_image(reference, settings)
+        job.uploads["reference.png"] = png = check_image(reference, settings)
         job.task, job.params["reference"] = "image-to-video", "reference.png"
+        if fields.get("size") in (None, ""):  # no size asked for: the image's, as for an uploaded clip
+            from PIL import Image
+
+            from tessera.media import nearest_size
+
+            with Image.open(io.BytesIO(png)) as image:
+                job.size = nearest_size(image.width, image.height, model.sizes)
     return job
 
 

@@ -162,6 +162,21 @@ def test_a_real_image_upload_is_accepted_and_stored_as_png(app, client, tmp_path
     vid = response.json()["id"]
     stored = tmp_path / "videos" / vid / "inputs" / "reference.png"
     assert Image.open(stored).size == (80, 60)
+    # No size asked for: the model's nearest to the image's 4:3 (1.33 is nearer 1.75 than 1 in ratio).
+    assert response.json()["size"] == "112x64"
+
+
+@pytest.mark.parametrize("size,expected", [(None, "112x64"), ("64x64", "64x64")])
+def test_an_image_sets_the_size_unless_one_is_asked_for(app, client, size, expected):
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (192, 108), (200, 30, 30)).save(buffer, format="PNG")  # 16:9
+    data = {"prompt": "a red ball falls", "seconds": "1", **({"size": size} if size else {})}
+    files = {"input_reference": ("wide.png", buffer.getvalue(), "image/png")}
+    response = client.post("/v1/videos", files=files, data=data, headers=key(app))
+    assert response.status_code == 200, response.text
+    assert response.json()["size"] == expected
 
 
 @pytest.mark.parametrize("bad", ["../../etc/passwd", "..%2F..%2Fetc", "video_%00", "video_" + "g" * 32, "x" * 5000])
