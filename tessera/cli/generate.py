@@ -25,7 +25,9 @@ def generate_command(
     output: Path = typer.Option(Path("video.mp4"), "-o", "--output", help="Output file: .mp4, .gif or .png"),
     model: Path | None = typer.Option(None, "--model", help="Pipeline folder (default: models/tessera-world-s)"),
     seconds: float | None = typer.Option(
-        None, help="Duration (default 2; an image for -o NAME.png); frames = seconds x fps + 1, rounded to 4k+1"
+        None,
+        help="Duration (default 2; an image for -o NAME.png; --edit: the whole clip); with --extend, the seconds "
+        "added (default 2); frames = seconds x fps + 1, rounded to 4k+1",
     ),
     size: str | None = typer.Option(
         None,
@@ -66,10 +68,13 @@ def generate_command(
     if size is not None:
         width, height = parse_size(size)
     still = output.suffix.lower() == ".png"  # a .png holds one frame: the command makes an image
+    asked = seconds
     if seconds is None:
         seconds = 0.0 if still else 2.0
     if not math.isfinite(seconds) or seconds < 0:
         raise InvalidInputError(f"--seconds must be a number >= 0, got {seconds}")
+    if extend and seconds == 0:
+        raise InvalidInputError("--extend adds --seconds to the clip; give more than 0 (default 2)")
     if connect and len(connect) != 2:
         raise InvalidInputError(
             f"--connect needs exactly two clips (--connect A.mp4 --connect B.mp4), got {len(connect)}"
@@ -139,12 +144,13 @@ def generate_command(
         size = pipe.config.sizes[0] if first is None else nearest_size(first.width, first.height, pipe.config.sizes)
         width, height = parse_size(size)
     fps = fps or pipe.config.fps
+    if edit and asked is None:  # an edit is of the whole clip unless --seconds asks for its start only
+        clip = given[edit]
+        seconds = (clip.num_frames - 1) / clip.fps if clip.fps > 0 else 0.0  # a still image: one frame
     frames = round(seconds * fps) + 1
     kwargs: dict = {}
     if image:
         kwargs["image"] = given[image]
-    if extend:
-        kwargs.update(video=given[extend], direction=direction or "forward")
     if connect:
         kwargs.update(video=given[connect[0]], end_video=given[connect[1]])
     if edit:
@@ -156,21 +162,21 @@ def generate_command(
         def on_step(done: int, total: int, _latents) -> None:
             bar.update(task, completed=done, total=total)
 
-        out = pipe(
-            prompt,
+        common = dict(
             negative_prompt=negative,
-            num_frames=frames,
             height=height,
             width=width,
             fps=fps,
             num_inference_steps=steps,
             guidance_scale=guidance,
             seed=seed,
-            loop=loop,
             sampler=sampler,
             callback_on_step_end=on_step,
-            **kwargs,
         )
+        if extend:  # as many chained extensions as --seconds takes (one call adds at most half a clip)
+            out = pipe.extend(prompt, given[extend], seconds, direction or "forward", **common)
+        else:
+            out = pipe(prompt, num_frames=frames, loop=loop, **common, **kwargs)
     video = out.frames[0]
     if video.shape[0] == 1 and output.suffix.lower() in (".mp4", ".gif"):
         console.print("one frame requested: writing a one-frame video (use -o NAME.png for an image)")

@@ -6,7 +6,8 @@ the rest are generated.
 - text-to-video, and text-to-image (``num_frames=1``);
 - image-to-video (``image=``: the first frame is given);
 - extend forward (``video=``: its last frames open the new clip) or backward (``direction="backward"``: its
-  first frames close the new clip);
+  first frames close the new clip); :meth:`TextToVideoPipeline.extend` adds a given number of seconds by
+  chaining such calls;
 - connect (``video=`` and ``end_video=``: the first clip's last frame opens, the second's first frame closes);
 - loop (``loop=True``: the first frame is generated, then the clip is regenerated to return to it; the clip
   has the frames asked for, and its last frame leads back into its first);
@@ -605,6 +606,86 @@ class TextToVideoPipeline:
 
             videos = [[Image.fromarray(f) for f in v] for v in videos]
         return VideoPipelineOutput(videos, fps, timings, payloads)
+
+    def extend(
+        self,
+        prompt: str,
+        video,
+        seconds: float,
+        direction: str = "forward",
+        negative_prompt: str | None = None,
+        height: int = 64,
+        width: int = 64,
+        fps: float | None = None,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        seed: int = 0,
+        sampler: str | None = None,
+        callback_on_step_end: Callable[[int, int, torch.Tensor], None] | None = None,
+    ) -> VideoPipelineOutput:
+        """``video`` with ``seconds`` more made after it (``direction="forward"``) or before it ("backward")
+        under ``prompt``, by as many chained extensions as the length takes: one call adds at most half of the
+        model's longest clip, each next one is conditioned on the clip so far. The pieces are unmarked and the
+        whole is marked once. ``fps``: the rate of an array ``video`` and of the result (default: the model's);
+        a file or :class:`~tessera.media.Video` keeps its own rate, and all of it is made at the model's."""
+        from tessera.pipeline.storyboard import Calls, extend, extension_sizes
+
+        cfg, factor, rate = self.config, self.autoencoder.params.temporal_factor, self.config.fps
+        fps = rate if fps is None else fps
+        if not isinstance(seconds, numbers.Real) or not math.isfinite(seconds) or seconds <= 0:
+            raise InvalidInputError(f"seconds (the length to add) must be a finite number > 0, got {seconds!r}")
+        if direction not in ("forward", "backward"):
+            raise InvalidInputError(f"direction must be 'forward' or 'backward', got {direction!r}")
+        steps = cfg.steps if num_inference_steps is None else num_inference_steps
+        guidance = cfg.guidance if guidance_scale is None else guidance_scale
+        if not isinstance(fps, numbers.Real) or not math.isfinite(fps) or fps <= 0:
+            raise InvalidInputError(f"fps must be a finite number > 0, got {fps!r}")
+        clip = _as_frames(video, "video", rate, fps)
+        add = round(seconds * rate)
+        if add < 1:
+            raise InvalidInputError(f"{seconds} s is less than one frame at {rate:g} fps; ask for more")
+        target = len(clip) + add
+        # Every check before the first call's compute: the prompt and numbers (for one call, at the model's
+        # rate), and the result's memory: held as uint8 a few times over (a call's concatenation, the resampled
+        # and the marked copy; counted from the code, not measured), each call's decode being one piece's.
+        sampler = sampler or cfg.sampler
+        self.check_inputs(prompt, 1, height, width, rate, steps, guidance, None, direction, "np", sampler)
+        need = 4 * target * max(1.0, fps / rate) * height * width * 3
+        have = _memory_bytes()
+        if have and need > have / 2:
+            raise InvalidInputError(
+                f"{seconds:g} s more of a {len(clip)}-frame clip at {width}x{height} needs at least "
+                f"{need / 2**30:.1f} GiB, more than half of this machine's {have / 2**30:.0f} GiB; "
+                "ask for fewer seconds"
+            )
+        # Extensions add whole latent blocks: make the next multiple of the block, keep what was asked for.
+        sizes = extension_sizes(-(-add // factor) * factor, cfg.max_frames, factor)
+        timings = {"load": self.load_seconds, "sample": 0.0, "decode": 0.0}
+        kwargs = dict(
+            negative_prompt=negative_prompt,
+            height=height,
+            width=width,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            direction=direction,
+            sampler=sampler,
+        )
+        calls = Calls(len(sizes), callback_on_step_end)
+        out = extend(self, prompt, clip, sizes, seed, calls, timings, **kwargs)
+        out = self._retime(out[:target] if direction == "forward" else out[len(out) - target :], fps, False)
+        payload = None
+        if cfg.watermark:
+            import hashlib
+
+            from tessera.provenance import embed, make_payload
+
+            # What determines the video, the given clip included (two clips extended alike get different ids).
+            given = hashlib.sha256(np.ascontiguousarray(clip).tobytes()).hexdigest()[:16]
+            key = f"{self.weights_sha256}|extend|{direction}|{seed}|{add}|{height}x{width}|{steps}|{guidance}|{sampler}"
+            key += f"|{given}|{fps:g}fps|{negative_prompt}|{prompt}"
+            payload = make_payload(cfg.generator_id, key)
+            out = embed(out, payload)
+        return VideoPipelineOutput([out], fps, timings, [payload])
 
     def storyboard(
         self,

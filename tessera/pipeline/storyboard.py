@@ -224,16 +224,22 @@ class Calls:
         self.done += 1
 
 
-def extend(pipe, prompt: str, video: np.ndarray, sizes: list[int], seed: int, calls: Calls, **kwargs) -> np.ndarray:
-    """``video`` with the frames of chained forward extensions of ``sizes`` (see :func:`extension_sizes`) after
-    it, each conditioned on the end of the clip so far. The pieces are unmarked: whoever holds the whole clip
-    marks it once, so no frame carries two payloads."""
+def extend(
+    pipe, prompt: str, video: np.ndarray, sizes: list[int], seed: int, calls: Calls, timings=None, **kwargs
+) -> np.ndarray:
+    """``video`` with the frames of chained extensions of ``sizes`` (see :func:`extension_sizes`) after it (or
+    before it, with ``direction="backward"``), each conditioned on the clip so far. The pieces are unmarked:
+    whoever holds the whole clip marks it once, so no frame carries two payloads. ``timings``, a dict, gets
+    each call's sampling and decoding seconds added up."""
     for n in sizes:
         before = len(video)
         out = pipe(
             prompt, num_frames=n, seed=seed, video=video, watermark=False, callback_on_step_end=calls.step, **kwargs
         )
         video = out.frames[0]
+        if timings is not None:
+            for name in ("sample", "decode"):
+                timings[name] = timings.get(name, 0.0) + out.timings[name]
         if len(video) <= before:
             raise TesseraError("the model cannot extend this clip further; ask for fewer seconds")
         seed += 1

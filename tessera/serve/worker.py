@@ -88,28 +88,11 @@ class Renderer:
             out = pipe(row.prompt, num_frames=len(clip), video=clip, strength=p["strength"], **common)
             return out.frames[0], out.fps, out.watermarks[0], [source], "edit"
         if row.task == "extend":
-            return self._extend(row, read_video(source).at_fps(fps), source, common)
+            out = pipe.extend(row.prompt, read_video(source), float(p["extra_seconds"]), **common)
+            return out.frames[0], out.fps, out.watermarks[0], [source], "extend"
         out = pipe(row.prompt, num_frames=frames, **common)
         video = out.frames[0]
         return video, out.fps, out.watermarks[0], [], "text-to-video" if len(video) > 1 else "text-to-image"
-
-    def _extend(self, row: Video, clip: np.ndarray, source: Path, common: dict):
-        """Add ``row.params['extra_seconds']`` after the clip by chained extensions, then mark the whole once."""
-        from tessera.pipeline.storyboard import Calls, extend, extension_sizes
-        from tessera.provenance import embed, make_payload
-
-        pipe, cfg, factor = self.pipe, self.pipe.config, self.pipe.autoencoder.params.temporal_factor
-        target = len(clip) + round(float(row.params["extra_seconds"]) * cfg.fps)
-        # Extensions add whole latent blocks: make the next multiple of the block, keep what was asked for.
-        sizes = extension_sizes(-(-(target - len(clip)) // factor) * factor, cfg.max_frames, factor)
-        kwargs = {k: v for k, v in common.items() if k not in ("seed", "callback_on_step_end")}
-        calls = Calls(len(sizes), common["callback_on_step_end"])
-        video = extend(pipe, row.prompt, clip, sizes, common["seed"], calls, **kwargs)[:target]
-        payload = None
-        if cfg.watermark:
-            payload = make_payload(cfg.generator_id, f"{pipe.weights_sha256}|extend|{row.id}|{row.prompt}")
-            video = embed(video, payload)
-        return video, cfg.fps, payload, [source], "extend"
 
     def storyboard(self, row: Video, on_step):
         from tessera.media import parse_size

@@ -83,6 +83,7 @@ def test_generate_refuses_bad_options_without_traceback(model_dir, tmp_path):
         (["--fps", "1000"], "--fps must be a number in"),
         (["--seconds", "inf"], "--seconds must be a number >= 0"),
         (["--guidance", "nan"], "--guidance must be a number >= 0"),
+        (["--extend", "clip.mp4", "--seconds", "0"], "--extend adds --seconds to the clip; give more than 0"),
         (["-o", "still.png", "--seconds", "2"], "still.png is an image (one frame) but --seconds 2 asks for a video"),
         (["-o", "still.png", "--loop"], "still.png is an image (one frame) but --loop asks for a video"),
     ],
@@ -121,6 +122,25 @@ def test_given_images_and_clips_set_the_size_unless_one_is_asked_for(model_dir, 
         result = runner.invoke(app, cmd)
         assert result.exit_code == 0, (args, result.output)
         assert read_video(out).frames.shape[1:3] == shape, args
+
+
+@pytest.mark.parametrize(
+    "args,frames",
+    [
+        (["--extend", "clip.mp4", "--seconds", "1.5"], 25 + 12),  # 1.5 s added: three calls of this model
+        (["--extend", "clip.mp4", "--seconds", "1", "--direction", "backward"], 25 + 8),
+        (["--extend", "clip.mp4"], 25 + 16),  # 2 s added by default
+        (["--edit", "clip.mp4"], 25),  # the whole clip, 3 s (it took the first 2)
+        (["--edit", "clip.mp4", "--seconds", "1"], 9),  # its first second
+    ],
+)
+def test_extend_adds_seconds_and_edit_takes_the_whole_clip(model_dir, tmp_path, args, frames):
+    write_mp4(tmp_path / "clip.mp4", np.full((25, 64, 64, 3), 128, np.uint8), 8)
+    out = tmp_path / "out.mp4"
+    given = [str(tmp_path / a) if a.endswith(".mp4") else a for a in args]
+    result = runner.invoke(app, ["generate", "a ball", "--model", str(model_dir), "-o", str(out), *given])
+    assert result.exit_code == 0, result.output
+    assert len(read_video(out).frames) == frames
 
 
 def test_a_bad_input_file_is_refused_before_loading_the_model(tmp_path):

@@ -8,6 +8,7 @@ import torch
 
 from tessera.diffusion import FRESH_NOISE, SAMPLERS
 from tessera.errors import InvalidInputError, NotFoundError
+from tessera.media import psnr
 from tessera.models.autoencoder import Autoencoder
 from tessera.models.dit import DiT
 from tessera.models.text import TextEncoder, TextEncoderParams
@@ -144,6 +145,44 @@ def test_long_clips_report_every_chunks_steps(pipe):
 def test_numbers_that_cannot_make_a_video_are_refused(pipe, kwargs, message):
     with pytest.raises(InvalidInputError, match=message):
         pipe("a ball", **{**KW, **kwargs})
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_extend_adds_the_seconds_asked_for_in_as_many_calls_as_it_takes(pipe, direction):
+    clip, seen = _clip(13), []
+    # At 8 fps, 2.3 s is 18 frames: past what one call adds (4 here), and not a whole 4-frame block.
+    out = pipe.extend("a ball", clip, 2.3, direction, callback_on_step_end=lambda i, n, x: seen.append((i, n)), **KW)
+    video = out.frames[0]
+    assert video.shape == (13 + 18, 32, 32, 3) and out.fps == 8
+    # The far end of the given clip is kept as it was, but for the watermark; its other end is conditioned on.
+    kept = video[:8] if direction == "forward" else video[-8:]
+    assert psnr(kept, clip[:8] if direction == "forward" else clip[-8:]) > 35
+    assert len(seen) == 5 * KW["num_inference_steps"] and seen == [(i + 1, len(seen)) for i in range(len(seen))]
+    other = pipe.extend("a ball", _clip(13, seed=1), 2.3, direction, **KW)
+    assert other.watermarks[0] != out.watermarks[0]  # the given clip is part of what the content id hashes
+
+
+def test_extend_at_another_frame_rate_keeps_the_clips_speed(pipe):
+    clip = _clip(13)  # an array is taken at the call's rate: 13 frames at 4 fps are 3 s
+    out = pipe.extend("a ball", clip, 1.0, fps=4, **KW)
+    assert out.fps == 4 and len(out.frames[0]) == 13 + 4
+
+
+@pytest.mark.parametrize(
+    "seconds,kwargs,message",
+    [
+        (0, {}, "must be a finite number > 0"),
+        (float("nan"), {}, "must be a finite number > 0"),
+        (0.01, {}, "less than one frame"),
+        (1e9, {}, "ask for fewer seconds"),
+        (1, {"direction": "up"}, "direction must be"),
+        (1, {"fps": float("inf")}, "fps must be a finite number"),
+        (1, {"height": 40}, "size 32x40 is not supported"),
+    ],
+)
+def test_extend_refuses_what_it_cannot_make_before_any_compute(pipe, seconds, kwargs, message):
+    with pytest.raises(InvalidInputError, match=message):
+        pipe.extend("a ball", _clip(9), seconds, **{**KW, **kwargs})
 
 
 def test_given_image_latent_comes_back_unchanged(pipe):

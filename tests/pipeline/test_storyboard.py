@@ -111,6 +111,15 @@ def test_extension_sizes_refuse_a_partial_block():
         extension_sizes(6, 33, 4)
 
 
+def test_an_extension_of_several_calls_is_marked_once_as_a_whole(pipe):
+    from tessera.provenance import detect
+
+    clip = np.full((9, 64, 64, 3), 128, np.uint8)
+    out = pipe.extend("a red ball rolls", clip, 3, height=64, width=64)  # 3 s: three calls of this model
+    found = detect(out.frames[0])
+    assert len(out.frames[0]) == 9 + 24 and found.detected and found.payload == out.watermarks[0]
+
+
 def test_unmarked_pieces_leave_the_pipeline_config_alone(pipe):
     from tessera.provenance import detect
 
