@@ -28,6 +28,7 @@ pixel frame encoded by itself, exactly what the transformer saw as the given fra
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -172,6 +173,15 @@ def _as_frames(value, name: str, rate: float | None = None, fps: float | None = 
     if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8 or 0 in arr.shape:
         raise InvalidInputError(f"{name} must be uint8 RGB frames (T, H, W, 3) or an image file, got {arr.shape}")
     return arr
+
+
+def _digest(*frames: np.ndarray | None) -> str:
+    """A short hash of given frames: part of a content id, so two clips extended alike get different ids."""
+    h = hashlib.sha256()
+    for f in frames:
+        if f is not None:
+            h.update(np.ascontiguousarray(f).tobytes())
+    return h.hexdigest()[:16]
 
 
 class TextToVideoPipeline:
@@ -498,6 +508,7 @@ class TextToVideoPipeline:
                 check_prompt(text).raise_if_blocked()
         if strength is not None and video is None:
             raise InvalidInputError("strength (editing) needs video= (the clip to edit)")
+        image = None if image is None else _as_frames(image, "image")
         # Given clips are read once, at the model's rate, so they keep their speed beside the new frames.
         video = None if video is None else _as_frames(video, "video", rate, fps)
         end_video = None if end_video is None else _as_frames(end_video, "end_video", rate, fps)
@@ -599,6 +610,10 @@ class TextToVideoPipeline:
                 key += f"|{cfg.guidance_interval}"
             if abs(fps - rate) >= 1e-6:  # and the rate it is resampled to (likewise)
                 key += f"|{fps:g}fps"
+            if image is not None or video is not None:  # and what it was given (likewise)
+                key += f"|{_digest(image, video, end_video)}|{direction}"
+            if negative_prompt:  # and what it steered away from (likewise)
+                key += f"|{negative_prompt}"
             payloads = [make_payload(cfg.generator_id, f"{key}|{i}|{p}") for i, p in enumerate(prompts)]
             videos = [embed(v, p) for v, p in zip(videos, payloads, strict=True)]
         if output_type == "pil":
@@ -675,14 +690,11 @@ class TextToVideoPipeline:
         out = self._retime(out[:target] if direction == "forward" else out[len(out) - target :], fps, False)
         payload = None
         if cfg.watermark:
-            import hashlib
-
             from tessera.provenance import embed, make_payload
 
-            # What determines the video, the given clip included (two clips extended alike get different ids).
-            given = hashlib.sha256(np.ascontiguousarray(clip).tobytes()).hexdigest()[:16]
+            # What determines the video, the given clip included.
             key = f"{self.weights_sha256}|extend|{direction}|{seed}|{add}|{height}x{width}|{steps}|{guidance}|{sampler}"
-            key += f"|{given}|{fps:g}fps|{negative_prompt}|{prompt}"
+            key += f"|{_digest(clip)}|{fps:g}fps|{negative_prompt}|{prompt}"
             payload = make_payload(cfg.generator_id, key)
             out = embed(out, payload)
         return VideoPipelineOutput([out], fps, timings, [payload])

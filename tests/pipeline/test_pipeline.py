@@ -84,6 +84,25 @@ def test_the_sampler_changes_the_video_and_its_content_id(pipe):
     assert marks["euler"] != marks["ancestral"]
 
 
+def test_what_a_call_is_given_is_part_of_its_content_id(pipe):
+    def mark(**kw):
+        return pipe("a red ball falls", seed=3, num_frames=9, **{**KW, **kw}).watermarks[0]
+
+    calls = [
+        {"image": _clip(1)[0]},
+        {"image": _clip(1, seed=1)[0]},
+        {"video": _clip(9)},
+        {"video": _clip(9, seed=1)},
+        {"video": _clip(9), "direction": "backward"},
+        {"video": _clip(9), "end_video": _clip(9, seed=1)},
+        {"negative_prompt": "a blue square"},
+        {"negative_prompt": "a green ball"},
+    ]
+    marks = [mark(**kw) for kw in calls]
+    assert len(set(marks)) == len(marks) and mark() not in marks
+    assert mark(**calls[0]) == marks[0]  # and the same call, the same id
+
+
 def test_a_clip_at_another_frame_rate_is_resampled_to_the_calls(pipe, tmp_path):
     """A 24 fps clip extended at 8 fps keeps its speed: every third frame is given, not all of them."""
     from tessera.media import Video, write_mp4
