@@ -101,3 +101,38 @@ def test_studio_builds_a_two_shot_storyboard_and_plays_it(server_factory, tmp_pa
         playing(page)
         assert card.locator("video").evaluate("v => v.duration") == pytest.approx(2.5 + 1 / 8, abs=0.2)
         assert not errors, errors
+
+
+def test_studio_extends_and_remixes_a_finished_video(server_factory, tmp_path):
+    from playwright.sync_api import expect
+
+    with studio(server_factory, tmp_path) as (page, errors):
+        page.fill("#prompt", "a red ball rolls to the right")
+        page.select_option("#seconds", "1")
+        page.click("#submit")
+        source = page.locator(".card").first
+        expect(source.locator("video")).to_have_count(1, timeout=60_000)
+        follow = source.locator(".follow")
+        expect(follow).to_be_visible()
+        assert follow.locator(".follow-prompt").input_value() == "a red ball rolls to the right"
+        follow.locator(".follow-prompt").fill("")
+        follow.locator(".extend").click()  # refused by the API: its message shows on the card, nothing is queued
+        expect(follow.locator(".follow-error")).to_contain_text("prompt")
+        expect(page.locator(".card")).to_have_count(1)
+        follow.locator(".follow-prompt").fill("the red ball keeps rolling")
+        follow.locator(".extend").click()
+        extended = page.locator(".card").first
+        expect(extended.locator(".prompt")).to_have_text("the red ball keeps rolling")
+        expect(extended.locator("video")).to_have_count(1, timeout=60_000)
+        expect(extended.locator(".meta")).to_contain_text("2 s")  # the 1 s source and 1 s more
+        duration = extended.locator("video").evaluate(
+            "v => new Promise(r => v.duration ? r(v.duration) : v.onloadedmetadata = () => r(v.duration))"
+        )
+        assert duration == pytest.approx(2 + 1 / 8, abs=0.2)
+        follow.locator(".follow-prompt").fill("a green ball rolls to the right")
+        follow.locator(".remix").click()
+        remixed = page.locator(".card").first
+        expect(remixed.locator(".prompt")).to_have_text("a green ball rolls to the right")
+        expect(remixed.locator("video")).to_have_count(1, timeout=60_000)
+        expect(page.locator(".card")).to_have_count(3)
+        assert not errors, errors

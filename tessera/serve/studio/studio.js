@@ -59,8 +59,12 @@ function card(video) {
     node.dataset.id = video.id;
     node.querySelector(".prompt").textContent = video.prompt;
     node.querySelector(".delete").addEventListener("click", () => remove(video.id));
+    node.querySelector(".follow-prompt").value = video.prompt;
+    node.querySelector(".remix").addEventListener("click", () => follow(node, video.id, "remix"));
+    node.querySelector(".extend").addEventListener("click", () => follow(node, video.id, "extend"));
     state.cards.set(video.id, node);
   }
+  node.querySelector(".follow").hidden = video.status !== "completed";
   node.dataset.status = video.status;
   node.querySelector("progress").value = video.progress;
   node.querySelector("progress").hidden = video.status === "completed" || video.status === "failed";
@@ -109,6 +113,28 @@ async function poll(id) {
     }
   } finally {
     state.polling.delete(id);
+  }
+}
+
+// A remix (the API's /remix: this video's motion and layout under a new prompt) or an extension (the video and
+// the Seconds chosen in the form more) of a completed video, as a new card.
+async function follow(node, id, kind) {
+  const error = node.querySelector(".follow-error");
+  error.textContent = "";
+  const prompt = node.querySelector(".follow-prompt").value;
+  const [path, body] = kind === "remix"
+    ? [`/v1/videos/${id}/remix`, { prompt }]
+    : ["/v1/videos/extensions", { prompt, video: { id }, seconds: $("seconds").value }];
+  node.querySelectorAll(".follow button").forEach((b) => { b.disabled = true; });
+  try {
+    const options = { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+    const video = await (await api(path, options)).json();
+    $("gallery").prepend(card(video));
+    poll(video.id);
+  } catch (e) {
+    error.textContent = e.message;
+  } finally {
+    node.querySelectorAll(".follow button").forEach((b) => { b.disabled = false; });
   }
 }
 
