@@ -523,12 +523,13 @@ class TextToVideoPipeline:
             # Long clips are made by chained extension, which cannot also honour a given clip (nor close a loop).
             raise InvalidInputError(
                 f"extend and connect make at most {cfg.max_frames} frames ({(cfg.max_frames - 1) / rate:g} s) at a "
-                "time; ask for fewer frames"
+                "time; ask for fewer frames (TextToVideoPipeline.extend adds any length to a clip in several calls)"
             )
         held = self.autoencoder.params.temporal_factor if loop else 0  # the loop's closing block, dropped at the end
         if loop and frames + held > cfg.max_frames:
             raise InvalidInputError(
-                f"a loop is at most {cfg.max_frames - held} frames at {rate:g} fps (the model makes "
+                f"a loop is at most {cfg.max_frames - held} frames ({(cfg.max_frames - held - 1) / rate:g} s) at "
+                f"{rate:g} fps (the model makes "
                 f"{cfg.max_frames} at a time, {held} of them the held first frame that closes the loop); ask for "
                 "fewer frames"
             )
