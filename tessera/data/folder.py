@@ -17,6 +17,10 @@ class VideoFolder:
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
+        if self.root.is_file():  # one video: it needs a caption, which only a folder can hold
+            raise InvalidInputError(
+                f"{self.root} is a file; put it in a folder with its caption (NAME.txt beside it) and give the folder"
+            )
         if not self.root.is_dir():
             raise NotFoundError(f"{self.root}: no such folder; give a folder of videos with captions")
         self.items = self._index()

@@ -102,6 +102,10 @@ def test_training_reads_a_folder_at_the_training_frame_rate(tmp_path):
 def test_video_folder_errors(tmp_path):
     with pytest.raises(NotFoundError):
         VideoFolder(tmp_path / "nope")
+    (tmp_path / "one.mp4").write_bytes(b"")
+    with pytest.raises(InvalidInputError, match="one.mp4 is a file; put it in a folder with its caption"):
+        VideoFolder(tmp_path / "one.mp4")
+    (tmp_path / "one.mp4").unlink()
     with pytest.raises(InvalidInputError, match="captions.jsonl"):
         VideoFolder(tmp_path)
     (tmp_path / "captions.jsonl").write_text("{not json}\n")
