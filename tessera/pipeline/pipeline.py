@@ -675,7 +675,7 @@ class TextToVideoPipeline:
                 "ask for fewer seconds"
             )
         # Extensions add whole latent blocks: make the next multiple of the block, keep what was asked for.
-        sizes = extension_sizes(-(-add // factor) * factor, cfg.max_frames, factor)
+        sizes = extension_sizes(-(-add // factor) * factor, cfg.max_frames, factor, len(clip))
         timings = {"load": self.load_seconds, "sample": 0.0, "decode": 0.0}
         kwargs = dict(
             negative_prompt=negative_prompt,

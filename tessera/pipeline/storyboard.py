@@ -186,26 +186,32 @@ def check_shots(shots: list[Shot], policy=None) -> None:
             raise BlockedPromptError(f"shot {i}: {e}; nothing was generated") from None
 
 
-def frames_added(max_frames: int, factor: int) -> dict[int, int]:
-    """Frames a forward extension of ``n`` frames adds after the given ones, for every valid n."""
+def frames_added(max_frames: int, factor: int, length: int) -> dict[int, int]:
+    """Frames an extension of ``n`` frames adds to a clip of ``length`` frames, for every valid n.
+
+    A call of n frames (t latent frames) is given the clip's last ``factor * (t // 2) + 1`` frames, or its
+    longest 4k+1 run when the clip is shorter, and makes the rest: a short clip is given less, so more is added.
+    """
     out = {}
     for n in range(factor + 1, max_frames + 1, factor):
         t = (n - 1) // factor + 1
-        out[n] = n - (factor * (t // 2) + 1)
+        given = 1 + factor * ((min(factor * (t // 2) + 1, length) - 1) // factor)
+        out[n] = n - given
     return out
 
 
-def extension_sizes(add: int, max_frames: int, factor: int) -> list[int]:
-    """Frame counts of the chained forward extensions that add exactly ``add`` frames (a multiple of
-    ``factor``), fewest calls first: each call is the largest that does not overshoot."""
+def extension_sizes(add: int, max_frames: int, factor: int, length: int) -> list[int]:
+    """Frame counts of the chained extensions that add exactly ``add`` frames (a multiple of ``factor``) to a
+    clip of ``length`` frames, fewest calls first: each call is the largest that does not overshoot."""
     if add < 0 or add % factor:
         raise InvalidInputError(f"an extension adds a multiple of {factor} frames, not {add}")
-    adds = {n: a for n, a in frames_added(max_frames, factor).items() if a > 0}
     sizes = []
     while add > 0:
+        adds = {n: a for n, a in frames_added(max_frames, factor, length).items() if a > 0}
         n = max((n for n, a in adds.items() if a <= add), key=lambda n: adds[n])
         sizes.append(n)
         add -= adds[n]
+        length += adds[n]
     return sizes
 
 
@@ -250,10 +256,12 @@ def extend(
 def plan(board: Storyboard, fps: float, factor: int, max_frames: int) -> list[list[int]]:
     """Per shot, the frame counts of the pipeline calls that make it (cuts: one call; continuous: extensions)."""
     counts = board.validate(fps, factor)
-    return [
-        [count + 1] if i == 0 or shot.transition == "cut" else extension_sizes(count, max_frames, factor)
-        for i, (shot, count) in enumerate(zip(board.shots, counts, strict=True))
-    ]
+    calls, length = [], 1  # the clip so far: a cut's opening frame goes, so every shot adds its count
+    for i, (shot, count) in enumerate(zip(board.shots, counts, strict=True)):
+        cut = i == 0 or shot.transition == "cut"
+        calls.append([count + 1] if cut else extension_sizes(count, max_frames, factor, length))
+        length += count
+    return calls
 
 
 def render(pipe, board: Storyboard, width: int, height: int, steps=None, guidance=None, callback=None):

@@ -181,6 +181,13 @@ def test_extend_adds_the_seconds_asked_for_in_as_many_calls_as_it_takes(pipe, di
     assert other.watermarks[0] != out.watermarks[0]  # the given clip is part of what the content id hashes
 
 
+def test_extend_plans_its_calls_from_the_clips_length(pipe):
+    # One frame is all a call is given, so one 9-frame call adds 8: not two calls of the 4 a long clip gets.
+    seen = []
+    out = pipe.extend("a ball", _clip(1), 1.0, callback_on_step_end=lambda i, n, x: seen.append(n), **KW)
+    assert len(out.frames[0]) == 1 + 8 and set(seen) == {KW["num_inference_steps"]}
+
+
 def test_extend_at_another_frame_rate_keeps_the_clips_speed(pipe):
     clip = _clip(13)  # an array is taken at the call's rate: 13 frames at 4 fps are 3 s
     out = pipe.extend("a ball", clip, 1.0, fps=4, **KW)

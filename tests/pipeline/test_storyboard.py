@@ -92,23 +92,35 @@ def test_files_in_yaml_and_json(tmp_path):
         Storyboard.from_file(tmp_path / "bad.yaml")
 
 
-def test_plan_adds_exactly_the_frames_each_shot_asks_for():
-    b = board(*[{"prompt": "x", "duration": d} for d in (2, 0.5, 1, 1.5, 2, 3.5)])
+@pytest.mark.parametrize("first", [2, 0.5, 1])
+def test_plan_adds_exactly_the_frames_each_shot_asks_for(first):
+    # A first shot shorter than what a call is given (2 s here) gives less, so its first extension adds more.
+    b = board(*[{"prompt": "x", "duration": d} for d in (first, 0.5, 1, 1.5, 2, 3.5)])
     from tessera.pipeline.storyboard import frames_added
 
-    adds = frames_added(33, 4)
     calls = plan(b, 8.0, 4, 33)
-    assert calls[0] == [17]
+    assert calls[0] == [first * 8 + 1]
+    length = first * 8 + 1
     for shot, sizes in zip(b.shots[1:], calls[1:], strict=True):
-        assert sum(adds[n] for n in sizes) == shot.duration * 8
+        added = 0
+        for n in sizes:
+            added += frames_added(33, 4, length + added)[n]
+        assert added == shot.duration * 8
+        length += added
+
+
+def test_a_short_first_shot_and_its_continuation_last_as_long_as_the_file_says(pipe):
+    b = board({"prompt": "a red ball rolls", "duration": 0.5}, {"prompt": "the red ball rolls on", "duration": 2})
+    out = pipe.storyboard(b, height=64, width=64)
+    assert len(out.frames[0]) == 1 + 8 * 2.5 and out.shot_starts == [0, 5]
 
 
 def test_extension_sizes_refuse_a_partial_block():
     from tessera.pipeline.storyboard import extension_sizes
 
-    assert extension_sizes(0, 33, 4) == []
+    assert extension_sizes(0, 33, 4, 17) == []
     with pytest.raises(InvalidInputError, match="multiple of 4"):
-        extension_sizes(6, 33, 4)
+        extension_sizes(6, 33, 4, 17)
 
 
 def test_an_extension_of_several_calls_is_marked_once_as_a_whole(pipe):
