@@ -136,3 +136,26 @@ def test_studio_extends_and_remixes_a_finished_video(server_factory, tmp_path):
         expect(remixed.locator("video")).to_have_count(1, timeout=60_000)
         expect(page.locator(".card")).to_have_count(3)
         assert not errors, errors
+
+
+def test_a_chosen_image_sets_the_size_and_starts_the_video(server_factory, tmp_path):
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    Image.new("RGB", (192, 108), (200, 30, 30)).save(tmp_path / "wide.png")
+    Image.new("RGB", (50, 50), (30, 30, 200)).save(tmp_path / "square.png")
+    with studio(server_factory, tmp_path) as (page, errors):
+        page.set_input_files("#image", str(tmp_path / "wide.png"))
+        expect(page.locator("#size")).to_have_value("112x64")
+        page.set_input_files("#image", str(tmp_path / "square.png"))
+        expect(page.locator("#size")).to_have_value("64x64")
+        page.set_input_files("#image", str(tmp_path / "wide.png"))
+        expect(page.locator("#size")).to_have_value("112x64")
+        page.fill("#prompt", "a red ball falls")
+        page.select_option("#seconds", "1")
+        page.click("#submit")
+        video = page.locator(".card").first.locator("video")
+        expect(video).to_have_count(1, timeout=60_000)
+        playing(page)
+        assert video.evaluate("v => v.videoWidth") == 112
+        assert not errors, errors

@@ -165,6 +165,20 @@ async function submit(event) {
   }
 }
 
+// A chosen image sets the size to the model's nearest its aspect ratio (as the API does when no size is sent),
+// so a wide image is not cropped to a square; the size can still be changed after.
+async function sizeFromImage() {
+  const file = $("image").files[0];
+  if (!file || !state.model) return;
+  try {
+    const bitmap = await createImageBitmap(file);
+    const ratio = bitmap.width / bitmap.height;
+    bitmap.close();
+    const distance = (size) => { const [w, h] = size.split("x").map(Number); return Math.abs(Math.log(w / h / ratio)); };
+    $("size").value = state.model.sizes.reduce((best, s) => (distance(s) < distance(best) ? s : best));
+  } catch (_) { /* not an image the browser reads: the API says so on submit */ }
+}
+
 // -- storyboard: shots on a timeline, each a prompt, a duration and how it joins the previous one ----------
 function durations() {
   // Shots come in blocks of 4 frames (0.5 s at 8 fps): the durations the model can make.
@@ -248,5 +262,6 @@ $("key-form").addEventListener("submit", (event) => {
   connect();
 });
 $("create-form").addEventListener("submit", submit);
+$("image").addEventListener("change", sizeFromImage);
 loadKey();
 if (state.key) connect();
