@@ -31,11 +31,12 @@ def browser(playwright):
 
 
 @contextmanager
-def studio(server_factory, tmp_path):
-    """A running server and a Chromium page on its studio, connected with a fresh key; yields (page, errors)."""
+def studio(server_factory, tmp_path, **env):
+    """A running server (``env``: its TESSERA_* settings) and a Chromium page on its studio, connected with a fresh
+    key; yields (page, errors)."""
     from playwright.sync_api import expect, sync_playwright
 
-    server = server_factory(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    server = server_factory(f"sqlite:///{tmp_path / 'db.sqlite'}", **env)
     secret = server.cli("keys", "create", "studio").strip().splitlines()[-1]
     server.start()
     with sync_playwright() as p:
@@ -110,7 +111,9 @@ def test_studio_extends_and_remixes_a_finished_video(server_factory, tmp_path):
         page.fill("#prompt", "a red ball rolls to the right")
         page.select_option("#seconds", "1")
         page.click("#submit")
-        source = page.locator(".card").first
+        expect(page.locator(".card")).to_have_count(1)
+        # Cards by id: a new one goes first, so ".first" would move.
+        source = page.locator(f'.card[data-id="{page.locator(".card").first.get_attribute("data-id")}"]')
         expect(source.locator("video")).to_have_count(1, timeout=60_000)
         follow = source.locator(".follow")
         expect(follow).to_be_visible()
@@ -121,6 +124,8 @@ def test_studio_extends_and_remixes_a_finished_video(server_factory, tmp_path):
         expect(page.locator(".card")).to_have_count(1)
         follow.locator(".follow-prompt").fill("the red ball keeps rolling")
         follow.locator(".extend").click()
+        expect(page.locator(".card")).to_have_count(2, timeout=30_000)
+        assert follow.locator(".follow-error").inner_text() == ""
         extended = page.locator(".card").first
         expect(extended.locator(".prompt")).to_have_text("the red ball keeps rolling")
         expect(extended.locator("video")).to_have_count(1, timeout=60_000)
@@ -131,10 +136,33 @@ def test_studio_extends_and_remixes_a_finished_video(server_factory, tmp_path):
         assert duration == pytest.approx(2 + 1 / 8, abs=0.2)
         follow.locator(".follow-prompt").fill("a green ball rolls to the right")
         follow.locator(".remix").click()
+        expect(page.locator(".card")).to_have_count(3, timeout=30_000)
+        assert follow.locator(".follow-error").inner_text() == ""
         remixed = page.locator(".card").first
         expect(remixed.locator(".prompt")).to_have_text("a green ball rolls to the right")
         expect(remixed.locator("video")).to_have_count(1, timeout=60_000)
-        expect(page.locator(".card")).to_have_count(3)
+        assert not errors, errors
+
+
+def test_studio_waits_out_the_keys_rate_limit_instead_of_failing(server_factory, tmp_path):
+    from playwright.sync_api import expect
+
+    # 10 requests a minute: a slot frees every 6 s.
+    with studio(server_factory, tmp_path, TESSERA_RATE_PER_MINUTE="10") as (page, errors):
+        drained = page.evaluate(
+            """async () => {
+                const headers = { Authorization: `Bearer ${localStorage.getItem("tessera-key")}` };
+                for (let i = 0; i < 20; i++) if ((await fetch("/v1/models", { headers })).status === 429) return i;
+                return -1;
+            }"""
+        )
+        assert drained >= 0  # the key is over its rate now
+        page.fill("#prompt", "a red ball falls")
+        page.select_option("#seconds", "1")
+        page.click("#submit")  # refused with 429 at first: the studio waits as the server asks and sends it again
+        card = page.locator(".card").first
+        expect(card.locator("video")).to_have_count(1, timeout=90_000)  # and its progress survives more 429s
+        assert page.locator("#create-error").inner_text() == ""
         assert not errors, errors
 
 

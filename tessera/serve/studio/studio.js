@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { key: "", cards: new Map(), polling: new Set(), model: null };
+const state = { key: "", cards: new Map(), polling: new Set(), watching: false, model: null };
 
 function loadKey() {
   const fromHash = new URLSearchParams(location.hash.slice(1)).get("key");
@@ -14,9 +14,16 @@ function loadKey() {
   $("key").value = state.key;
 }
 
-async function api(path, options = {}) {
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function api(path, options = {}, tries = 5) {
   const headers = { Authorization: `Bearer ${state.key}`, ...(options.headers || {}) };
   const response = await fetch(path, { ...options, headers });
+  if (response.status === 429 && tries > 1) {
+    // Over the key's request rate: nothing was done, so wait as long as the server asks and send it again.
+    await sleep(1000 * Math.min(30, Number(response.headers.get("Retry-After")) || 1));
+    return api(path, options, tries - 1);
+  }
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
     try { message = (await response.json()).error.message; } catch (_) { /* not JSON */ }
@@ -101,18 +108,32 @@ async function refreshGallery() {
   page.data.filter((v) => v.status === "queued" || v.status === "in_progress").forEach((v) => poll(v.id));
 }
 
+// Unfinished videos are watched by one loop that lists them all once a second: one request however many are
+// running (one request per video every 0.7 s ran past the key's rate with two at once, and then the user's own
+// requests were refused).
 async function poll(id) {
-  if (state.polling.has(id)) return;
   state.polling.add(id);
+  if (state.watching) return;
+  state.watching = true;
   try {
-    for (;;) {
-      const video = await (await api(`/v1/videos/${id}`)).json();
-      card(video);
-      if (video.status === "completed" || video.status === "failed") break;
-      await new Promise((r) => setTimeout(r, 700));
+    while (state.polling.size) {
+      const page = await (await api("/v1/videos?limit=100")).json();
+      const listed = new Map(page.data.map((v) => [v.id, v]));
+      for (const id of [...state.polling]) {
+        let video = listed.get(id);
+        if (!video) {  // not among the newest 100: asked for by itself (a 404: deleted, so no longer watched)
+          try { video = await (await api(`/v1/videos/${id}`)).json(); } catch (_) { state.polling.delete(id); continue; }
+        }
+        if (!state.cards.has(id)) { state.polling.delete(id); continue; }  // its card was deleted here
+        card(video);
+        if (video.status === "completed" || video.status === "failed") state.polling.delete(id);
+      }
+      if (state.polling.size) await sleep(1000);
     }
+  } catch (error) {
+    $("create-error").textContent = `progress stopped: ${error.message}; reload to resume`;
   } finally {
-    state.polling.delete(id);
+    state.watching = false;
   }
 }
 
