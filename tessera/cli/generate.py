@@ -41,7 +41,7 @@ def generate_command(
     guidance: float | None = typer.Option(None, help="Classifier-free guidance scale (default: the model's)"),
     negative: str | None = typer.Option(None, help="Negative prompt: what to steer away from"),
     image: Path | None = typer.Option(None, help="Image-to-video: start from this image"),
-    extend: Path | None = typer.Option(None, help="Extend this clip (see --direction)"),
+    extend: Path | None = typer.Option(None, help="Extend this clip by --seconds (see --direction)"),
     direction: str | None = typer.Option(
         None, help="--extend direction: forward (continue; the default) or backward (lead in)"
     ),

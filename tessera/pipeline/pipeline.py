@@ -640,10 +640,11 @@ class TextToVideoPipeline:
         callback_on_step_end: Callable[[int, int, torch.Tensor], None] | None = None,
     ) -> VideoPipelineOutput:
         """``video`` with ``seconds`` more made after it (``direction="forward"``) or before it ("backward")
-        under ``prompt``, by as many chained extensions as the length takes: one call adds at most half of the
-        model's longest clip, each next one is conditioned on the clip so far. The pieces are unmarked and the
-        whole is marked once. ``fps``: the rate of an array ``video`` and of the result (default: the model's);
-        a file or :class:`~tessera.media.Video` keeps its own rate, and all of it is made at the model's."""
+        under ``prompt``, by as many chained extensions as the length takes, each conditioned on the clip so far
+        (a call of the model's longest clip is given about half of it from a long clip, so adds the other half).
+        The pieces are unmarked and the whole is marked once. ``fps``: the rate of an array ``video`` and of the
+        result (default: the model's); a file or :class:`~tessera.media.Video` keeps its own rate, and all of it
+        is made at the model's."""
         from tessera.pipeline.storyboard import Calls, extend, extension_sizes
 
         cfg, factor, rate = self.config, self.autoencoder.params.temporal_factor, self.config.fps
