@@ -92,7 +92,8 @@ def generate_command(
     ]
     if len(tasks) > 1:
         raise InvalidInputError(f"choose one of {', '.join(tasks)}")
-    if still and (seconds > 0 or tasks):
+    # An image edits into an image (--edit takes the clip's first frame); every other task makes a video.
+    if still and (seconds > 0 or tasks not in ([], ["--edit"])):
         given = f"--seconds {seconds:g}" if seconds > 0 else tasks[0]
         raise InvalidInputError(
             f"{output} is an image (one frame) but {given} asks for a video; write -o NAME.mp4 or NAME.gif, "
@@ -144,7 +145,7 @@ def generate_command(
         size = pipe.config.sizes[0] if first is None else nearest_size(first.width, first.height, pipe.config.sizes)
         width, height = parse_size(size)
     fps = fps or pipe.config.fps
-    if edit and asked is None:  # an edit is of the whole clip unless --seconds asks for its start only
+    if edit and asked is None and not still:  # an edit is of the whole clip unless --seconds asks for its start
         clip = given[edit]
         seconds = (clip.num_frames - 1) / clip.fps if clip.fps > 0 else 0.0  # a still image: one frame
     frames = round(seconds * fps) + 1

@@ -132,12 +132,13 @@ def test_given_images_and_clips_set_the_size_unless_one_is_asked_for(model_dir, 
         (["--extend", "clip.mp4"], 25 + 16),  # 2 s added by default
         (["--edit", "clip.mp4"], 25),  # the whole clip, 3 s (it took the first 2)
         (["--edit", "clip.mp4", "--seconds", "1"], 9),  # its first second
+        (["--edit", "clip.mp4", "-o", "out.png"], 1),  # an image: its first frame, edited
     ],
 )
 def test_extend_adds_seconds_and_edit_takes_the_whole_clip(model_dir, tmp_path, args, frames):
     write_mp4(tmp_path / "clip.mp4", np.full((25, 64, 64, 3), 128, np.uint8), 8)
-    out = tmp_path / "out.mp4"
-    given = [str(tmp_path / a) if a.endswith(".mp4") else a for a in args]
+    out = tmp_path / ("out.png" if "out.png" in args else "out.mp4")
+    given = [str(tmp_path / a) if a.endswith((".mp4", ".png")) else a for a in args]
     result = runner.invoke(app, ["generate", "a ball", "--model", str(model_dir), "-o", str(out), *given])
     assert result.exit_code == 0, result.output
     assert len(read_video(out).frames) == frames
