@@ -117,6 +117,12 @@ def generate_command(
     if refine is not None and refine < 0:
         raise InvalidInputError(f"--refine must be >= 0 (Adam steps; 0 turns refinement off), got {refine}")
     check_output(output, OUTPUT_SUFFIXES)
+    outputs = [output, output.with_suffix(".gif")] if gif else [output]
+    for path in (image, extend, edit, *(connect or [])):
+        if path and any(out.resolve() == path.resolve() for out in outputs):
+            raise InvalidInputError(
+                f"{path} is both an input and the output; write to another file (-o), or it would be replaced"
+            )
     from tessera.safety import check_prompt
 
     for text in (prompt, negative):  # refused before the model is even loaded

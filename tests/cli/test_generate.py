@@ -9,7 +9,7 @@ import torch
 from typer.testing import CliRunner
 
 from tessera.cli.main import app
-from tessera.media import read_video, write_mp4, write_png
+from tessera.media import read_video, write_gif, write_mp4, write_png
 from tessera.models.autoencoder import Autoencoder
 from tessera.models.dit import DiT
 from tessera.models.text import TextEncoder, TextEncoderParams
@@ -142,6 +142,20 @@ def test_extend_adds_seconds_and_edit_takes_the_whole_clip(model_dir, tmp_path, 
     result = runner.invoke(app, ["generate", "a ball", "--model", str(model_dir), "-o", str(out), *given])
     assert result.exit_code == 0, result.output
     assert len(read_video(out).frames) == frames
+
+
+@pytest.mark.parametrize("args", [["--edit", "clip.mp4", "-o", "clip.mp4"], ["--extend", "clip.gif", "--gif"]])
+def test_an_input_is_never_the_output(model_dir, tmp_path, args):
+    write_mp4(tmp_path / "clip.mp4", np.full((9, 64, 64, 3), 128, np.uint8), 8)
+    write_gif(tmp_path / "clip.gif", np.full((9, 64, 64, 3), 128, np.uint8), 8)
+    before = (tmp_path / "clip.mp4").read_bytes()
+    paths = [str(tmp_path / a) if a.startswith("clip.") else a for a in args]
+    if "-o" not in args:
+        paths += ["-o", str(tmp_path / "clip.mp4")]
+    gif_before = (tmp_path / "clip.gif").read_bytes()
+    result = runner.invoke(app, ["generate", "a ball", "--model", str(model_dir), *paths])
+    assert (tmp_path / "clip.mp4").read_bytes() == before and (tmp_path / "clip.gif").read_bytes() == gif_before
+    assert result.exit_code != 0 and "is both an input and the output" in str(result.exception)
 
 
 def test_a_bad_input_file_is_refused_before_loading_the_model(tmp_path):
