@@ -156,17 +156,19 @@ class VideoPipelineOutput:
 
 
 def _as_frames(value, name: str, rate: float | None = None, fps: float | None = None) -> np.ndarray:
-    """A path, a Video, a PIL image or an array -> uint8 (T, H, W, 3), resampled to ``rate`` when given. A clip
-    that knows its frame rate (a file or a Video) is resampled from it; an array is taken to be at ``fps`` (the
-    call's rate)."""
+    """A path, a Video, a PIL image (or a list of them) or an array -> uint8 (T, H, W, 3), resampled to ``rate``
+    when given. A clip that knows its frame rate (a file or a Video) is resampled from it; PIL frames and arrays
+    are taken to be at ``fps`` (the call's rate)."""
     if isinstance(value, str | os.PathLike):
         value = read_video(value)  # an image file comes back as a one-frame Video
+    if hasattr(value, "convert"):  # a PIL image
+        value = image_rgb(value)
+    elif isinstance(value, list | tuple) and value and all(hasattr(v, "convert") for v in value):
+        value = np.stack([image_rgb(v) for v in value])  # PIL frames, as diffusers pipelines take (any mode)
     if isinstance(value, Video):
         value = value.frames if rate is None else value.at_fps(rate)
     elif rate is not None and fps is not None and abs(fps - rate) > 1e-6 and np.ndim(value) == 4:
         value = resample(np.asarray(value), fps, rate)
-    if hasattr(value, "convert"):  # a PIL image
-        value = image_rgb(value)
     arr = np.asarray(value)
     if arr.ndim == 3:
         arr = arr[None]

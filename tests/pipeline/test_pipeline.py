@@ -264,6 +264,16 @@ def test_prompt_and_negative_prompt_change_the_result(pipe):
     assert not np.array_equal(base, pipe("a red ball falls", negative_prompt="blue", **KW).frames[0])
 
 
+def test_a_list_of_pil_frames_of_any_mode_is_a_clip(pipe):
+    from PIL import Image
+
+    clip = _clip(9)
+    frames = [Image.fromarray(f).convert("RGBA") for f in clip]
+    as_pil = pipe("a ball", video=frames, num_frames=9, seed=1, **KW)
+    as_array = pipe("a ball", video=clip, num_frames=9, seed=1, **KW)
+    assert np.array_equal(as_pil.frames[0], as_array.frames[0])
+
+
 def test_pil_output_and_step_callback(pipe):
     seen = []
     out = pipe(
