@@ -117,9 +117,10 @@ def generate_command(
     if refine is not None and refine < 0:
         raise InvalidInputError(f"--refine must be >= 0 (Adam steps; 0 turns refinement off), got {refine}")
     check_output(output, OUTPUT_SUFFIXES)
+    inputs = [p for p in (image, extend, edit, *(connect or [])) if p]
     outputs = [output, output.with_suffix(".gif")] if gif else [output]
-    for path in (image, extend, edit, *(connect or [])):
-        if path and any(out.resolve() == path.resolve() for out in outputs):
+    for path in inputs:
+        if any(out.resolve() == path.resolve() for out in outputs):
             raise InvalidInputError(
                 f"{path} is both an input and the output; write to another file (-o), or it would be replaced"
             )
@@ -129,7 +130,7 @@ def generate_command(
         if text:
             check_prompt(text).raise_if_blocked()
     # The given image or clips are read once, here, so a bad file is refused before the model loads.
-    given = {path: read_video(path) for path in (image, extend, edit, *(connect or [])) if path}
+    given = {path: read_video(path) for path in inputs}
     if model is None:
         model = default_model()
         if not (model / "pipeline.json").is_file():
@@ -180,7 +181,7 @@ def generate_command(
             sampler=sampler,
             callback_on_step_end=on_step,
         )
-        if extend:  # as many chained extensions as --seconds takes (one call adds at most half a clip)
+        if extend:  # as many chained extensions as --seconds takes
             out = pipe.extend(prompt, given[extend], seconds, direction or "forward", **common)
         else:
             out = pipe(prompt, num_frames=frames, loop=loop, **common, **kwargs)
@@ -202,7 +203,6 @@ def generate_command(
         if given
     ]
     task = chosen[0] if chosen else "text-to-video" if video.shape[0] > 1 else "text-to-image"
-    inputs = [p for p in (image, extend, edit, *(connect or [])) if p]
     gen = Generation(pipe.name, pipe.weights_sha256, task, out.watermarks[0], inputs, prompt)
     for path in written:  # every file is fully written before it is signed
         sign_file(path, gen)

@@ -653,22 +653,19 @@ class TextToVideoPipeline:
         fps = rate if fps is None else fps
         if not isinstance(seconds, numbers.Real) or not math.isfinite(seconds) or seconds <= 0:
             raise InvalidInputError(f"seconds (the length to add) must be a finite number > 0, got {seconds!r}")
-        if direction not in ("forward", "backward"):
-            raise InvalidInputError(f"direction must be 'forward' or 'backward', got {direction!r}")
         steps = cfg.steps if num_inference_steps is None else num_inference_steps
         guidance = cfg.guidance if guidance_scale is None else guidance_scale
-        if not isinstance(fps, numbers.Real) or not math.isfinite(fps) or fps <= 0:
-            raise InvalidInputError(f"fps must be a finite number > 0, got {fps!r}")
+        sampler = sampler or cfg.sampler
+        # Every check before the first call's compute: a call's own (prompt, size, fps, direction, numbers; with
+        # one frame, as its decode bound is not the chain's) ...
+        self.check_inputs(prompt, 1, height, width, fps, steps, guidance, None, direction, "np", sampler)
         clip = _as_frames(video, "video", rate, fps)
         add = round(seconds * rate)
         if add < 1:
             raise InvalidInputError(f"{seconds} s is less than one frame at {rate:g} fps; ask for more")
         target = len(clip) + add
-        # Every check before the first call's compute: the prompt and numbers (for one call, at the model's
-        # rate), and the result's memory: held as uint8 a few times over (a call's concatenation, the resampled
-        # and the marked copy; counted from the code, not measured), each call's decode being one piece's.
-        sampler = sampler or cfg.sampler
-        self.check_inputs(prompt, 1, height, width, rate, steps, guidance, None, direction, "np", sampler)
+        # ... and the result's memory: held as uint8 a few times over (a call's concatenation, the resampled and
+        # the marked copy; counted from the code, not measured), each call's decode being one piece's.
         need = 4 * target * max(1.0, fps / rate) * height * width * 3
         have = _memory_bytes()
         if have and need > have / 2:
@@ -769,7 +766,7 @@ class TextToVideoPipeline:
         cond = torch.zeros((1, *shape))
         mask = torch.zeros(1, t, dtype=torch.bool)
         if image is not None:
-            cond[:, :, :1] = self.encode(_as_frames(image, "image")[:1], width, height)
+            cond[:, :, :1] = self.encode(image[:1], width, height)  # frames already (__call__ read it)
             mask[:, 0] = True
             return cond, mask, None, None
         frames = _as_frames(video, "video")

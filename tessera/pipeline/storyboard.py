@@ -189,8 +189,9 @@ def check_shots(shots: list[Shot], policy=None) -> None:
 def frames_added(max_frames: int, factor: int, length: int) -> dict[int, int]:
     """Frames an extension of ``n`` frames adds to a clip of ``length`` frames, for every valid n.
 
-    A call of n frames (t latent frames) is given the clip's last ``factor * (t // 2) + 1`` frames, or its
-    longest 4k+1 run when the clip is shorter, and makes the rest: a short clip is given less, so more is added.
+    A call of n frames (t latent frames) is given ``factor * (t // 2) + 1`` frames of the clip's end (its start,
+    backward), or its longest 4k+1 run when the clip is shorter, and makes the rest: a short clip is given less,
+    so more is added.
     """
     out = {}
     for n in range(factor + 1, max_frames + 1, factor):

@@ -104,6 +104,20 @@ def test_studio_builds_a_two_shot_storyboard_and_plays_it(server_factory, tmp_pa
         assert not errors, errors
 
 
+def follow_up(page, follow, button: str, prompt: str, cards: int):
+    """Click a card's Remix or Extend under ``prompt``; the new card (the ``cards``-th), once its video plays."""
+    from playwright.sync_api import expect
+
+    follow.locator(".follow-prompt").fill(prompt)
+    follow.locator(f".{button}").click()
+    expect(page.locator(".card")).to_have_count(cards, timeout=30_000)
+    assert follow.locator(".follow-error").inner_text() == ""
+    new = page.locator(".card").first
+    expect(new.locator(".prompt")).to_have_text(prompt)
+    expect(new.locator("video")).to_have_count(1, timeout=60_000)
+    return new
+
+
 def test_studio_extends_and_remixes_a_finished_video(server_factory, tmp_path):
     from playwright.sync_api import expect
 
@@ -122,25 +136,13 @@ def test_studio_extends_and_remixes_a_finished_video(server_factory, tmp_path):
         follow.locator(".extend").click()  # refused by the API: its message shows on the card, nothing is queued
         expect(follow.locator(".follow-error")).to_contain_text("prompt")
         expect(page.locator(".card")).to_have_count(1)
-        follow.locator(".follow-prompt").fill("the red ball keeps rolling")
-        follow.locator(".extend").click()
-        expect(page.locator(".card")).to_have_count(2, timeout=30_000)
-        assert follow.locator(".follow-error").inner_text() == ""
-        extended = page.locator(".card").first
-        expect(extended.locator(".prompt")).to_have_text("the red ball keeps rolling")
-        expect(extended.locator("video")).to_have_count(1, timeout=60_000)
+        extended = follow_up(page, follow, "extend", "the red ball keeps rolling", 2)
         expect(extended.locator(".meta")).to_contain_text("2 s")  # the 1 s source and 1 s more
         duration = extended.locator("video").evaluate(
             "v => new Promise(r => v.duration ? r(v.duration) : v.onloadedmetadata = () => r(v.duration))"
         )
         assert duration == pytest.approx(2 + 1 / 8, abs=0.2)
-        follow.locator(".follow-prompt").fill("a green ball rolls to the right")
-        follow.locator(".remix").click()
-        expect(page.locator(".card")).to_have_count(3, timeout=30_000)
-        assert follow.locator(".follow-error").inner_text() == ""
-        remixed = page.locator(".card").first
-        expect(remixed.locator(".prompt")).to_have_text("a green ball rolls to the right")
-        expect(remixed.locator("video")).to_have_count(1, timeout=60_000)
+        follow_up(page, follow, "remix", "a green ball rolls to the right", 3)
         assert not errors, errors
 
 

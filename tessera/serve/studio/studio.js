@@ -109,8 +109,8 @@ async function refreshGallery() {
 }
 
 // Unfinished videos are watched by one loop that lists them all once a second: one request however many are
-// running (one request per video every 0.7 s ran past the key's rate with two at once, and then the user's own
-// requests were refused).
+// running (one request per video every 0.7 s is 2.9 a second for two, past the default 2 a second a key gets,
+// and then the user's own requests would be refused).
 async function poll(id) {
   state.polling.add(id);
   if (state.watching) return;
@@ -119,14 +119,19 @@ async function poll(id) {
     while (state.polling.size) {
       const page = await (await api("/v1/videos?limit=100")).json();
       const listed = new Map(page.data.map((v) => [v.id, v]));
-      for (const id of [...state.polling]) {
-        let video = listed.get(id);
+      for (const watched of [...state.polling]) {
+        let video = listed.get(watched);
         if (!video) {  // not among the newest 100: asked for by itself (a 404: deleted, so no longer watched)
-          try { video = await (await api(`/v1/videos/${id}`)).json(); } catch (_) { state.polling.delete(id); continue; }
+          try {
+            video = await (await api(`/v1/videos/${watched}`)).json();
+          } catch (_) {
+            state.polling.delete(watched);
+            continue;
+          }
         }
-        if (!state.cards.has(id)) { state.polling.delete(id); continue; }  // its card was deleted here
+        if (!state.cards.has(watched)) { state.polling.delete(watched); continue; }  // its card was deleted here
         card(video);
-        if (video.status === "completed" || video.status === "failed") state.polling.delete(id);
+        if (video.status === "completed" || video.status === "failed") state.polling.delete(watched);
       }
       if (state.polling.size) await sleep(1000);
     }
