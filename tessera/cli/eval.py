@@ -11,12 +11,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from tessera.cli.output import check_output_folder
+from tessera.errors import ConfigError
 from tessera.media import parse_size
 
 console = Console()
 
 
 MIN_FRAMES = 9
+
+
+def _check_frames(frames: int, factor: int) -> None:
+    """A model's clips, and an autoencoder's reconstructions, have 1 + factor*k frames; the benchmark compares
+    them frame by frame with the render, so the render must have as many."""
+    if (frames - 1) % factor:
+        lower = frames - (frames - 1) % factor
+        raise ConfigError(f"--frames must be 1 + {factor}k for a model or autoencoder: {lower} or {lower + factor}")
 
 
 def eval_command(
@@ -51,7 +60,6 @@ def eval_command(
 ) -> None:
     """Score clips on physics and consistency and write a report with plots."""
     from tessera.diffusion import SAMPLERS
-    from tessera.errors import ConfigError
     from tessera.eval.report import (
         autoencoder_source,
         evaluate_folder,
@@ -77,11 +85,24 @@ def eval_command(
     if (steps, guidance, sampler) != (None, None, None) and model is None:
         raise ConfigError("--steps, --guidance and --sampler apply to --model only")
     check_output_folder(out)
+    if videos is None:  # the set is rendered: refuse a bad split or size before any model loads
+        from tessera.world import SPLITS
+        from tessera.world.spec import check_format
+
+        if set_ not in SPLITS:
+            raise ConfigError(f"--set must be one of {', '.join(SPLITS)}, got {set_!r}")
+        width, height = parse_size(size)
+        check_format(width, height, frames, 8.0)
     source, what = None, "ground-truth renders"
     if model is not None:
         from tessera.pipeline import TextToVideoPipeline
 
         pipe = TextToVideoPipeline.from_pretrained(model)
+        if f"{width}x{height}" not in pipe.config.sizes:
+            raise ConfigError(
+                f"--size {width}x{height} is not one of this model's sizes: {', '.join(pipe.config.sizes)}"
+            )
+        _check_frames(frames, pipe.autoencoder.params.temporal_factor)
         source, what = model_source(pipe, steps, guidance, sampler), f"model {model}"
         if sampler is not None and sampler != pipe.config.sampler:
             what += f" ({sampler} sampler)"
@@ -92,7 +113,9 @@ def eval_command(
             from tessera.pipeline import PipelineConfig
 
             autoencoder = autoencoder / PipelineConfig.read(autoencoder).autoencoder
-        source = autoencoder_source(Autoencoder.from_pretrained(autoencoder), refine)
+        vae = Autoencoder.from_pretrained(autoencoder)
+        _check_frames(frames, vae.params.temporal_factor)
+        source = autoencoder_source(vae, refine)
         what = f"reconstructions by {autoencoder}" + (f" (latents refined by {refine} Adam steps)" if refine else "")
     t0 = time.perf_counter()
     with Progress(TextColumn("[bold]scoring"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
@@ -101,7 +124,6 @@ def eval_command(
             scores, samples = evaluate_folder(videos, progress=lambda n: bar.advance(task, n))
             title = f"Tessera benchmark: {videos}"
         else:
-            width, height = parse_size(size)
             task = bar.add_task("clips", total=clips)
             scores, samples = evaluate_world_set(
                 set_, clips, seed, width, height, frames, progress=lambda n: bar.advance(task, n), source=source

@@ -125,6 +125,8 @@ def test_eval_sampling_options_are_checked_before_any_work(tmp_path):
         (["--model", str(tmp_path), "--sampler", "ddim"], "--sampler must be one of euler, heun, ancestral, renoise"),
         (["--sampler", "ancestral"], "apply to --model only"),
         (["--frames", "3"], "--frames must be at least 9"),
+        (["--set", "bogus"], "--set must be one of train, in-dist"),
+        (["--size", "10x3"], "must be 16..2048 pixels"),
     ):
         run = subprocess.run(
             [sys.executable, "-c", "from tessera.cli.main import main; main()", "eval", *args, "--out", str(tmp_path)],
@@ -132,6 +134,20 @@ def test_eval_sampling_options_are_checked_before_any_work(tmp_path):
             text=True,
         )
         assert run.returncode == 1 and message in run.stderr and "Traceback" not in run.stderr, run
+
+
+def test_eval_refuses_a_frame_count_an_autoencoder_cannot_give_back(tmp_path):
+    # It used to score 18 rendered frames against 17 reconstructed ones and fail in the plots with a traceback.
+    from tessera.models.autoencoder import Autoencoder
+
+    Autoencoder.from_preset("tiny").save_pretrained(tmp_path / "vae")
+    result = runner.invoke(app, ["eval", "--autoencoder", str(tmp_path / "vae"), "--frames", "18", "--clips", "1"])
+    assert "--frames must be 1 + 4k for a model or autoencoder: 17 or 21" in str(result.exception)
+    result = runner.invoke(
+        app,
+        ["eval", "--autoencoder", str(tmp_path / "vae"), "--frames", "9", "--clips", "1", "--out", str(tmp_path / "r")],
+    )
+    assert result.exit_code == 0 and len(json.loads((tmp_path / "r" / "report.json").read_text())["clips"]) == 1
 
 
 def test_eval_on_a_folder_of_videos_writes_report_and_plots(tmp_path):
