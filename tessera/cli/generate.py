@@ -114,6 +114,8 @@ def generate_command(
         )
     if guidance is not None and not (math.isfinite(guidance) and guidance >= 0):
         raise InvalidInputError(f"--guidance must be a number >= 0, got {guidance} (leave it out for the model's)")
+    if steps is not None and steps < 1:
+        raise InvalidInputError(f"--steps must be at least 1, got {steps} (leave it out for the model's)")
     if refine is not None and refine < 0:
         raise InvalidInputError(f"--refine must be >= 0 (Adam steps; 0 turns refinement off), got {refine}")
     check_output(output, OUTPUT_SUFFIXES)

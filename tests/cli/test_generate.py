@@ -83,6 +83,7 @@ def test_generate_refuses_bad_options_without_traceback(model_dir, tmp_path):
         (["--fps", "1000"], "--fps must be a number in"),
         (["--seconds", "inf"], "--seconds must be a number >= 0"),
         (["--guidance", "nan"], "--guidance must be a number >= 0"),
+        (["--steps", "0"], "--steps must be at least 1"),
         (["--extend", "clip.mp4", "--seconds", "0"], "--extend adds --seconds to the clip; give more than 0"),
         (["-o", "still.png", "--seconds", "2"], "still.png is an image (one frame) but --seconds 2 asks for a video"),
         (["-o", "still.png", "--loop"], "still.png is an image (one frame) but --loop asks for a video"),
