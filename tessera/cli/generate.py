@@ -169,8 +169,9 @@ def generate_command(
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("steps", total=None)
 
-        def on_step(done: int, total: int, _latents) -> None:
-            bar.update(task, completed=done, total=total)
+        def on_step(pipe, step: int, _t, kwargs: dict) -> dict:
+            bar.update(task, completed=step + 1, total=pipe.num_timesteps)
+            return kwargs
 
         common = dict(
             negative_prompt=negative,

@@ -53,7 +53,9 @@ def storyboard_command(
             width=width,
             num_inference_steps=steps,
             guidance_scale=guidance,
-            callback_on_step_end=lambda d, t, _: bar.update(task, completed=d, total=t),
+            callback_on_step_end=lambda p, step, _t, kwargs: bar.update(
+                task, completed=step + 1, total=p.num_timesteps
+            ),
         )
     video = out.frames[0]
     path = save(output, video, out.fps)

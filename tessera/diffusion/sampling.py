@@ -138,12 +138,13 @@ def denoise(
     method: str = "euler",
     cond: torch.Tensor | None = None,
     cond_mask: torch.Tensor | None = None,
-    callback: Callable[[int, torch.Tensor], None] | None = None,
+    callback: Callable[[int, float, torch.Tensor], torch.Tensor | None] | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Integrate dx/dt = v from ``timesteps[0]`` to ``timesteps[-1]``. Heun costs two model calls per step
     (second order; the last step falls back to Euler since its end point t = 0 is exact). Ancestral and renoise
-    cost one, like Euler, and draw fresh noise from ``generator`` at every step but the last."""
+    cost one, like Euler, and draw fresh noise from ``generator`` at every step but the last. ``callback(i, t,
+    x)`` after step ``i`` (from time ``t``) may return new latents to go on from (condition frames stay given)."""
     if method not in SAMPLERS:
         raise ConfigError(f"unknown sampler {method!r}; choose one of {', '.join(SAMPLERS)}")
     b = x.shape[0]
@@ -160,6 +161,6 @@ def denoise(
             v2 = velocity(x_next, torch.full((b,), t_next, device=x.device))
             x_next = x + (t_next - t) * 0.5 * (v + v2)
         x = _pin(x_next, cond, cond_mask)
-        if callback is not None:
-            callback(i, x)
+        if callback is not None and (changed := callback(i, t, x)) is not None:
+            x = _pin(changed, cond, cond_mask)
     return x

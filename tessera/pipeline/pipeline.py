@@ -34,6 +34,7 @@ import logging
 import math
 import numbers
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ log = logging.getLogger("tessera.pipeline")
 CONFIG_NAME = "pipeline.json"
 DIRECTIONS = ("forward", "backward")
 OUTPUT_TYPES = ("np", "pil", "latent")
+CALLBACK_TENSOR_INPUTS = ("latents",)  # what callback_on_step_end can be handed (diffusers' _callback_tensor_inputs)
 
 
 @dataclass
@@ -186,6 +188,47 @@ def _digest(*frames: np.ndarray | None) -> str:
     return h.hexdigest()[:16]
 
 
+class Steps:
+    """The sampling steps of one public call, however many model calls it takes (a long clip's chunks, a loop's
+    two passes, chained extensions, a storyboard's shots), handed to a diffusers-style
+    ``callback_on_step_end(pipe, step, timestep, callback_kwargs)``: ``step`` counts from 0 over all of them
+    and ``pipe.num_timesteps`` is their number, so ``(step + 1) / pipe.num_timesteps`` runs once from 0 to 1.
+    ``timestep`` is the flow time the step started from (1 is noise, 0 clean). As in diffusers, the callback
+    returns ``callback_kwargs``, and latents it puts there are the ones sampling goes on from."""
+
+    def __init__(self, pipe: TextToVideoPipeline, total: int, callback=None, tensor_inputs=None) -> None:
+        inputs = list(CALLBACK_TENSOR_INPUTS if tensor_inputs is None else tensor_inputs)
+        if unknown := [name for name in inputs if name not in CALLBACK_TENSOR_INPUTS]:
+            raise InvalidInputError(
+                f"callback_on_step_end_tensor_inputs can name {', '.join(CALLBACK_TENSOR_INPUTS)}; got {unknown}"
+            )
+        if callback is not None and not callable(callback):
+            raise InvalidInputError(
+                "callback_on_step_end must be a function (pipe, step, timestep, callback_kwargs) -> callback_kwargs"
+            )
+        self.pipe, self.total, self.callback, self.inputs, self.done = pipe, total, callback, inputs, 0
+        pipe._call.num_timesteps = total
+
+    def __call__(self, i: int, t: float, latents: torch.Tensor) -> torch.Tensor | None:
+        step, self.done = self.done, self.done + 1
+        if self.callback is None:
+            return None
+        out = self.callback(self.pipe, step, torch.tensor(t), {name: latents for name in self.inputs})
+        if out is None:
+            return None
+        if not isinstance(out, dict):
+            raise InvalidInputError(
+                f"callback_on_step_end must return its callback_kwargs (a dict) or None, got {type(out).__name__}"
+            )
+        new = out.get("latents")
+        if new is not None and (not isinstance(new, torch.Tensor) or new.shape != latents.shape):
+            raise InvalidInputError(
+                f"callback_on_step_end returned latents of shape {getattr(new, 'shape', type(new).__name__)}; "
+                f"they must keep the shape {tuple(latents.shape)}"
+            )
+        return new
+
+
 class TextToVideoPipeline:
     def __init__(
         self,
@@ -214,6 +257,7 @@ class TextToVideoPipeline:
         self.name, self.weights_sha256 = "unsaved", ""  # set by from_pretrained; recorded in C2PA manifests
         self.guide_sha256 = ""
         self._compiled = None
+        self._call = threading.local()  # the call in progress on each thread (num_timesteps)
 
     # -- folders ----------------------------------------------------------------------------------------------
     @classmethod
@@ -449,6 +493,12 @@ class TextToVideoPipeline:
         return self.guide is not None and self.config.guide_mix > 0
 
     # -- the call ---------------------------------------------------------------------------------------------
+    @property
+    def num_timesteps(self) -> int:
+        """How many sampling steps the call in progress on this thread makes in all (diffusers' name); a
+        ``callback_on_step_end`` reads it for a progress bar. 0 before any call."""
+        return getattr(self._call, "num_timesteps", 0)
+
     def __call__(
         self,
         prompt: str | list[str],
@@ -462,7 +512,8 @@ class TextToVideoPipeline:
         generator: torch.Generator | None = None,
         seed: int | None = None,
         output_type: str = "np",
-        callback_on_step_end: Callable[[int, int, torch.Tensor], None] | None = None,
+        callback_on_step_end: Callable | None = None,
+        callback_on_step_end_tensor_inputs: list[str] | None = None,
         image=None,
         video=None,
         end_video=None,
@@ -471,9 +522,11 @@ class TextToVideoPipeline:
         strength: float | None = None,
         sampler: str | None = None,
         watermark: bool | None = None,
+        _steps: Steps | None = None,
     ) -> VideoPipelineOutput:
-        """Generate; the task follows from the arguments (see the module docstring). ``watermark=False`` leaves
-        this call's frames unmarked (for pieces of a longer clip that is marked once); None: the config's."""
+        """Generate; the task follows from the arguments (see the module docstring). ``callback_on_step_end``:
+        see :class:`Steps`. ``watermark=False`` leaves this call's frames unmarked (for pieces of a longer clip
+        that is marked once); None: the config's. ``_steps``: the step count of a call this one is part of."""
         cfg = self.config
         rate = cfg.fps  # every clip is made at the model's rate; another fps is resampled from it (module doc)
         fps = rate if fps is None else fps
@@ -540,15 +593,13 @@ class TextToVideoPipeline:
         first_seed = generator.initial_seed()
         t0 = time.perf_counter()
         timings = {"load": self.load_seconds}
-        done = [0]
-        passes = 2 if loop else self._chunks(frames) if frames > cfg.max_frames and strength is None else 1
-        total_steps = steps * passes
-
-        def callback(i, x):
-            done[0] += 1
-            if callback_on_step_end is not None:
-                callback_on_step_end(done[0], total_steps, x)
-
+        if _steps is None:
+            _steps = Steps(
+                self,
+                steps * self._passes(frames, loop, strength),
+                callback_on_step_end,
+                callback_on_step_end_tensor_inputs,
+            )
         common = dict(
             prompts=prompts,
             negative=negative_prompt,
@@ -556,7 +607,7 @@ class TextToVideoPipeline:
             steps=steps,
             guidance=guidance,
             sampler=sampler,
-            callback=callback,
+            callback=_steps,
         )
         # 2. build conditions and sample
         prefix = suffix = None  # pixel frames of the given clips, put back around the generated ones
@@ -639,15 +690,16 @@ class TextToVideoPipeline:
         guidance_scale: float | None = None,
         seed: int = 0,
         sampler: str | None = None,
-        callback_on_step_end: Callable[[int, int, torch.Tensor], None] | None = None,
+        callback_on_step_end: Callable | None = None,
+        callback_on_step_end_tensor_inputs: list[str] | None = None,
     ) -> VideoPipelineOutput:
         """``video`` with ``seconds`` more made after it (``direction="forward"``) or before it ("backward")
         under ``prompt``, by as many chained extensions as the length takes, each conditioned on the clip so far
         (a call of the model's longest clip is given about half of it from a long clip, so adds the other half).
         The pieces are unmarked and the whole is marked once. ``fps``: the rate of an array ``video`` and of the
         result (default: the model's); a file or :class:`~tessera.media.Video` keeps its own rate, and all of it
-        is made at the model's."""
-        from tessera.pipeline.storyboard import Calls, extend, extension_sizes
+        is made at the model's. ``callback_on_step_end`` sees the steps of all the calls (:class:`Steps`)."""
+        from tessera.pipeline.storyboard import extend, extension_sizes
 
         cfg, factor, rate = self.config, self.autoencoder.params.temporal_factor, self.config.fps
         fps = rate if fps is None else fps
@@ -686,8 +738,9 @@ class TextToVideoPipeline:
             direction=direction,
             sampler=sampler,
         )
-        calls = Calls(len(sizes), callback_on_step_end)
-        out = extend(self, prompt, clip, sizes, seed, calls, timings, **kwargs)
+        # One call per size, each within the longest clip, so one sampling pass each.
+        progress = Steps(self, steps * len(sizes), callback_on_step_end, callback_on_step_end_tensor_inputs)
+        out = extend(self, prompt, clip, sizes, seed, progress, timings, **kwargs)
         out = self._retime(out[:target] if direction == "forward" else out[len(out) - target :], fps, False)
         payload = None
         if cfg.watermark:
@@ -707,9 +760,11 @@ class TextToVideoPipeline:
         width: int = 64,
         num_inference_steps: int | None = None,
         guidance_scale: float | None = None,
-        callback_on_step_end: Callable[[int, int, torch.Tensor], None] | None = None,
+        callback_on_step_end: Callable | None = None,
+        callback_on_step_end_tensor_inputs: list[str] | None = None,
     ) -> VideoPipelineOutput:
-        """A :class:`~tessera.pipeline.storyboard.Storyboard` (or a list of shots) as one continuous video."""
+        """A :class:`~tessera.pipeline.storyboard.Storyboard` (or a list of shots) as one continuous video;
+        ``callback_on_step_end`` sees the steps of all its calls (:class:`Steps`)."""
         from tessera.pipeline.storyboard import Storyboard, check_shots, render
 
         if isinstance(board, list):
@@ -733,7 +788,14 @@ class TextToVideoPipeline:
             check_shots(board.shots)  # every shot, before any compute
         t0 = time.perf_counter()
         video, starts, fps = render(
-            self, board, width, height, num_inference_steps, guidance_scale, callback_on_step_end
+            self,
+            board,
+            width,
+            height,
+            num_inference_steps,
+            guidance_scale,
+            callback_on_step_end,
+            callback_on_step_end_tensor_inputs,
         )
         payload = None  # the pieces are unmarked; the whole is marked once
         if cfg.watermark:
@@ -805,6 +867,12 @@ class TextToVideoPipeline:
         mask = torch.zeros(1, shape[1], dtype=torch.bool)
         mask[:, [0, -1]] = True
         return cond, mask
+
+    def _passes(self, frames: int, loop: bool = False, strength: float | None = None) -> int:
+        """How many sampling passes a call of ``frames`` makes: a loop two, a long clip (not an edit) its chunks."""
+        if loop:
+            return 2
+        return self._chunks(frames) if frames > self.config.max_frames and strength is None else 1
 
     def _chunks(self, frames: int) -> int:
         """How many sampling passes ``_long`` makes for ``frames``."""

@@ -216,33 +216,17 @@ def extension_sizes(add: int, max_frames: int, factor: int, length: int) -> list
     return sizes
 
 
-class Calls:
-    """One progress report over several pipeline calls: step ``s`` of ``n`` in call ``i`` (0-based) reports as
-    ``i * n + s`` of ``total * n``, so a bar runs once from 0 to 100 however many calls a video takes."""
-
-    def __init__(self, total: int, callback=None) -> None:
-        self.total, self.callback, self.done = total, callback, 0
-
-    def step(self, s: int, n: int, latents) -> None:
-        if self.callback is not None:
-            self.callback(self.done * n + s, self.total * n, latents)
-
-    def next(self) -> None:
-        self.done += 1
-
-
 def extend(
-    pipe, prompt: str, video: np.ndarray, sizes: list[int], seed: int, calls: Calls, timings=None, **kwargs
+    pipe, prompt: str, video: np.ndarray, sizes: list[int], seed: int, steps, timings=None, **kwargs
 ) -> np.ndarray:
     """``video`` with the frames of chained extensions of ``sizes`` (see :func:`extension_sizes`) after it (or
     before it, with ``direction="backward"``), each conditioned on the clip so far. The pieces are unmarked:
     whoever holds the whole clip marks it once, so no frame carries two payloads. ``timings``, a dict, gets
-    each call's sampling and decoding seconds added up."""
+    each call's sampling and decoding seconds added up; ``steps`` (:class:`~tessera.pipeline.pipeline.Steps`)
+    counts the sampling steps of all of them."""
     for n in sizes:
         before = len(video)
-        out = pipe(
-            prompt, num_frames=n, seed=seed, video=video, watermark=False, callback_on_step_end=calls.step, **kwargs
-        )
+        out = pipe(prompt, num_frames=n, seed=seed, video=video, watermark=False, _steps=steps, **kwargs)
         video = out.frames[0]
         if timings is not None:
             for name in ("sample", "decode"):
@@ -250,7 +234,6 @@ def extend(
         if len(video) <= before:
             raise TesseraError("the model cannot extend this clip further; ask for fewer seconds")
         seed += 1
-        calls.next()
     return video
 
 
@@ -265,12 +248,18 @@ def plan(board: Storyboard, fps: float, factor: int, max_frames: int) -> list[li
     return calls
 
 
-def render(pipe, board: Storyboard, width: int, height: int, steps=None, guidance=None, callback=None):
+def render(
+    pipe, board: Storyboard, width: int, height: int, steps=None, guidance=None, callback=None, tensor_inputs=None
+):
     """(frames, each shot's first frame, fps): the storyboard as one unmarked clip. It is made at the model's
-    frame rate (the only one whose motion it knows) and resampled to the board's, if that differs."""
+    frame rate (the only one whose motion it knows) and resampled to the board's, if that differs.
+    ``callback``: a diffusers-style ``callback_on_step_end`` over all the calls (see ``Steps``)."""
+    from tessera.pipeline.pipeline import Steps
+
     rate = pipe.config.fps
     calls = plan(board, rate, pipe.autoencoder.params.temporal_factor, pipe.config.max_frames)
-    progress = Calls(sum(len(c) for c in calls), callback)
+    per_pass = steps or pipe.config.steps
+    progress = Steps(pipe, sum(per_pass * pipe._passes(n) for c in calls for n in c), callback, tensor_inputs)
     common = dict(height=height, width=width, fps=rate, num_inference_steps=steps, guidance_scale=guidance)
     video: np.ndarray | None = None
     starts = []
@@ -284,10 +273,9 @@ def render(pipe, board: Storyboard, width: int, height: int, steps=None, guidanc
                 seed=seed,
                 image=shot.image,
                 watermark=False,
-                callback_on_step_end=progress.step,
+                _steps=progress,
                 **common,
             ).frames[0]
-            progress.next()
             # After the first shot, a shot of d seconds adds d * fps frames: the fresh clip's opening frame goes.
             video = out if video is None else np.concatenate([video, out[1:]])
         else:

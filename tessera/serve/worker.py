@@ -185,14 +185,15 @@ class Worker:
         folder = self.settings.storage / folder_name
         last = [0.0]
 
-        def on_step(done: int, total: int, _latents) -> None:
+        def on_step(pipe, step: int, _t, kwargs: dict) -> dict:
             if self.stopping.is_set() and time.monotonic() > self.deadline:
                 raise Interrupted(requeue=True)
-            now = time.monotonic()
+            now, done, total = time.monotonic(), step + 1, pipe.num_timesteps
             if now - last[0] >= 0.5 or done == total:
                 last[0] = now
                 if not self.store.heartbeat(row.id, token, 5 + 85 * done / max(total, 1)):
                     raise Interrupted(requeue=False)  # deleted, or taken back after our lease ran out
+            return kwargs
 
         log.info("job %s (%s) started, attempt %d", row.id, row.task, row.attempts)
         try:

@@ -27,6 +27,16 @@ def pipe():
     return TextToVideoPipeline(dit, Autoencoder.from_preset("tiny"), TextEncoder(TextEncoderParams("toy:32")), config)
 
 
+def progress(seen: list):
+    """A diffusers-style step callback noting (step, pipe.num_timesteps)."""
+
+    def callback(pipe, step, timestep, kwargs):
+        seen.append((step, pipe.num_timesteps))
+        return kwargs
+
+    return callback
+
+
 def _clip(frames=13, seed=0):
     return np.random.default_rng(seed).integers(0, 255, (frames, 32, 32, 3), dtype=np.uint8)
 
@@ -147,9 +157,9 @@ def test_another_frame_rate_is_made_at_the_models_and_resampled(pipe):
 
 def test_long_clips_report_every_chunks_steps(pipe):
     seen = []
-    pipe("a ball", num_frames=21, callback_on_step_end=lambda i, n, x: seen.append((i, n)), **KW)
+    pipe("a ball", num_frames=21, callback_on_step_end=progress(seen), **KW)
     chunks = len(seen) // KW["num_inference_steps"]
-    assert chunks > 1 and seen == [(i + 1, len(seen)) for i in range(len(seen))]
+    assert chunks > 1 and seen == [(i, len(seen)) for i in range(len(seen))]
 
 
 @pytest.mark.parametrize(
@@ -170,13 +180,13 @@ def test_numbers_that_cannot_make_a_video_are_refused(pipe, kwargs, message):
 def test_extend_adds_the_seconds_asked_for_in_as_many_calls_as_it_takes(pipe, direction):
     clip, seen = _clip(13), []
     # At 8 fps, 2.3 s is 18 frames: past what one call adds (4 here), and not a whole 4-frame block.
-    out = pipe.extend("a ball", clip, 2.3, direction, callback_on_step_end=lambda i, n, x: seen.append((i, n)), **KW)
+    out = pipe.extend("a ball", clip, 2.3, direction, callback_on_step_end=progress(seen), **KW)
     video = out.frames[0]
     assert video.shape == (13 + 18, 32, 32, 3) and out.fps == 8
     # The far end of the given clip is kept as it was, but for the watermark; its other end is conditioned on.
     kept = video[:8] if direction == "forward" else video[-8:]
     assert psnr(kept, clip[:8] if direction == "forward" else clip[-8:]) > 35
-    assert len(seen) == 5 * KW["num_inference_steps"] and seen == [(i + 1, len(seen)) for i in range(len(seen))]
+    assert len(seen) == 5 * KW["num_inference_steps"] and seen == [(i, len(seen)) for i in range(len(seen))]
     other = pipe.extend("a ball", _clip(13, seed=1), 2.3, direction, **KW)
     assert other.watermarks[0] != out.watermarks[0]  # the given clip is part of what the content id hashes
 
@@ -184,8 +194,8 @@ def test_extend_adds_the_seconds_asked_for_in_as_many_calls_as_it_takes(pipe, di
 def test_extend_plans_its_calls_from_the_clips_length(pipe):
     # One frame is all a call is given, so one 9-frame call adds 8: not two calls of the 4 a long clip gets.
     seen = []
-    out = pipe.extend("a ball", _clip(1), 1.0, callback_on_step_end=lambda i, n, x: seen.append(n), **KW)
-    assert len(out.frames[0]) == 1 + 8 and set(seen) == {KW["num_inference_steps"]}
+    out = pipe.extend("a ball", _clip(1), 1.0, callback_on_step_end=progress(seen), **KW)
+    assert len(out.frames[0]) == 1 + 8 and seen == [(i, KW["num_inference_steps"]) for i in range(len(seen))]
 
 
 def test_extend_at_another_frame_rate_keeps_the_clips_speed(pipe):
@@ -276,11 +286,43 @@ def test_a_list_of_pil_frames_of_any_mode_is_a_clip(pipe):
 
 def test_pil_output_and_step_callback(pipe):
     seen = []
-    out = pipe(
-        "a ball", num_frames=5, output_type="pil", callback_on_step_end=lambda i, n, x: seen.append((i, n)), **KW
-    )
+    out = pipe("a ball", num_frames=5, output_type="pil", callback_on_step_end=progress(seen), **KW)
     assert len(out.frames[0]) == 5 and out.frames[0][0].size == (32, 32)
-    assert seen == [(1, 2), (2, 2)]
+    assert seen == [(0, 2), (1, 2)]
+
+
+def test_step_callback_is_called_as_diffusers_calls_it(pipe):
+    # (pipe, step, timestep, callback_kwargs) -> callback_kwargs; latents put back there are sampled on from.
+    seen = []
+
+    def zero_at_the_end(p, step, timestep, kwargs):
+        seen.append((p is pipe, step, float(timestep), sorted(kwargs), tuple(kwargs["latents"].shape)))
+        if step == p.num_timesteps - 1:
+            kwargs["latents"] = torch.zeros_like(kwargs["latents"])
+        return kwargs
+
+    out = pipe("a ball", num_frames=5, output_type="latent", callback_on_step_end=zero_at_the_end, **KW)
+    assert [s[:2] for s in seen] == [(True, 0), (True, 1)] and seen[0][2] == 1.0 > seen[1][2] > 0
+    assert seen[0][3] == ["latents"] and seen[0][4] == tuple(out.frames[0][None].shape)
+    assert not out.frames[0].any()  # the callback's latents are what came out
+    plain = pipe("a ball", num_frames=5, output_type="latent", **KW).frames[0]
+    assert plain.abs().sum() > 0
+    # Asked for no tensors, it gets none; it may return None; bad names and returns are refused.
+    kwargs_seen = []
+    pipe(
+        "a ball",
+        num_frames=5,
+        callback_on_step_end=lambda *a: kwargs_seen.append(a[3]),
+        callback_on_step_end_tensor_inputs=[],
+        **KW,
+    )
+    assert kwargs_seen == [{}, {}]
+    with pytest.raises(InvalidInputError, match="can name latents; got \\['prompt_embeds'\\]"):
+        pipe("a ball", callback_on_step_end=progress([]), callback_on_step_end_tensor_inputs=["prompt_embeds"], **KW)
+    with pytest.raises(InvalidInputError, match="must return its callback_kwargs"):
+        pipe("a ball", callback_on_step_end=lambda *a: 3, **KW)
+    with pytest.raises(InvalidInputError, match="must keep the shape"):
+        pipe("a ball", callback_on_step_end=lambda *a: {"latents": torch.zeros(1)}, **KW)
 
 
 def test_save_and_load_round_trip_in_half_precision(pipe, tmp_path):

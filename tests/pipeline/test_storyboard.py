@@ -32,11 +32,23 @@ def test_three_shots_render_one_clip_with_boundaries_where_the_file_says(pipe):
         {"prompt": "a green triangle falls", "duration": 1, "at": 3.5, "transition": "cut"},
     )
     steps = []
-    out = pipe.storyboard(b, height=64, width=64, callback_on_step_end=lambda d, t, _: steps.append((d, t)))
+    out = pipe.storyboard(
+        b, height=64, width=64, callback_on_step_end=lambda p, step, _t, kw: steps.append((step + 1, p.num_timesteps))
+    )
     video = out.frames[0]
     assert video.shape == (1 + 8 * 4.5, 64, 64, 3)
     assert out.shot_starts == [0, 17, 29]  # 2 s and 1.5 s at 8 fps after the opening frame
-    assert steps[-1][0] == steps[-1][1] and all(t == steps[0][1] for _, t in steps)  # one bar to 100%
+    assert steps == [(i + 1, len(steps)) for i in range(len(steps))]  # one bar to 100%
+    # A first shot longer than one call is made in two chunks, then one call extends it: all their steps count
+    # toward one total (the bar used to run to 4 of 8, then fall back to 3 of 4 for the next shot).
+    steps.clear()
+    pipe.storyboard(
+        board({"prompt": "a red ball falls", "duration": 3}, {"prompt": "a blue square slides", "duration": 1}),
+        height=64,
+        width=64,
+        callback_on_step_end=lambda p, step, _t, kw: steps.append((step + 1, p.num_timesteps)),
+    )
+    assert len(steps) == (2 + 1) * 2 and steps == [(i + 1, len(steps)) for i in range(len(steps))]
     from tessera.provenance import detect
 
     found = detect(video)
