@@ -57,7 +57,7 @@ log = logging.getLogger("tessera.pipeline")
 
 CONFIG_NAME = "pipeline.json"
 DIRECTIONS = ("forward", "backward")
-OUTPUT_TYPES = ("np", "pil", "latent")
+OUTPUT_TYPES = ("np", "pil", "pt", "latent")
 CALLBACK_TENSOR_INPUTS = ("latents",)  # what callback_on_step_end can be handed (diffusers' _callback_tensor_inputs)
 
 
@@ -150,7 +150,9 @@ class PipelineConfig:
 
 @dataclass
 class VideoPipelineOutput:
-    frames: list  # per prompt: uint8 (T, H, W, 3) for "np", a list of PIL images for "pil", a latent for "latent"
+    # Per video: uint8 (T, H, W, 3) for "np", a list of PIL images for "pil", a latent for "latent"; for "pt",
+    # as in diffusers, one float tensor (B, T, 3, H, W) in [0, 1].
+    frames: list | torch.Tensor
     fps: float
     timings: dict[str, float]
     watermarks: list[int | None] = field(default_factory=list)  # the payload marked into each video
@@ -314,7 +316,7 @@ class TextToVideoPipeline:
         prompts = [prompt] if isinstance(prompt, str) else list(prompt or [])
         if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
             raise InvalidInputError("prompt must be a non-empty string (or a list of them)")
-        for p in prompts:
+        for p in dict.fromkeys(prompts):  # each prompt once, however many videos it is for
             if unread := self.text_encoder.unread(p):
                 log.warning(
                     "the prompt is longer than the text encoder's %d tokens; this end of it is ignored: %r",
@@ -509,6 +511,7 @@ class TextToVideoPipeline:
         fps: float | None = None,
         num_inference_steps: int | None = None,
         guidance_scale: float | None = None,
+        num_videos_per_prompt: int = 1,
         generator: torch.Generator | None = None,
         seed: int | None = None,
         output_type: str = "np",
@@ -536,9 +539,14 @@ class TextToVideoPipeline:
         # shipped model's seams, 6 seeds, ancestral: 24-40 dB, three under 25; Euler 27-39 dB), so unless a
         # sampler is asked for, a loop samples with Euler.
         sampler = sampler or ("euler" if loop and cfg.sampler in FRESH_NOISE else cfg.sampler)
+        n = num_videos_per_prompt
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise InvalidInputError(f"num_videos_per_prompt must be a whole number >= 1, got {n!r}")
+        # Each prompt's videos side by side, as diffusers orders them; they differ by their noise.
+        prompts = [p for p in ([prompt] if isinstance(prompt, str) else list(prompt or [])) for _ in range(n)]
         # 1. check inputs
         frames = self.check_inputs(
-            prompt, num_frames, height, width, fps, steps, guidance, strength, direction, output_type, sampler
+            prompts, num_frames, height, width, fps, steps, guidance, strength, direction, output_type, sampler
         )
         if negative_prompt is not None and not isinstance(negative_prompt, str):
             raise InvalidInputError(f"negative_prompt must be a string, got {type(negative_prompt).__name__}")
@@ -554,12 +562,11 @@ class TextToVideoPipeline:
                 if generator is not None
                 else f"seed must be a whole number from 0 to 2**64 - 1 (what a torch generator takes), got {seed!r}"
             )
-        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if cfg.safety:
             from tessera.safety import check_prompt
 
             # Before any compute: a blocked prompt costs nothing and produces nothing.
-            for text in prompts + ([negative_prompt] if negative_prompt else []):
+            for text in dict.fromkeys(prompts + ([negative_prompt] if negative_prompt else [])):
                 check_prompt(text).raise_if_blocked()
         if strength is not None and video is None:
             raise InvalidInputError("strength (editing) needs video= (the clip to edit)")
@@ -674,6 +681,8 @@ class TextToVideoPipeline:
             from PIL import Image
 
             videos = [[Image.fromarray(f) for f in v] for v in videos]
+        elif output_type == "pt":
+            videos = torch.from_numpy(np.stack(videos)).permute(0, 1, 4, 2, 3).float() / 255
         return VideoPipelineOutput(videos, fps, timings, payloads)
 
     def extend(

@@ -291,6 +291,19 @@ def test_pil_output_and_step_callback(pipe):
     assert seen == [(0, 2), (1, 2)]
 
 
+def test_several_videos_per_prompt_and_tensor_output_as_in_diffusers(pipe):
+    out = pipe(["a ball", "a square"], num_frames=5, num_videos_per_prompt=2, seed=1, **KW)
+    same = pipe(["a ball", "a ball", "a square", "a square"], num_frames=5, seed=1, **KW)
+    assert len(out.frames) == 4 and all(np.array_equal(a, b) for a, b in zip(out.frames, same.frames, strict=True))
+    assert not np.array_equal(out.frames[0], out.frames[1]) and len(set(out.watermarks)) == 4
+    pt = pipe(["a ball", "a square"], num_frames=5, num_videos_per_prompt=2, seed=1, output_type="pt", **KW).frames
+    assert pt.shape == (4, 5, 3, 32, 32) and pt.dtype == torch.float32
+    assert torch.equal(pt, torch.from_numpy(np.stack(out.frames)).permute(0, 1, 4, 2, 3) / 255)
+    for bad in (0, 1.5, True):
+        with pytest.raises(InvalidInputError, match="num_videos_per_prompt must be a whole number >= 1"):
+            pipe("a ball", num_videos_per_prompt=bad, **KW)
+
+
 def test_step_callback_is_called_as_diffusers_calls_it(pipe):
     # (pipe, step, timestep, callback_kwargs) -> callback_kwargs; latents put back there are sampled on from.
     seen = []
