@@ -86,14 +86,24 @@ def _pin(x: torch.Tensor, cond: torch.Tensor | None, cond_mask: torch.Tensor | N
     return torch.where(cond_mask[:, None, :, None, None], cond.to(x.dtype), x)
 
 
-def _fresh_noise(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """Noise like ``x`` from the call's generator (on the CPU, as the pipeline's first noise), so a seed repeats."""
-    return torch.randn(x.shape, generator=generator).to(x.device, x.dtype)
+Generators = torch.Generator | list[torch.Generator] | None
 
 
-def _ancestral_step(
-    x: torch.Tensor, v: torch.Tensor, t: float, t_next: float, generator: torch.Generator | None
-) -> torch.Tensor:
+def randn(shape, generator: Generators = None) -> torch.Tensor:
+    """Standard normal noise on the CPU, so a seed repeats on every machine; with a list of generators (one per
+    batch row, as diffusers' ``randn_tensor`` takes them) each row is drawn from its own, so row i of a batch is
+    the noise a call of that row alone with generator i gets."""
+    if isinstance(generator, list):
+        return torch.cat([torch.randn((1, *shape[1:]), generator=g) for g in generator])
+    return torch.randn(shape, generator=generator)
+
+
+def _fresh_noise(x: torch.Tensor, generator: Generators) -> torch.Tensor:
+    """Noise like ``x`` from the call's generator(s), so a seed repeats."""
+    return randn(x.shape, generator).to(x.device, x.dtype)
+
+
+def _ancestral_step(x: torch.Tensor, v: torch.Tensor, t: float, t_next: float, generator: Generators) -> torch.Tensor:
     """One step of DDPM's posterior q(x_t' | x_t, x0) with the model's clean and noise guesses, written for the
     flow's path x_t = (1 - t) x0 + t n (DDIM with eta = 1).
 
@@ -110,9 +120,7 @@ def _ancestral_step(
     return (1 - t_next) * x0 + kept * noise_guess + fresh * _fresh_noise(x, generator)
 
 
-def _renoise_step(
-    x: torch.Tensor, v: torch.Tensor, t: float, t_next: float, generator: torch.Generator | None
-) -> torch.Tensor:
+def _renoise_step(x: torch.Tensor, v: torch.Tensor, t: float, t_next: float, generator: Generators) -> torch.Tensor:
     """The model's clean guess noised afresh to t': none of the current noise is kept (the multistep sampling of
     consistency models, Song et al. 2023, on the flow's path).
 
@@ -139,7 +147,7 @@ def denoise(
     cond: torch.Tensor | None = None,
     cond_mask: torch.Tensor | None = None,
     callback: Callable[[int, float, torch.Tensor], torch.Tensor | None] | None = None,
-    generator: torch.Generator | None = None,
+    generator: Generators = None,
 ) -> torch.Tensor:
     """Integrate dx/dt = v from ``timesteps[0]`` to ``timesteps[-1]``. Heun costs two model calls per step
     (second order; the last step falls back to Euler since its end point t = 0 is exact). Ancestral and renoise

@@ -44,7 +44,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tessera.diffusion import FRESH_NOISE, SAMPLERS, autoguided, denoise, get_schedule, guided, limited, shift_for
+from tessera.diffusion import (
+    FRESH_NOISE,
+    SAMPLERS,
+    autoguided,
+    denoise,
+    get_schedule,
+    guided,
+    limited,
+    randn,
+    shift_for,
+)
 from tessera.errors import ConfigError, InvalidInputError, NotFoundError
 from tessera.media import Video, fit, image_rgb, read_video, resample
 from tessera.models.autoencoder import Autoencoder, to_frames, to_video
@@ -442,7 +452,7 @@ class TextToVideoPipeline:
     ) -> torch.Tensor:
         b = len(prompts)
         text, text_mask = self.text_encoder(prompts)
-        noise = torch.randn((b, *shape), generator=generator)
+        noise = randn((b, *shape), generator)
         grid = self.transformer.grid(shape)
         shift = self.config.shift or shift_for(grid[0] * grid[1] * grid[2])
         schedule = get_schedule(steps, shift, start=strength)
@@ -512,7 +522,7 @@ class TextToVideoPipeline:
         num_inference_steps: int | None = None,
         guidance_scale: float | None = None,
         num_videos_per_prompt: int = 1,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | list[torch.Generator] | None = None,
         seed: int | None = None,
         output_type: str = "np",
         callback_on_step_end: Callable | None = None,
@@ -550,9 +560,16 @@ class TextToVideoPipeline:
         )
         if negative_prompt is not None and not isinstance(negative_prompt, str):
             raise InvalidInputError(f"negative_prompt must be a string, got {type(negative_prompt).__name__}")
-        if generator is not None and not isinstance(generator, torch.Generator):
+        gens = generator if isinstance(generator, list) else [generator]
+        if generator is not None and not all(isinstance(g, torch.Generator) for g in gens):
             raise InvalidInputError(
-                f"generator must be a torch.Generator (or pass seed=), got {type(generator).__name__}"
+                "generator must be a torch.Generator, or a list of them, one per video (or pass seed=), got "
+                f"{type(generator).__name__}"
+            )
+        if isinstance(generator, list) and len(generator) != len(prompts):
+            raise InvalidInputError(
+                f"a list of generators gives one per video: this call makes {len(prompts)} "
+                f"(prompts x num_videos_per_prompt), and {len(generator)} were given"
             )
         if seed is not None and (
             generator is not None or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**64
@@ -597,7 +614,12 @@ class TextToVideoPipeline:
             )
         if generator is None:
             generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
-        first_seed = generator.initial_seed()
+        # The seed(s) the noise starts from, for the content id (a list: each video's, so reordering changes ids).
+        first_seed = (
+            "/".join(str(g.initial_seed()) for g in generator)
+            if isinstance(generator, list)
+            else generator.initial_seed()
+        )
         t0 = time.perf_counter()
         timings = {"load": self.load_seconds}
         if _steps is None:

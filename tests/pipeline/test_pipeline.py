@@ -304,6 +304,22 @@ def test_several_videos_per_prompt_and_tensor_output_as_in_diffusers(pipe):
             pipe("a ball", num_videos_per_prompt=bad, **KW)
 
 
+@pytest.mark.parametrize("sampler", ["euler", "renoise"])
+def test_a_list_of_generators_gives_each_video_its_own(pipe, sampler):
+    # As in diffusers: video i of the batch is the one a call of it alone with generator i makes.
+    def gen(seed):
+        return torch.Generator().manual_seed(seed)
+
+    kw = dict(KW, num_frames=5, output_type="latent", sampler=sampler)
+    both = pipe(["a ball", "a square"], generator=[gen(5), gen(7)], **kw).frames
+    alone = pipe("a square", generator=gen(7), **kw).frames[0]
+    assert torch.allclose(both[1], alone, atol=1e-5) and not torch.allclose(both[0], both[1], atol=1e-2)
+    with pytest.raises(InvalidInputError, match="this call makes 4 .* and 2 were given"):
+        pipe("a ball", num_videos_per_prompt=4, generator=[gen(1), gen(2)], **KW)
+    with pytest.raises(InvalidInputError, match="a torch.Generator, or a list of them"):
+        pipe("a ball", generator=[gen(1), 3], **KW)
+
+
 def test_step_callback_is_called_as_diffusers_calls_it(pipe):
     # (pipe, step, timestep, callback_kwargs) -> callback_kwargs; latents put back there are sampled on from.
     seen = []
