@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from tessera.errors import BlockedPromptError, TesseraError
 from tessera.serve import metrics
@@ -175,6 +176,15 @@ def create_app(settings: Settings | None = None, pipe=None, start_workers: bool 
         message = err.detail if isinstance(err.detail, str) else "request failed"
         if err.status_code == 404:
             message = f"no route {request.method} {request.url.path[:200]}; see /docs for the API"
+        elif err.status_code == 405:  # the path exists, not for this method: say which it takes
+            # (Starlette's Allow header names the first matching route's methods only: POST for /v1/videos.)
+            path = request.url.path
+            allow = [
+                m
+                for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
+                if any(r.matches({**request.scope, "method": m})[0] == Match.FULL for r in request.app.routes)
+            ]
+            message = f"{request.method} is not allowed on {path[:200]}; it takes {', '.join(allow)} (see /docs)"
         return JSONResponse(error_body(message, "invalid_request_error", None), err.status_code, headers=err.headers)
 
     @app.exception_handler(Exception)

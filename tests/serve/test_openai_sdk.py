@@ -116,6 +116,17 @@ def test_sdk_extend_an_upload_and_edit_by_id(server_factory, tmp_path):
     assert clip.num_frames == 3 * 8 + 1 and (clip.width, clip.height) == (112, 64)
     assert verify(path).watermark_detected
 
+    # What this server does not do is a clear 400, not a bare 405 (the SDK does not retry a 400).
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.videos.create_character(name="bob", video=fast)
+    assert refused.value.code == "unsupported_feature" and "characters are not supported" in refused.value.message
+    with pytest.raises(openai.BadRequestError, match="characters are not supported"):
+        client.videos.get_character("char_123")
+    import httpx
+
+    put = httpx.put(server.url + "/v1/videos", headers={"Authorization": f"Bearer {secret}"})
+    assert put.status_code == 405 and "PUT is not allowed on /v1/videos; it takes GET, POST" in put.text
+
 
 def test_storyboard_endpoint_renders_one_signed_clip_and_refuses_a_blocked_shot(server_factory, tmp_path):
     import httpx

@@ -17,7 +17,16 @@ from tessera.serve.db import Video
 from tessera.serve.deps import State, current_key, state
 from tessera.serve.jobs import new_video_id
 from tessera.serve.keys import KeyInfo, RateLimitError
-from tessera.serve.requests import FIELDS, Job, Upload, parse_create, parse_edit, parse_storyboard, video_id
+from tessera.serve.requests import (
+    FIELDS,
+    Job,
+    RequestError,
+    Upload,
+    parse_create,
+    parse_edit,
+    parse_storyboard,
+    video_id,
+)
 from tessera.serve.worker import VARIANTS, VIDEO
 
 router = APIRouter(prefix="/v1", tags=["videos"])
@@ -232,6 +241,19 @@ def list_videos(
             "last_id": data[-1]["id"] if data else None,
             "has_more": more,
         }
+    )
+
+
+@router.post("/videos/characters", include_in_schema=False)
+@router.get("/videos/characters/{character_id}", include_in_schema=False)
+def characters(key: Key) -> JSONResponse:
+    """OpenAI's characters (a person or thing from an uploaded clip, reused across videos) are not served: without
+    these routes the SDK's create_character got a bare 405 Method Not Allowed."""
+    raise RequestError(
+        "characters are not supported by this server; describe the object in the prompt, or start from an image "
+        "(input_reference) or a clip (POST /v1/videos/extensions)",
+        None,
+        "unsupported_feature",
     )
 
 
