@@ -174,10 +174,11 @@ def create_app(settings: Settings | None = None, pipe=None, start_workers: bool 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, err: HTTPException) -> JSONResponse:
         message = err.detail if isinstance(err.detail, str) else "request failed"
+        headers = err.headers
         if err.status_code == 404:
             message = f"no route {request.method} {request.url.path[:200]}; see /docs for the API"
         elif err.status_code == 405:  # the path exists, not for this method: say which it takes
-            # (Starlette's Allow header names the first matching route's methods only: POST for /v1/videos.)
+            # (Starlette's Allow names the first matching route's methods only: POST for /v1/videos; so both are set.)
             path = request.url.path
             allow = [
                 m
@@ -185,7 +186,8 @@ def create_app(settings: Settings | None = None, pipe=None, start_workers: bool 
                 if any(r.matches({**request.scope, "method": m})[0] == Match.FULL for r in request.app.routes)
             ]
             message = f"{request.method} is not allowed on {path[:200]}; it takes {', '.join(allow)} (see /docs)"
-        return JSONResponse(error_body(message, "invalid_request_error", None), err.status_code, headers=err.headers)
+            headers = {**(headers or {}), "Allow": ", ".join(allow)}
+        return JSONResponse(error_body(message, "invalid_request_error", None), err.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, err: Exception) -> JSONResponse:

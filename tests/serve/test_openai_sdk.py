@@ -126,6 +126,7 @@ def test_sdk_extend_an_upload_and_edit_by_id(server_factory, tmp_path):
 
     put = httpx.put(server.url + "/v1/videos", headers={"Authorization": f"Bearer {secret}"})
     assert put.status_code == 405 and "PUT is not allowed on /v1/videos; it takes GET, POST" in put.text
+    assert put.headers["allow"] == "GET, POST"
 
 
 def test_storyboard_endpoint_renders_one_signed_clip_and_refuses_a_blocked_shot(server_factory, tmp_path):
