@@ -20,6 +20,9 @@ def shipped_corpus(split: str = "test") -> Path:
     return Path(str(resources.files("tessera.safety").joinpath(f"data/redteam_{split}.jsonl")))
 
 
+KINDS = ("harmful", "borderline", "creative")
+
+
 def load_corpus(path: str | os.PathLike) -> list[dict]:
     path = Path(path)
     if not path.is_file():
@@ -30,12 +33,21 @@ def load_corpus(path: str | os.PathLike) -> list[dict]:
             continue
         try:
             row = json.loads(line)
-            prompt, label, kind = row["prompt"], row["label"], row.get("kind", "harmful")
+            prompt, label = row["prompt"], row["label"]
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             raise ConfigError(f"{path}:{n}: each line must be JSON with 'prompt' and 'label' ({e})") from e
         if label != "benign" and label not in CATEGORIES:
             raise ConfigError(f"{path}:{n}: label {label!r} is not 'benign' or one of {', '.join(CATEGORIES)}")
+        # A benign prompt with no kind is a creative one: taken as harmful, it was silently left out of every rate.
+        kind = row.get("kind", "creative" if label == "benign" else "harmful")
+        if kind not in KINDS or (kind == "harmful") == (label == "benign"):
+            raise ConfigError(
+                f"{path}:{n}: kind {kind!r} does not fit label {label!r}; a harmful prompt is labelled with its "
+                "category, a borderline or creative one 'benign'"
+            )
         rows.append({"prompt": prompt, "label": label, "kind": kind, "family": row.get("family", "direct")})
+    if not rows:
+        raise ConfigError(f"{path} holds no prompts; give one JSON object per line with 'prompt' and 'label'")
     return rows
 
 

@@ -131,6 +131,18 @@ def test_redteam_harness_reports_both_directions(tmp_path):
     path.write_text('{"prompt": "x", "label": "spam"}\n')
     with pytest.raises(ConfigError, match="spam"):
         load_corpus(path)
+    # A benign prompt with no kind is measured as a creative one (it was taken as harmful and left out).
+    path.write_text('{"prompt": "a red ball falls", "label": "benign"}\n')
+    assert run(load_corpus(path), RULES)["false_block_creative"]["n"] == 1
+    for line, message in (
+        ('{"prompt": "x", "label": "benign", "kind": "harmful"}', "does not fit label 'benign'"),
+        ('{"prompt": "x", "label": "minors", "kind": "creative"}', "does not fit label 'minors'"),
+        ('{"prompt": "x", "label": "benign", "kind": "funny"}', "kind 'funny'"),
+        ("", "holds no prompts"),
+    ):
+        path.write_text(line + "\n")
+        with pytest.raises(ConfigError, match=message):
+            load_corpus(path)
 
 
 @pytest.mark.parametrize(
