@@ -115,28 +115,35 @@ def worker_command(
     worker.run()
 
 
-def _keys():
+def _keys(database_url: str | None, data_dir: Path | None):
+    """The key store of the server that has these options (a key made elsewhere would not open it)."""
     from tessera.serve.db import make_engine, sessions
     from tessera.serve.keys import KeyStore
 
-    return KeyStore(sessions(make_engine(_settings().database_url)))
+    url = _settings(database_url=database_url, data_dir=data_dir).database_url
+    return KeyStore(sessions(make_engine(url))), url.split("@")[-1]  # no password in what is printed
 
 
 @keys_app.command("create")
-def keys_create(name: str = typer.Argument(..., help="Who or what the key is for")) -> None:
+def keys_create(
+    name: str = typer.Argument(..., help="Who or what the key is for"),
+    database_url: str | None = DB,
+    data_dir: Path | None = DATA,
+) -> None:
     """Make a key; its secret is printed once (only a hash is stored)."""
-    info, secret = _keys().create(name)
-    console.print(f"created {info.id} ({info.name}); the secret is shown only now:")
+    store, where = _keys(database_url, data_dir)
+    info, secret = store.create(name)
+    console.print(f"created {info.id} ({info.name}) in {where}; the secret is shown only now:", soft_wrap=True)
     typer.echo(secret)
 
 
 @keys_app.command("list")
-def keys_list() -> None:
+def keys_list(database_url: str | None = DB, data_dir: Path | None = DATA) -> None:
     """Every key (never their secrets)."""
     import datetime
 
     table = Table("id", "name", "prefix", "created", "last used", "status")
-    for k in _keys().list():
+    for k in _keys(database_url, data_dir)[0].list():
 
         def when(t):
             return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%d %H:%M") if t else "-"
@@ -153,7 +160,11 @@ def keys_list() -> None:
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: str = typer.Argument(..., help="The key's id (key_...) or prefix")) -> None:
+def keys_revoke(
+    key_id: str = typer.Argument(..., help="The key's id (key_...) or prefix"),
+    database_url: str | None = DB,
+    data_dir: Path | None = DATA,
+) -> None:
     """Revoke a key: it stops working at once."""
-    info = _keys().revoke(key_id)
+    info = _keys(database_url, data_dir)[0].revoke(key_id)
     console.print(f"revoked {info.id} ({info.name})")

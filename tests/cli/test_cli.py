@@ -171,6 +171,24 @@ def test_eval_on_a_folder_of_videos_writes_report_and_plots(tmp_path):
     assert "| count_conservation |" in (out / "report.md").read_text()
 
 
+def test_keys_take_the_same_data_dir_as_the_server(tmp_path, monkeypatch):
+    # A server started with --data-dir A must find a key made for it: `keys` used to read the environment only.
+    monkeypatch.delenv("TESSERA_DATABASE_URL", raising=False)
+    monkeypatch.setenv("TESSERA_DATA_DIR", str(tmp_path / "default"))
+    made = runner.invoke(app, ["keys", "create", "bob", "--data-dir", str(tmp_path / "a")])
+    assert made.exit_code == 0 and f"(bob) in sqlite:///{tmp_path / 'a' / 'tessera.db'};" in made.output, made.output
+    key_id = made.output.split("created ")[1].split()[0]
+    from tessera.serve import Settings
+    from tessera.serve.db import make_engine, sessions
+    from tessera.serve.keys import KeyStore
+
+    secret = made.output.strip().splitlines()[-1]
+    url = Settings.from_env(data_dir=tmp_path / "a").database_url
+    assert KeyStore(sessions(make_engine(url))).authenticate(f"Bearer {secret}").id == key_id
+    assert runner.invoke(app, ["keys", "revoke", key_id]).exit_code != 0  # not in the default folder
+    assert runner.invoke(app, ["keys", "revoke", key_id, "--data-dir", str(tmp_path / "a")]).exit_code == 0
+
+
 def test_serve_refuses_a_port_out_of_range_before_starting(tmp_path):
     result = runner.invoke(app, ["serve", "--port", "99999", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2 and "--port" in result.output and not any(tmp_path.iterdir())
