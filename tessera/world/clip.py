@@ -10,7 +10,7 @@ from tessera.errors import InvalidInputError
 from tessera.world.caption import COLOUR_WORDS, SHAPE_WORDS
 from tessera.world.caption import caption as write_caption
 from tessera.world.palette import FLOOR_TOP
-from tessera.world.prompt import MOTION_WORDS, PromptSpec, parse_prompt
+from tessera.world.prompt import MOTION_WORDS, PromptSpec, parse_prompt, unread_count
 from tessera.world.render import render
 from tessera.world.sampler import _SPLIT_STREAM, sample_scene
 from tessera.world.simulate import simulate
@@ -113,6 +113,11 @@ def sample_clip(
                 f"the world recognised nothing in {prompt[:80]!r}: it makes {', '.join(SHAPE_WORDS)} shapes in "
                 f"{', '.join(COLOUR_WORDS)} that {', '.join(name for name, _ in MOTION_WORDS)}; say e.g. "
                 "'a red ball falls and bounces on the floor', or '' for a random scene"
+            )
+        if unread := unread_count(prompt):  # else "12 green squares" made one, captioned as twelve
+            raise InvalidInputError(
+                f"the world cannot show {unread!r}: a scene holds one to three objects, each named with its own "
+                "colour, e.g. 'a red ball and a blue ball fall'"
             )
         constraints = {
             "motion": spec.motion,

@@ -61,12 +61,29 @@ def _alternation(table: dict[str, tuple[str, ...]]) -> tuple[str, dict[str, str]
 _SIZE_RE, _SIZE = _alternation(SIZE_WORDS)
 _COLOUR_RE, _COLOUR = _alternation(COLOUR_WORDS)
 _SHAPE_RE, _SHAPE = _alternation(
-    {k: v + tuple(w + "s" for w in v) + ("sphere", "balls") * (k == "circle") for k, v in SHAPE_WORDS.items()}
+    {
+        k: v + tuple(w + ("es" if w.endswith("x") else "s") for w in v) + ("sphere", "balls") * (k == "circle")
+        for k, v in SHAPE_WORDS.items()
+    }
 )
 _OBJECT = re.compile(
     rf"\b(?:(?P<num>a|an|one|two|three)\s+)?(?:(?P<size>{_SIZE_RE})\s+)?(?P<colour>{_COLOUR_RE})\s+"
     rf"(?P<shape>{_SHAPE_RE})\b"
 )
+
+
+# A count the object pattern does not read ("12 green squares", "several red balls"): the prompt asks for more
+# objects than parse_prompt finds. The plural shape words take "es" too ("boxes").
+_UNREAD_COUNT = re.compile(
+    rf"\b(?:\d+|four|five|six|seven|eight|nine|ten|several|many|some|a few|lots of|dozens of)\s+"
+    rf"(?:(?:{_SIZE_RE}|{_COLOUR_RE})\s+)*(?:{'|'.join(re.escape(w) for ws in SHAPE_WORDS.values() for w in ws)})e?s\b"
+)
+
+
+def unread_count(text: str) -> str | None:
+    """The words of a count :func:`parse_prompt` does not read, if the text has one (else None)."""
+    low = " ".join(text.lower().split())
+    return m[0] if (m := _UNREAD_COUNT.search(low)) else None
 
 
 def parse_prompt(text: str) -> PromptSpec:

@@ -138,6 +138,19 @@ def test_bad_object_and_request_errors_are_tessera_errors():
         sample_clip(0, prompt="a red ball and a red square fall")
     with pytest.raises(TesseraError, match="recognised nothing in 'a purple elephant dances'.*circle"):
         sample_clip(0, prompt="a purple elephant dances")
+    # A count the world cannot read made one object captioned as many; "boxes" was not read at all.
+    for prompt, words in (
+        ("12 green squares fall", "12 green squares"),
+        ("several small red balls", "several small red balls"),
+    ):
+        with pytest.raises(TesseraError, match=f"cannot show '{words}': a scene holds one to three objects"):
+            sample_clip(0, prompt=prompt)
+    assert [(o.colour, o.shape) for o in parse_prompt("a red box and a blue ball").objects] == [
+        ("red", "square"),
+        ("blue", "circle"),
+    ]
+    with pytest.raises(TesseraError, match="both blue"):
+        sample_clip(0, prompt="two blue boxes collide")
     with pytest.raises(TesseraError, match="split"):
         sample_scene(0, split="validation")
     for seed in (-1, 1.5, "3"):
