@@ -146,6 +146,11 @@ def generate_command(
     with console.status(f"loading {model}"):
         pipe = TextToVideoPipeline.from_pretrained(model)
     pipe.config.safety = False  # the prompts were checked above, before loading: no second classifier pass
+    if pipe.config.domain == "world":
+        from tessera.world.prompt import outside_world
+
+        if note := outside_world(prompt):  # "a cat jumps" would quietly come out as balls and squares
+            console.print(f"[yellow]note:[/] {note}")
     if refine is not None:
         pipe.config.refine = refine
     if size is None:

@@ -109,6 +109,9 @@ class PipelineConfig:
     # conditional velocity alone, one call on half the batch (tessera.diffusion.limited), which at the shipped
     # model's 64x64 takes about as long on 2 CPU cores (bench/generate.py --interval). (0, 1) guides every step.
     guidance_interval: tuple[float, float] = (0.0, 1.0)
+    # What the model was trained on: "world" (the physics world alone: its shapes, colours and motions, so
+    # `tessera generate` says when a prompt names none of them) or None (not recorded, or other data).
+    domain: str | None = None
 
     def __post_init__(self) -> None:
         self.sizes = tuple(self.sizes)

@@ -86,6 +86,17 @@ def unread_count(text: str) -> str | None:
     return m[0] if (m := _UNREAD_COUNT.search(low)) else None
 
 
+def outside_world(text: str) -> str | None:
+    """A note for a prompt that names nothing of the physics world (no shape, colour, motion, direction or
+    background), for a model trained on it alone; None when it names something."""
+    if parse_prompt(text) != PromptSpec():
+        return None
+    return (
+        f"this model knows only the physics world, and {text[:80]!r} names nothing of it, so expect a world scene; "
+        "name a ball, square or triangle, its colour and what it does, e.g. 'a red ball falls and bounces'"
+    )
+
+
 def parse_prompt(text: str) -> PromptSpec:
     """Extract objects (colour, shape, size), motion, direction and background from free text."""
     low = " ".join(text.lower().replace("-", " - ").split()).replace(" - ", "-")

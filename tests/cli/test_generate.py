@@ -63,6 +63,25 @@ def test_a_png_output_makes_an_image_not_a_clip_to_take_one_frame_from(model_dir
     assert seen["frames"] == 1 and read_video(out).frames.shape == (1, 64, 64, 3)
 
 
+def test_a_prompt_outside_the_world_gets_a_note_from_a_world_model(model_dir, tmp_path):
+    world = tmp_path / "world"
+    shutil.copytree(model_dir, world)
+    config = json.loads((world / "pipeline.json").read_text())
+    (world / "pipeline.json").write_text(json.dumps({**config, "domain": "world"}))
+    seen = {}
+    for folder in (world, model_dir):
+        for prompt in ("a cat jumps over a dog", "a red ball falls"):
+            result = runner.invoke(app, ["generate", prompt, "--model", str(folder), "-o", str(tmp_path / "x.png")])
+            assert result.exit_code == 0, result.output
+            seen[folder.name, prompt] = "names nothing of it" in " ".join(result.output.split())
+    assert seen == {
+        ("world", "a cat jumps over a dog"): True,
+        ("world", "a red ball falls"): False,
+        ("tiny-world", "a cat jumps over a dog"): False,  # its data is not recorded: no guess
+        ("tiny-world", "a red ball falls"): False,
+    }
+
+
 def test_generate_refuses_bad_options_without_traceback(model_dir, tmp_path):
     result = runner.invoke(app, ["generate", "a ball", "--model", str(model_dir), "--size", "48x48"])
     assert result.exit_code != 0 and "supported: 64x64" in str(result.exception)
