@@ -43,6 +43,12 @@ def storyboard_command(
     with console.status(f"loading {model}"):
         pipe = TextToVideoPipeline.from_pretrained(model)
     pipe.config.safety = False  # checked above
+    if pipe.config.domain == "world":
+        from tessera.world.prompt import outside_world
+
+        for i, shot in enumerate(board.shots, 1):
+            if note := outside_world(shot.prompt):
+                console.print(f"[yellow]note:[/] shot {i}: {note}")
     width, height = parse_size(size or board.size or pipe.config.sizes[0])
     columns = [TextColumn("[bold]storyboard"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True) as bar:

@@ -86,10 +86,13 @@ def unread_count(text: str) -> str | None:
     return m[0] if (m := _UNREAD_COUNT.search(low)) else None
 
 
+_WORLD_WORD = re.compile(rf"\b(?:{_SHAPE_RE}|{_COLOUR_RE})\b")
+
+
 def outside_world(text: str) -> str | None:
     """A note for a prompt that names nothing of the physics world (no shape, colour, motion, direction or
     background), for a model trained on it alone; None when it names something."""
-    if parse_prompt(text) != PromptSpec():
+    if parse_prompt(text) != PromptSpec() or _WORLD_WORD.search(text.lower()):  # "the ball keeps rolling" is ours
         return None
     return (
         f"this model knows only the physics world, and {text[:80]!r} names nothing of it, so expect a world scene; "

@@ -74,6 +74,15 @@ def test_a_prompt_outside_the_world_gets_a_note_from_a_world_model(model_dir, tm
             result = runner.invoke(app, ["generate", prompt, "--model", str(folder), "-o", str(tmp_path / "x.png")])
             assert result.exit_code == 0, result.output
             seen[folder.name, prompt] = "names nothing of it" in " ".join(result.output.split())
+    # A storyboard's shots likewise; "the ball keeps rolling" names a world shape, so it gets none.
+    board = tmp_path / "board.yaml"
+    board.write_text(
+        'shots:\n  - {duration: 1, prompt: "a red ball rolls"}\n  - {duration: 1, prompt: "the ball keeps rolling"}\n'
+        '  - {duration: 1, prompt: "a cat jumps", transition: cut}\n'
+    )
+    result = runner.invoke(app, ["storyboard", str(board), "--model", str(world), "-o", str(tmp_path / "b.mp4")])
+    notes = " ".join(result.output.split())
+    assert result.exit_code == 0 and notes.count("names nothing of it") == 1 and "shot 3: this model" in notes, notes
     assert seen == {
         ("world", "a cat jumps over a dog"): True,
         ("world", "a red ball falls"): False,
