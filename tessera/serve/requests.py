@@ -55,6 +55,7 @@ class ModelInfo:
     max_frames: int
     created: int = 0
     temporal_factor: int = 4  # frames per latent frame: storyboard shots come in multiples of it
+    domain: str | None = None  # what it was trained on ("world": the physics world alone), where recorded
 
     @classmethod
     def from_folder(cls, folder: Path, name: str = "") -> ModelInfo:
@@ -72,6 +73,7 @@ class ModelInfo:
             float(data.get("fps", 8.0)),
             int(data.get("max_frames", 33)),
             int(path.stat().st_mtime),
+            domain=data.get("domain"),
         )
 
 

@@ -33,7 +33,12 @@ def tiny_pipeline() -> TextToVideoPipeline:
     vae = Autoencoder.from_preset("tiny")
     torch.nn.init.zeros_(vae.decoder.conv_out.conv.weight)  # a random decoder draws saturated noise; this one gray
     config = PipelineConfig(
-        sizes=("64x64", "112x64"), max_frames=9, steps=2, guidance=2.0, text_encoder={"source": "toy:32"}
+        sizes=("64x64", "112x64"),
+        max_frames=9,
+        steps=2,
+        guidance=2.0,
+        text_encoder={"source": "toy:32"},
+        domain="world",  # as the shipped model's: the studio says what its prompts should name
     )
     return TextToVideoPipeline(dit, vae, TextEncoder(TextEncoderParams("toy:32")), config)
 

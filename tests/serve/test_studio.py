@@ -64,6 +64,7 @@ def test_studio_generates_and_plays_a_video(server_factory, tmp_path):
     with studio(server_factory, tmp_path) as (page, errors):
         assert "key=" not in page.url  # the secret is taken out of the address bar
         assert page.locator("#size option").all_inner_texts() == ["64x64", "112x64"]
+        expect(page.locator("#domain-hint")).to_be_visible()  # a world model: what its prompts should name
         page.fill("#prompt", "a red ball falls and bounces on the floor")
         page.select_option("#seconds", "1")
         page.click("#submit")

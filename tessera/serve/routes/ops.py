@@ -68,6 +68,7 @@ def _model(app: State) -> dict:
         "sizes": list(m.sizes),
         "fps": m.fps,
         "max_seconds": app.settings.max_seconds,
+        "domain": m.domain,  # "world": prompts should name the physics world's shapes, colours and motions
     }
 
 

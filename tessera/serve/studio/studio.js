@@ -43,6 +43,7 @@ async function loadModel() {
   $("seconds").replaceChildren(...seconds);
   $("seconds").value = String(Math.min(2, model.max_seconds));
   state.model = model;
+  $("domain-hint").hidden = model.domain !== "world";
   document.querySelectorAll(".shot-duration").forEach(fillDurations);
   if (!$("shots").children.length) { addShot(); addShot(); }
   return model;
