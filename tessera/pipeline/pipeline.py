@@ -129,6 +129,8 @@ class PipelineConfig:
                 f"fps must be a number > 0, guidance and shift numbers >= 0; got fps={self.fps}, "
                 f"guidance={self.guidance}, shift={self.shift}"
             )
+        if self.domain is not None and not isinstance(self.domain, str):
+            raise ConfigError(f"domain must be a name such as 'world' (or null), got {self.domain!r}")
         if not 0 <= self.guide_mix <= 1:
             raise ConfigError(f"guide_mix must be in [0, 1], got {self.guide_mix}")
         bad = ConfigError(
