@@ -15,11 +15,13 @@ from tessera.world.caption import BACKGROUND_WORDS, COLOUR_WORDS, SHAPE_WORDS, S
 # Motion keywords, checked in this order (the first hit wins, so specific verbs come before general ones).
 MOTION_WORDS: list[tuple[str, tuple[str, ...]]] = [
     ("occlude", ("behind", "pillar", "reappear", "emerges", "occlud", "passes behind")),
-    ("collide", ("collide", "crash", "hits", "toward each other", "into each other")),
+    ("collide", ("collide", "colliding", "collision", "crash", "hits", "toward each other", "into each other")),
     ("throw", ("thrown", "throw", "toss", "launch", " arc", "projectile")),
-    ("slide", ("slide", "slides", "skid", "along the floor", "friction")),
+    # A user's words too, not only the captions': "sliding" and "rolling" hold no "slide" (a ball that slides
+    # along the floor rolls), "bouncing" no "bounce".
+    ("slide", ("slide", "slides", "sliding", "skid", "roll", "along the floor", "friction")),
     ("drift", ("drift", "float", "glide", "steady speed", "zero gravity")),
-    ("fall", ("fall", "drop", "bounce", "lands")),
+    ("fall", ("fall", "drop", "bounce", "bouncing", "lands", "landing")),
     ("rest", ("rest", "sits", "still", "stays", "motionless")),
 ]
 DIRECTION_PATTERNS: list[tuple[str, str]] = [

@@ -67,6 +67,21 @@ def test_captions_parse_back_to_the_scene():
     assert agree / n >= 0.98
 
 
+@pytest.mark.parametrize(
+    "prompt,motion,direction",
+    [
+        ("a red ball sliding to the left", "slide", "left"),
+        ("a red ball rolls in from the left", "slide", "right"),
+        ("a red ball and a blue square colliding", "collide", None),
+        ("a green ball bouncing", "fall", None),
+    ],
+)
+def test_a_users_words_for_a_motion_are_read(prompt, motion, direction):
+    # "sliding", "rolling", "colliding" and "bouncing" hold none of the captions' words: the motion was left to chance.
+    spec = parse_prompt(prompt)
+    assert (spec.motion, spec.direction) == (motion, direction)
+
+
 def test_captions_vary():
     captions = {sample_clip(s, motion="fall").caption.split(" ", 3)[-1] for s in range(40)}
     assert len(captions) > 10
