@@ -55,6 +55,11 @@ def generate_command(
         None,
         help="Adam steps refining given frames' latents before they condition the clip (default: the model's; 0: off)",
     ),
+    recaption: bool | None = typer.Option(
+        None,
+        "--recaption/--no-recaption",
+        help="Write a short text-to-video prompt out as the world's captions first (default: the model's)",
+    ),
 ) -> None:
     """Generate a video (or an image: -o NAME.png, or --seconds 0) from a prompt."""
     from tessera.cli.output import check_output
@@ -114,6 +119,10 @@ def generate_command(
         )
     if guidance is not None and not (math.isfinite(guidance) and guidance >= 0):
         raise InvalidInputError(f"--guidance must be a number >= 0, got {guidance} (leave it out for the model's)")
+    if recaption and (image or extend or connect or edit):
+        raise InvalidInputError(
+            "--recaption applies to text-to-video only (a scene written afresh could contradict the given frames)"
+        )
     if steps is not None and steps < 1:
         raise InvalidInputError(f"--steps must be at least 1, got {steps} (leave it out for the model's)")
     if refine is not None and refine < 0:
@@ -192,8 +201,10 @@ def generate_command(
         if extend:  # as many chained extensions as --seconds takes
             out = pipe.extend(prompt, given[extend], seconds, direction or "forward", **common)
         else:
-            out = pipe(prompt, num_frames=frames, loop=loop, **common, **kwargs)
+            out = pipe(prompt, num_frames=frames, loop=loop, recaption=recaption, **common, **kwargs)
     video = out.frames[0]
+    if out.prompts and out.prompts[0] != prompt:
+        console.print(f"recaptioned as {out.prompts[0]!r} (--no-recaption keeps your words)", highlight=False)
     if video.shape[0] == 1 and output.suffix.lower() in (".mp4", ".gif"):
         console.print("one frame requested: writing a one-frame video (use -o NAME.png for an image)")
     written = [save(output, video, out.fps)]

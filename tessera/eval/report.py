@@ -73,6 +73,7 @@ def model_source(
             num_inference_steps=steps,
             guidance_scale=guidance,
             sampler=sampler,
+            recaption=False,  # the model is measured on the captions as written (every one is complete anyway)
         )
         return out.frames[0], False
 

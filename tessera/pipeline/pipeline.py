@@ -112,6 +112,9 @@ class PipelineConfig:
     # What the model was trained on: "world" (the physics world alone: its shapes, colours and motions, so
     # `tessera generate` says when a prompt names none of them) or None (not recorded, or other data).
     domain: str | None = None
+    # Text-to-video prompts that leave things out are written out as the world's captions first (Sora's
+    # re-captioning, tessera.world.recaption); a model of the world only (domain "world").
+    recaption: bool = False
 
     def __post_init__(self) -> None:
         self.sizes = tuple(self.sizes)
@@ -131,6 +134,10 @@ class PipelineConfig:
             )
         if self.domain is not None and not isinstance(self.domain, str):
             raise ConfigError(f"domain must be a name such as 'world' (or null), got {self.domain!r}")
+        if self.recaption and self.domain != "world":
+            raise ConfigError(
+                "recaption needs a model of the physics world (domain 'world'): its captions are the world's"
+            )
         if not 0 <= self.guide_mix <= 1:
             raise ConfigError(f"guide_mix must be in [0, 1], got {self.guide_mix}")
         bad = ConfigError(
@@ -172,6 +179,7 @@ class VideoPipelineOutput:
     timings: dict[str, float]
     watermarks: list[int | None] = field(default_factory=list)  # the payload marked into each video
     shot_starts: list[int] = field(default_factory=list)  # storyboards: the frame where each shot begins
+    prompts: list[str] = field(default_factory=list)  # per video, the prompt the model was given (re-captioned)
 
 
 def _as_frames(value, name: str, rate: float | None = None, fps: float | None = None) -> np.ndarray:
@@ -540,11 +548,14 @@ class TextToVideoPipeline:
         strength: float | None = None,
         sampler: str | None = None,
         watermark: bool | None = None,
+        recaption: bool | None = None,
         _steps: Steps | None = None,
     ) -> VideoPipelineOutput:
         """Generate; the task follows from the arguments (see the module docstring). ``callback_on_step_end``:
         see :class:`Steps`. ``watermark=False`` leaves this call's frames unmarked (for pieces of a longer clip
-        that is marked once); None: the config's. ``_steps``: the step count of a call this one is part of."""
+        that is marked once); None: the config's. ``recaption``: a text-to-video prompt that leaves things out is
+        written out as the world's captions first (:mod:`tessera.world.recaption`; None: the config's; the prompts
+        used are ``output.prompts``). ``_steps``: the step count of a call this one is part of."""
         cfg = self.config
         rate = cfg.fps  # every clip is made at the model's rate; another fps is resampled from it (module doc)
         fps = rate if fps is None else fps
@@ -625,6 +636,23 @@ class TextToVideoPipeline:
             if isinstance(generator, list)
             else generator.initial_seed()
         )
+        if (cfg.recaption if recaption is None else recaption) and image is None and video is None:
+            if cfg.domain != "world":
+                raise InvalidInputError(
+                    "recaption needs a model of the physics world (domain 'world' in pipeline.json)"
+                )
+            from tessera.world.recaption import recaption as world_caption
+
+            # Each video's seed picks its scene, so one prompt's videos in a batch get captions of their own.
+            # (Not for image or clip tasks: a scene sampled afresh could contradict the frames given.)
+            seeds = (
+                [g.initial_seed() for g in generator]
+                if isinstance(generator, list)
+                else [generator.initial_seed() + i for i in range(len(prompts))]
+            )
+            prompts = [
+                world_caption(p, s, width, height, frames, rate) or p for p, s in zip(prompts, seeds, strict=True)
+            ]
         t0 = time.perf_counter()
         timings = {"load": self.load_seconds}
         if _steps is None:
@@ -664,7 +692,7 @@ class TextToVideoPipeline:
         timings["sample"] = time.perf_counter() - t0
         if output_type == "latent":  # latents are at the model's rate
             timings["decode"] = 0.0
-            return VideoPipelineOutput(list(latents), rate, timings)
+            return VideoPipelineOutput(list(latents), rate, timings, prompts=prompts)
         # 3. decode
         t1 = time.perf_counter()
         videos = list(self.decode(latents))
@@ -710,7 +738,7 @@ class TextToVideoPipeline:
             videos = [[Image.fromarray(f) for f in v] for v in videos]
         elif output_type == "pt":
             videos = torch.from_numpy(np.stack(videos)).permute(0, 1, 4, 2, 3).float() / 255
-        return VideoPipelineOutput(videos, fps, timings, payloads)
+        return VideoPipelineOutput(videos, fps, timings, payloads, prompts=prompts)
 
     def extend(
         self,

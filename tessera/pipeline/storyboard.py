@@ -274,6 +274,7 @@ def render(
                 image=shot.image,
                 watermark=False,
                 _steps=progress,
+                recaption=False,  # a shot is written against its neighbours: a caption written afresh could break that
                 **common,
             ).frames[0]
             # After the first shot, a shot of d seconds adds d * fps frames: the fresh clip's opening frame goes.

@@ -218,7 +218,7 @@ def export_transformer(dit_state: dict, params: DiTParams, cfg: TrainConfig, fol
         "autoencoder": "autoencoder",
     }
     if cfg.data.startswith("world"):  # rendered on the fly: the world's vocabulary is all it has seen
-        config["domain"] = "world"
+        config["domain"], config["recaption"] = "world", True
     atomic_write_text(folder / PIPELINE_CONFIG, json.dumps(config, indent=2) + "\n")
 
 

@@ -83,6 +83,15 @@ def test_a_prompt_outside_the_world_gets_a_note_from_a_world_model(model_dir, tm
     result = runner.invoke(app, ["storyboard", str(board), "--model", str(world), "-o", str(tmp_path / "b.mp4")])
     notes = " ".join(result.output.split())
     assert result.exit_code == 0 and notes.count("names nothing of it") == 1 and "shot 3: this model" in notes, notes
+    # A world model's own setting re-captions a short prompt, and the command says to what.
+    config = json.loads((world / "pipeline.json").read_text())
+    (world / "pipeline.json").write_text(json.dumps({**config, "recaption": True}))
+    result = runner.invoke(app, ["generate", "red ball bouncing", "--model", str(world), "-o", str(tmp_path / "r.png")])
+    assert result.exit_code == 0 and "recaptioned as 'a " in " ".join(result.output.split()), result.output
+    result = runner.invoke(
+        app, ["generate", "red ball bouncing", "--model", str(world), "--no-recaption", "-o", str(tmp_path / "r.png")]
+    )
+    assert result.exit_code == 0 and "recaptioned" not in result.output
     assert seen == {
         ("world", "a cat jumps over a dog"): True,
         ("world", "a red ball falls"): False,
@@ -112,6 +121,7 @@ def test_generate_refuses_bad_options_without_traceback(model_dir, tmp_path):
         (["--seconds", "inf"], "--seconds must be a number >= 0"),
         (["--guidance", "nan"], "--guidance must be a number >= 0"),
         (["--steps", "0"], "--steps must be at least 1"),
+        (["--image", "start.png", "--recaption"], "--recaption applies to text-to-video only"),
         (["--extend", "clip.mp4", "--seconds", "0"], "--extend adds --seconds to the clip; give more than 0"),
         (["-o", "still.png", "--seconds", "2"], "still.png is an image (one frame) but --seconds 2 asks for a video"),
         (["-o", "still.png", "--loop"], "still.png is an image (one frame) but --loop asks for a video"),

@@ -7,12 +7,13 @@ import pytest
 import torch
 
 from tessera.diffusion import FRESH_NOISE, SAMPLERS
-from tessera.errors import InvalidInputError, NotFoundError
+from tessera.errors import ConfigError, InvalidInputError, NotFoundError
 from tessera.media import psnr
 from tessera.models.autoencoder import Autoencoder
 from tessera.models.dit import DiT
 from tessera.models.text import TextEncoder, TextEncoderParams
 from tessera.pipeline import PipelineConfig, TextToVideoPipeline
+from tessera.world.prompt import parse_prompt
 
 KW = dict(height=32, width=32, num_inference_steps=2)
 
@@ -318,6 +319,27 @@ def test_a_list_of_generators_gives_each_video_its_own(pipe, sampler):
         pipe("a ball", num_videos_per_prompt=4, generator=[gen(1), gen(2)], **KW)
     with pytest.raises(InvalidInputError, match="a torch.Generator, or a list of them"):
         pipe("a ball", generator=[gen(1), 3], **KW)
+
+
+def test_a_world_model_recaptions_short_text_to_video_prompts(pipe):
+    world = TextToVideoPipeline(
+        pipe.transformer,
+        pipe.autoencoder,
+        pipe.text_encoder,
+        dataclasses.replace(pipe.config, domain="world", recaption=True),
+    )
+    short = world("red ball bouncing", num_frames=5, seed=1, **KW)
+    assert short.prompts[0] != "red ball bouncing" and parse_prompt(short.prompts[0]).motion == "fall"
+    assert not np.array_equal(
+        short.frames[0], world("red ball bouncing", num_frames=5, seed=1, recaption=False, **KW).frames[0]
+    )
+    # Given frames are kept to: no scene is written afresh for them.
+    image = np.full((32, 32, 3), 128, np.uint8)
+    assert world("red ball bouncing", num_frames=5, image=image, **KW).prompts == ["red ball bouncing"]
+    with pytest.raises(InvalidInputError, match="recaption needs a model of the physics world"):
+        pipe("red ball bouncing", recaption=True, **KW)
+    with pytest.raises(ConfigError, match="recaption needs a model of the physics world"):
+        PipelineConfig(recaption=True)
 
 
 def test_step_callback_is_called_as_diffusers_calls_it(pipe):

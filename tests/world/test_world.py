@@ -82,6 +82,23 @@ def test_a_users_words_for_a_motion_are_read(prompt, motion, direction):
     assert (spec.motion, spec.direction) == (motion, direction)
 
 
+def test_recaption_writes_a_short_prompt_out_as_the_worlds_captions():
+    from tessera.world.recaption import recaption
+
+    for prompt in ("red ball bouncing", "green wedge sliding to the left", "a red ball and a blue box colliding"):
+        want, text = parse_prompt(prompt), recaption(prompt, seed=3)
+        got = parse_prompt(text)
+        assert got.motion == want.motion and want.direction in (None, got.direction), (prompt, text)
+        assert sorted((o.colour, o.shape) for o in got.objects) == sorted((o.colour, o.shape) for o in want.objects)
+        assert all(o.size for o in got.objects)  # what it adds: every object's size, as the captions give it
+        assert recaption(prompt, seed=3) == text and recaption(prompt, seed=4) != text  # the seed picks the scene
+    # A combination training never shows is written all the same (it used to come back as another object).
+    assert parse_prompt(recaption("green triangle falling")).objects[0].shape == "triangle"
+    # Nothing to add to a caption, nothing to build on outside the world, no scene for two objects of one colour.
+    caption = sample_clip(5, "in-dist").caption
+    assert recaption(caption) is None and recaption("a cat jumps") is None and recaption("two red balls") is None
+
+
 def test_captions_vary():
     captions = {sample_clip(s, motion="fall").caption.split(" ", 3)[-1] for s in range(40)}
     assert len(captions) > 10
