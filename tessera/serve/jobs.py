@@ -138,7 +138,10 @@ class JobStore:
             values = {"progress": max(0, min(99, int(progress))), "lease_until": time.time() + self.lease_seconds}
             return s.execute(self._owned(video_id, token).values(**values)).rowcount == 1
 
-    def complete(self, video_id: str, token: str, assets: str, expires_at: float | None = None) -> bool:
+    def complete(
+        self, video_id: str, token: str, assets: str, expires_at: float | None = None, params: dict | None = None
+    ) -> bool:
+        """Mark a claimed job done; ``params`` replaces the job's parameters (the worker adds what it learned)."""
         with self.sessions.begin() as s:
             values = dict(
                 status="completed",
@@ -149,6 +152,8 @@ class JobStore:
                 lease_until=None,
                 expires_at=expires_at,
             )
+            if params is not None:
+                values["params"] = params
             return s.execute(self._owned(video_id, token).values(**values)).rowcount == 1
 
     def fail(self, video_id: str, token: str, code: str, message: str) -> bool:

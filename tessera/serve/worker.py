@@ -60,8 +60,8 @@ class Renderer:
         self.settings = settings
         self.pipe = pipe if pipe is not None else load_pipeline(settings)
 
-    def frames(self, row: Video, on_step) -> tuple[np.ndarray, float, int | None, list[Path], str]:
-        """(frames, fps, watermark payload, input files, provenance task) for a job."""
+    def frames(self, row: Video, on_step) -> tuple[np.ndarray, float, int | None, list[Path], str, str | None]:
+        """(frames, fps, watermark payload, input files, provenance task, the prompt as re-captioned or None)."""
         from tessera.media import parse_size, read_image, read_video
 
         pipe, p = self.pipe, row.params
@@ -82,17 +82,17 @@ class Renderer:
         if row.task == "image-to-video":
             image = read_image(inputs_dir / p["reference"])
             out = pipe(row.prompt, num_frames=frames, image=image, **common)
-            return out.frames[0], out.fps, out.watermarks[0], [inputs_dir / p["reference"]], "image-to-video"
+            return out.frames[0], out.fps, out.watermarks[0], [inputs_dir / p["reference"]], "image-to-video", None
         if row.task in ("remix", "edit"):
             clip = read_video(source).at_fps(fps)
             out = pipe(row.prompt, num_frames=len(clip), video=clip, strength=p["strength"], **common)
-            return out.frames[0], out.fps, out.watermarks[0], [source], "edit"
+            return out.frames[0], out.fps, out.watermarks[0], [source], "edit", None
         if row.task == "extend":
             out = pipe.extend(row.prompt, read_video(source), float(p["extra_seconds"]), **common)
-            return out.frames[0], out.fps, out.watermarks[0], [source], "extend"
+            return out.frames[0], out.fps, out.watermarks[0], [source], "extend", None
         out = pipe(row.prompt, num_frames=frames, **common)
-        video = out.frames[0]
-        return video, out.fps, out.watermarks[0], [], "text-to-video" if len(video) > 1 else "text-to-image"
+        video, revised = out.frames[0], out.prompts[0] if out.prompts[0] != row.prompt else None
+        return video, out.fps, out.watermarks[0], [], "text-to-video" if len(video) > 1 else "text-to-image", revised
 
     def storyboard(self, row: Video, on_step):
         from tessera.media import parse_size
@@ -111,19 +111,21 @@ class Renderer:
         )
         return out.frames[0], out.fps, out.watermarks[0], board.timeline()
 
-    def render(self, row: Video, folder: Path, on_step) -> None:
-        """Write video.mp4 (watermarked, C2PA-signed), thumbnail.webp and spritesheet.jpg into ``folder``."""
+    def render(self, row: Video, folder: Path, on_step) -> str | None:
+        """Write video.mp4 (watermarked, C2PA-signed), thumbnail.webp and spritesheet.jpg into ``folder``; returns
+        the prompt as the pipeline re-captioned it (None: used as written)."""
         from PIL import Image
 
         from tessera.media import save, spritesheet, thumbnail
         from tessera.provenance import Generation, sign_file
 
         shots: list[dict] = []
+        revised = None
         if row.task == "storyboard":
             video, fps, payload, shots = self.storyboard(row, on_step)
             inputs, task = [], "storyboard"
         else:
-            video, fps, payload, inputs, task = self.frames(row, on_step)
+            video, fps, payload, inputs, task, revised = self.frames(row, on_step)
         folder.mkdir(parents=True, exist_ok=True)
         mp4 = save(folder / VIDEO, video, fps)
         prompt = row.prompt if os.environ.get("TESSERA_C2PA_INCLUDE_PROMPT") == "1" else None
@@ -131,6 +133,7 @@ class Renderer:
         sign_file(mp4, gen)
         Image.fromarray(thumbnail(video)).save(folder / THUMBNAIL, quality=90)
         Image.fromarray(spritesheet(video)).save(folder / SPRITESHEET, quality=90)
+        return revised
 
 
 class Worker:
@@ -199,10 +202,11 @@ class Worker:
         try:
             renderer = self.load()
             self.store.heartbeat(row.id, token, 1)
-            renderer.render(row, folder, on_step)
+            revised = renderer.render(row, folder, on_step)
             if not self.store.heartbeat(row.id, token, 99):
                 raise Interrupted(requeue=False)
-            if self.store.complete(row.id, token, folder_name, self._expiry()):
+            params = {**row.params, "revised_prompt": revised} if revised else None
+            if self.store.complete(row.id, token, folder_name, self._expiry(), params):
                 self.store.audit("job.completed", row.key_id, row.id, worker=self.name, attempt=row.attempts)
                 metrics.JOBS.labels("completed").inc()
                 metrics.JOB_SECONDS.observe(time.monotonic() - started)

@@ -38,7 +38,8 @@ def tiny_pipeline() -> TextToVideoPipeline:
         steps=2,
         guidance=2.0,
         text_encoder={"source": "toy:32"},
-        domain="world",  # as the shipped model's: the studio says what its prompts should name
+        domain="world",  # as the shipped model's: the studio says what its prompts should name ...
+        recaption=True,  # ... and short prompts are re-captioned
     )
     return TextToVideoPipeline(dit, vae, TextEncoder(TextEncoderParams("toy:32")), config)
 

@@ -39,6 +39,9 @@ def test_sdk_create_retrieve_list_download_remix_delete(server_factory, database
     assert video.status in ("queued", "in_progress") and video.object == "video" and video.seconds == "2"
     done = wait(client, video.id)
     assert done.status == "completed" and done.progress == 100 and done.completed_at >= done.created_at
+    # The short prompt was re-captioned: the video object says to what (a Tessera field, as OpenAI's images name it).
+    assert done.prompt == "a red ball falls and bounces on the floor" and done.revised_prompt.startswith("a ")
+    assert "red" in done.revised_prompt and done.revised_prompt != done.prompt
 
     listed = client.videos.list(limit=10)
     assert [v.id for v in listed.data] == [video.id]

@@ -93,6 +93,9 @@ def video_object(row: Video) -> dict:
         "seconds": row.seconds,
         "size": row.size,
         "status": row.status,
+        # Tessera extension, as OpenAI's image API names it: the prompt the model was given when the server
+        # re-captioned a short one (tessera.world.recaption); null when it was used as written.
+        "revised_prompt": (row.params or {}).get("revised_prompt"),
     }
 
 

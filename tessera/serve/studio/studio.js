@@ -77,6 +77,9 @@ function card(video) {
   node.querySelector("progress").value = video.progress;
   node.querySelector("progress").hidden = video.status === "completed" || video.status === "failed";
   node.querySelector(".meta").textContent = `${video.size} · ${video.seconds} s · ${video.status}`;
+  const revised = node.querySelector(".revised");
+  revised.hidden = !video.revised_prompt;
+  revised.textContent = video.revised_prompt ? `made as: ${video.revised_prompt}` : "";
   const placeholder = node.querySelector(".placeholder");
   if (placeholder) placeholder.textContent = video.status === "failed" ? (video.error || {}).message || "failed" : `${video.status} ${video.progress}%`;
   if (video.status === "completed" && !node.querySelector("video")) showVideo(node, video);
