@@ -119,9 +119,10 @@ def generate_command(
         )
     if guidance is not None and not (math.isfinite(guidance) and guidance >= 0):
         raise InvalidInputError(f"--guidance must be a number >= 0, got {guidance} (leave it out for the model's)")
-    if recaption and (image or extend or connect or edit):
+    if recaption and (image or extend or connect or edit or loop):
         raise InvalidInputError(
-            "--recaption applies to text-to-video only (a scene written afresh could contradict the given frames)"
+            "--recaption applies to text-to-video only (a scene written afresh could contradict the given frames, "
+            "and the world's captions tell one-way events, not loops)"
         )
     if steps is not None and steps < 1:
         raise InvalidInputError(f"--steps must be at least 1, got {steps} (leave it out for the model's)")

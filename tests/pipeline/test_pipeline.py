@@ -336,6 +336,7 @@ def test_a_world_model_recaptions_short_text_to_video_prompts(pipe):
     # Given frames are kept to: no scene is written afresh for them.
     image = np.full((32, 32, 3), 128, np.uint8)
     assert world("red ball bouncing", num_frames=5, image=image, **KW).prompts == ["red ball bouncing"]
+    assert world("red ball bouncing", num_frames=5, loop=True, **KW).prompts == ["red ball bouncing"]
     with pytest.raises(InvalidInputError, match="recaption needs a model of the physics world"):
         pipe("red ball bouncing", recaption=True, **KW)
     with pytest.raises(ConfigError, match="recaption needs a model of the physics world"):
