@@ -91,6 +91,13 @@ def unread_count(text: str) -> str | None:
 _WORLD_WORD = re.compile(rf"\b(?:{_SHAPE_RE}|{_COLOUR_RE})\b")
 
 
+def named(text: str) -> tuple[set[str], set[str]]:
+    """The colours and shapes a text names anywhere, also outside an object phrase ("a huge ball", "a red one")."""
+    low = text.lower()
+    colours = {_COLOUR[w] for w in re.findall(rf"\b(?:{_COLOUR_RE})\b", low)}
+    return colours, {_SHAPE[w] for w in re.findall(rf"\b(?:{_SHAPE_RE})\b", low)}
+
+
 def outside_world(text: str) -> str | None:
     """A note for a prompt that names nothing of the physics world (no shape, colour, motion, direction or
     background), for a model trained on it alone; None when it names something."""

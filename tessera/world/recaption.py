@@ -15,7 +15,7 @@ import numpy as np
 
 from tessera.errors import ConfigError
 from tessera.world.caption import caption as write_caption
-from tessera.world.prompt import ObjectAttrs, PromptSpec, parse_prompt
+from tessera.world.prompt import ObjectAttrs, PromptSpec, named, parse_prompt
 from tessera.world.sampler import _SPLIT_STREAM, sample_scene
 from tessera.world.simulate import simulate
 
@@ -32,6 +32,7 @@ def recaption(
     if want == PromptSpec() or (want.motion and want.objects and all(o.size for o in want.objects)):
         return None
     constraints = dict(motion=want.motion, objects=want.objects, direction=want.direction, background=want.background)
+    colours, shapes = named(prompt)  # also those outside an object phrase: "a huge ball" must stay a ball
     for k in range(TRIES):
         scene_seed = seed * TRIES + k
         try:
@@ -45,11 +46,18 @@ def recaption(
         got = parse_prompt(text)
         # The caption tells what happened, which is not always what was set up (a slide too slow to show reads
         # "stays still"): keep one that still says what was asked.
+        # A collision takes two objects however many were named; other scenes hold just those named.
+        count_ok = (
+            len(got.objects) >= len(want.objects) if got.motion == "collide" else len(got.objects) == len(want.objects)
+        )
         if (
             (want.motion is None or got.motion == want.motion)
             and (want.direction is None or got.direction == want.direction)
-            and (not want.objects or len(got.objects) == len(want.objects))
+            and (want.background is None or got.background == want.background)
+            and (not want.objects or count_ok)
             and all(any(_fits(w, g) for g in got.objects) for w in want.objects)
+            and colours <= {g.colour for g in got.objects}
+            and shapes <= {g.shape for g in got.objects}
         ):
             return text
     return None

@@ -92,6 +92,10 @@ def test_recaption_writes_a_short_prompt_out_as_the_worlds_captions():
         assert sorted((o.colour, o.shape) for o in got.objects) == sorted((o.colour, o.shape) for o in want.objects)
         assert all(o.size for o in got.objects)  # what it adds: every object's size, as the captions give it
         assert recaption(prompt, seed=3) == text and recaption(prompt, seed=4) != text  # the seed picks the scene
+    # What is named outside an object phrase is kept too, and the background asked for is said.
+    assert "circle" in {o.shape for o in parse_prompt(recaption("a huge ball passes behind a pillar")).objects}
+    assert parse_prompt(recaption("a blue ball falls on a navy background")).background == "navy"
+    assert "pink" in {o.colour for o in parse_prompt(recaption("a pink cube collides")).objects}  # and another one
     # A combination training never shows is written all the same (it used to come back as another object).
     assert parse_prompt(recaption("green triangle falling")).objects[0].shape == "triangle"
     # Nothing to add to a caption, nothing to build on outside the world, no scene for two objects of one colour.
