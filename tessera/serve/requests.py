@@ -23,7 +23,7 @@ VIDEO_ID = re.compile(r"^video_[0-9a-f]{32}$")
 # remix's strength sent to a create) is an error instead of a setting silently not applied.
 _EXTRAS = ("seed", "negative_prompt", "steps", "guidance")
 FIELDS = {
-    "text-to-video": ("prompt", "model", "seconds", "size", "input_reference", *_EXTRAS),
+    "text-to-video": ("prompt", "model", "seconds", "size", "input_reference", "recaption", *_EXTRAS),
     "edit": ("prompt", "model", "video", "video[id]", "strength", *_EXTRAS),
     "extend": ("prompt", "model", "seconds", "video", "video[id]", *_EXTRAS),
     "storyboard": ("shots", "model", "size", "seed", "steps", "guidance"),
@@ -154,6 +154,19 @@ def _extras(fields: dict) -> dict:
     return {k: v for k, v in params.items() if v is not None}
 
 
+def _flag(fields: dict, name: str) -> bool | None:
+    """A yes/no field: a JSON boolean, or true/false (1/0) in a form."""
+    value = fields.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "false", "0"):
+        return text in ("true", "1")
+    raise RequestError(f"'{name}' must be true or false, got {str(value)[:40]!r}", name)
+
+
 def _known(task: str, *names: dict) -> None:
     """Refuse any field or file the request kind does not take (OpenAI's ``unknown_parameter``)."""
     for name in (n for group in names for n in group):
@@ -258,6 +271,16 @@ def parse_create(fields: dict, files: dict[str, Upload], model: ModelInfo, setti
         raise RequestError(
             'input_reference must be an uploaded image file or {"image_url": "data:..."}', "input_reference"
         )
+    recaption = _flag(fields, "recaption")
+    if recaption is not None:
+        if recaption and model.domain != "world":
+            raise RequestError("'recaption' needs a model of the physics world; this one is not", "recaption")
+        if recaption and reference is not None:
+            raise RequestError(
+                "'recaption' applies to text-to-video only: a scene written afresh could contradict input_reference",
+                "recaption",
+            )
+        job.params["recaption"] = recaption
     if reference is not None:
         job.uploads["reference.png"] = png = check_image(reference, settings)
         job.task, job.params["reference"] = "image-to-video", "reference.png"

@@ -90,7 +90,7 @@ class Renderer:
         if row.task == "extend":
             out = pipe.extend(row.prompt, read_video(source), float(p["extra_seconds"]), **common)
             return out.frames[0], out.fps, out.watermarks[0], [source], "extend", None
-        out = pipe(row.prompt, num_frames=frames, **common)
+        out = pipe(row.prompt, num_frames=frames, recaption=p.get("recaption"), **common)
         video, revised = out.frames[0], out.prompts[0] if out.prompts[0] != row.prompt else None
         return video, out.fps, out.watermarks[0], [], "text-to-video" if len(video) > 1 else "text-to-image", revised
 

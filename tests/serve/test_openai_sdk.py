@@ -42,6 +42,12 @@ def test_sdk_create_retrieve_list_download_remix_delete(server_factory, database
     # The short prompt was re-captioned: the video object says to what (a Tessera field, as OpenAI's images name it).
     assert done.prompt == "a red ball falls and bounces on the floor" and done.revised_prompt.startswith("a ")
     assert "red" in done.revised_prompt and done.revised_prompt != done.prompt
+    # A client that wants its words kept says so (a Tessera field); the SDK passes it through extra_body.
+    kept = wait(
+        client, client.videos.create(prompt="red ball bouncing", seconds="1", extra_body={"recaption": False}).id
+    )
+    assert kept.status == "completed" and kept.revised_prompt is None
+    client.videos.delete(kept.id)
 
     listed = client.videos.list(limit=10)
     assert [v.id for v in listed.data] == [video.id]

@@ -99,6 +99,11 @@ def test_rate_limit_and_daily_quota_are_429_with_retry_after(app, client):
         ({"prompt": "a ball", "model": "gpt-9"}, "model"),
         ({"prompt": "a ball", "seed": "abc"}, "seed"),
         ({"prompt": "a ball", "steps": 10_000}, "steps"),
+        ({"prompt": "a ball", "recaption": "maybe"}, "recaption"),
+        (
+            {"prompt": "a ball", "recaption": True, "input_reference": {"image_url": "data:image/png;base64,"}},
+            "recaption",
+        ),
         ({"prompt": "a ball", "input_reference": {"image_url": "https://example.com/x.png"}}, "input_reference"),
         ({"prompt": "a ball", "input_reference": {"image_url": "data:image/png;base64,!!!"}}, "input_reference"),
     ],

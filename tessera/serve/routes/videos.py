@@ -45,6 +45,7 @@ _FORM_FIELDS = {
     "steps": {"type": "integer", "minimum": 1, "maximum": 200},
     "guidance": {"type": "number", "minimum": 0, "maximum": 30},
     "strength": {"type": "number", "minimum": 0.05, "maximum": 1},
+    "recaption": {"type": "boolean"},  # text-to-video: false keeps the prompt as written (default: the model's)
 }
 
 
