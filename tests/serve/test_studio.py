@@ -79,9 +79,15 @@ def test_studio_generates_and_plays_a_video(server_factory, tmp_path):
         expect(card.locator(".badge")).to_contain_text("watermark")
         assert "✓ watermark" in card.locator(".badge").inner_text()
         assert card.locator(".download").get_attribute("download").endswith(".mp4")
-        # A reload keeps the key (localStorage) and lists the video in the gallery.
+        # "Keep my words": the next video is made from the prompt as typed.
+        page.check("#keep-words")
+        page.click("#submit")
+        expect(page.locator(".card")).to_have_count(2)
+        expect(page.locator(".card").first.locator("video")).to_have_count(1, timeout=60_000)
+        assert page.locator(".card").first.locator(".revised").is_hidden()
+        # A reload keeps the key (localStorage) and lists the videos in the gallery.
         page.reload()
-        expect(page.locator(".card video")).to_have_count(1, timeout=20_000)
+        expect(page.locator(".card video")).to_have_count(2, timeout=20_000)
         assert not errors, errors
 
 

@@ -43,7 +43,7 @@ async function loadModel() {
   $("seconds").replaceChildren(...seconds);
   $("seconds").value = String(Math.min(2, model.max_seconds));
   state.model = model;
-  $("domain-hint").hidden = model.domain !== "world";
+  $("domain-hint").hidden = $("keep-words-row").hidden = model.domain !== "world";
   document.querySelectorAll(".shot-duration").forEach(fillDurations);
   if (!$("shots").children.length) { addShot(); addShot(); }
   return model;
@@ -184,6 +184,7 @@ async function submit(event) {
     form.append("size", $("size").value);
     form.append("seconds", $("seconds").value);
     form.append("seed", $("seed").value || "0");
+    if ($("keep-words").checked) form.append("recaption", "false");
     if ($("image").files[0]) form.append("input_reference", $("image").files[0]);
     const video = await (await api("/v1/videos", { method: "POST", body: form })).json();
     $("gallery").prepend(card(video));
