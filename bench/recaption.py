@@ -1,12 +1,13 @@
 """Re-captioning on short prompts: the benchmark's checks with and without it, side by side.
 
-For each in-distribution clip a short prompt is written the way a user writes one ("red ball and blue box
-colliding", "green wedge sliding to the left": colours, shapes, the motion as an -ing word, a direction), then
+For each clip of a world split (in-distribution by default) a short prompt is written the way a user writes one
+("red ball and blue box colliding", "green wedge sliding to the left": colours, shapes, the motion as an -ing word, a
+direction), then
 the model makes a clip from that prompt as it is and from its re-captioning (tessera.world.recaption), each
 from the same seed. Both are scored against the SHORT prompt, what the user asked for: prompt adherence
 (colours, shapes, count, motion, direction), count conservation, identity persistence and passing everything.
 
-    python bench/recaption.py [--model models/tessera-world-s] [--clips 64]
+    python bench/recaption.py [--model models/tessera-world-s] [--clips 64] [--set in-dist|ood|held-out]
 """
 
 from __future__ import annotations
@@ -48,18 +49,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="models/tessera-world-s")
     ap.add_argument("--clips", type=int, default=64)
+    ap.add_argument("--set", default="in-dist", help="the world split whose clips the prompts describe")
     args = ap.parse_args()
     pipe = TextToVideoPipeline.from_pretrained(args.model)
     rng = np.random.default_rng(0)
     results: dict[str, list[dict]] = {"as typed": [], "re-captioned": []}
     changed, t0 = 0, time.perf_counter()
     for seed in range(args.clips):
-        short = short_prompt(sample_clip(seed, "in-dist").record, rng)
+        short = short_prompt(sample_clip(seed, args.set).record, rng)
         for name, recaption in (("as typed", False), ("re-captioned", True)):
             out = pipe(short, num_frames=17, height=64, width=64, seed=seed, recaption=recaption)
             changed += recaption and out.prompts[0] != short
             results[name].append(score_clip(out.frames[0], out.fps, short))
-    print(f"{args.clips} short prompts, {changed} re-captioned, {time.perf_counter() - t0:.0f} s; model {args.model}")
+    print(
+        f"{args.clips} short prompts ({args.set}), {changed} re-captioned, {time.perf_counter() - t0:.0f} s; "
+        f"model {args.model}"
+    )
     print(f"{'':14}{'pass all':>10}{'adherence':>11}{'count cons.':>13}{'identity':>10}   adherence checks")
     for name, scores in results.items():
         checks = collections.defaultdict(list)
