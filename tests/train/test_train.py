@@ -227,7 +227,8 @@ def test_export_a_checkpoint_while_the_run_goes_on(tmp_path, vae_dir):
     pipe = TextToVideoPipeline.from_pretrained(folder)
     ema = load_file(checkpoint_dirs(tmp_path / "run")[-1] / "ema.safetensors")
     assert all(torch.equal(pipe.transformer.state_dict()[k], ema[k]) for k in ema)
-    assert pipe.config.domain == "world"  # trained on the world alone: generate notes prompts outside it
+    # Trained on the world alone: generate notes prompts outside it, and re-captions short ones.
+    assert pipe.config.domain == "world" and pipe.config.recaption
     with pytest.raises(NotFoundError):
         export_checkpoint(tmp_path / "run", tmp_path / "x", step=99)
 
