@@ -60,6 +60,15 @@ async function connect() {
   }
 }
 
+// A new video's card goes first in the gallery and into view: from the storyboard, lower down the page, it would
+// otherwise appear out of sight (and Chrome pauses a muted video that autoplays off screen).
+function added(video) {
+  const node = card(video);
+  $("gallery").prepend(node);
+  node.scrollIntoView({ block: "nearest" });
+  poll(video.id);
+}
+
 function card(video) {
   let node = state.cards.get(video.id);
   if (!node) {
@@ -159,8 +168,7 @@ async function follow(node, id, kind) {
   try {
     const options = { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
     const video = await (await api(path, options)).json();
-    $("gallery").prepend(card(video));
-    poll(video.id);
+    added(video);
   } catch (e) {
     error.textContent = e.message;
   } finally {
@@ -187,8 +195,7 @@ async function submit(event) {
     if ($("keep-words").checked) form.append("recaption", "false");
     if ($("image").files[0]) form.append("input_reference", $("image").files[0]);
     const video = await (await api("/v1/videos", { method: "POST", body: form })).json();
-    $("gallery").prepend(card(video));
-    poll(video.id);
+    added(video);
   } catch (error) {
     $("create-error").textContent = error.message;
   } finally {
@@ -274,8 +281,7 @@ async function renderBoard() {
     const video = await (await api("/v1/storyboards", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     })).json();
-    $("gallery").prepend(card(video));
-    poll(video.id);
+    added(video);
   } catch (error) {
     $("board-error").textContent = error.message;
   } finally {
