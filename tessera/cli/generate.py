@@ -204,7 +204,7 @@ def generate_command(
         else:
             out = pipe(prompt, num_frames=frames, loop=loop, recaption=recaption, **common, **kwargs)
     video = out.frames[0]
-    if out.prompts and out.prompts[0] != prompt:
+    if out.prompts[0] != prompt:
         console.print(f"recaptioned as {out.prompts[0]!r} (--no-recaption keeps your words)", highlight=False)
     if video.shape[0] == 1 and output.suffix.lower() in (".mp4", ".gif"):
         console.print("one frame requested: writing a one-frame video (use -o NAME.png for an image)")

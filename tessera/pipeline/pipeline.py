@@ -630,12 +630,16 @@ class TextToVideoPipeline:
             )
         if generator is None:
             generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
-        # The seed(s) the noise starts from, for the content id (a list: each video's, so reordering changes ids).
-        first_seed = (
-            "/".join(str(g.initial_seed()) for g in generator)
-            if isinstance(generator, list)
-            else generator.initial_seed()
+        # Each video's seed: its own generator's, or the one generator's counted on (re-captioning picks a scene by
+        # it, so one prompt's videos get captions of their own). The content id holds the seed(s) the noise starts
+        # from (a list: each video's, so reordering changes ids).
+        many = isinstance(generator, list)
+        seeds = (
+            [g.initial_seed() for g in generator]
+            if many
+            else [generator.initial_seed() + i for i in range(len(prompts))]
         )
+        first_seed = "/".join(map(str, seeds)) if many else seeds[0]
         if (cfg.recaption if recaption is None else recaption) and image is None and video is None and not loop:
             if cfg.domain != "world":
                 raise InvalidInputError(
@@ -643,15 +647,9 @@ class TextToVideoPipeline:
                 )
             from tessera.world.recaption import recaption as world_caption
 
-            # Each video's seed picks its scene, so one prompt's videos in a batch get captions of their own.
-            # (Not for image or clip tasks: a scene sampled afresh could contradict the frames given. Nor for loops:
+            # Not for image or clip tasks: a scene sampled afresh could contradict the frames given. Nor for loops:
             # the world's captions tell one-way events, and on the shipped model "a green ball bounces on the floor"
-            # looped with them closed worse, seams 28.4 dB against 31.7 over seeds 0-5.)
-            seeds = (
-                [g.initial_seed() for g in generator]
-                if isinstance(generator, list)
-                else [generator.initial_seed() + i for i in range(len(prompts))]
-            )
+            # looped with them closed worse, seams 28.4 dB against 31.7 over seeds 0-5.
             prompts = [
                 world_caption(p, s, width, height, frames, rate) or p for p, s in zip(prompts, seeds, strict=True)
             ]
@@ -804,8 +802,8 @@ class TextToVideoPipeline:
             direction=direction,
             sampler=sampler,
         )
-        # One call per size, each within the longest clip, so one sampling pass each.
-        progress = Steps(self, steps * len(sizes), callback_on_step_end, callback_on_step_end_tensor_inputs)
+        total = sum(steps * self._passes(n) for n in sizes)
+        progress = Steps(self, total, callback_on_step_end, callback_on_step_end_tensor_inputs)
         out = extend(self, prompt, clip, sizes, seed, progress, timings, **kwargs)
         out = self._retime(out[:target] if direction == "forward" else out[len(out) - target :], fps, False)
         payload = None
@@ -817,7 +815,7 @@ class TextToVideoPipeline:
             key += f"|{_digest(clip)}|{fps:g}fps|{negative_prompt}|{prompt}"
             payload = make_payload(cfg.generator_id, key)
             out = embed(out, payload)
-        return VideoPipelineOutput([out], fps, timings, [payload])
+        return VideoPipelineOutput([out], fps, timings, [payload], prompts=[prompt])
 
     def storyboard(
         self,

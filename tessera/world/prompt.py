@@ -75,10 +75,10 @@ _OBJECT = re.compile(
 
 
 # A count the object pattern does not read ("12 green squares", "several red balls"): the prompt asks for more
-# objects than parse_prompt finds. The plural shape words take "es" too ("boxes").
+# objects than parse_prompt finds.
 _UNREAD_COUNT = re.compile(
     rf"\b(?:\d+|four|five|six|seven|eight|nine|ten|several|many|some|a few|lots of|dozens of)\s+"
-    rf"(?:(?:{_SIZE_RE}|{_COLOUR_RE})\s+)*(?:{'|'.join(re.escape(w) for ws in SHAPE_WORDS.values() for w in ws)})e?s\b"
+    rf"(?:(?:{_SIZE_RE}|{_COLOUR_RE})\s+)*(?:{_SHAPE_RE})\b"
 )
 
 
@@ -88,20 +88,20 @@ def unread_count(text: str) -> str | None:
     return m[0] if (m := _UNREAD_COUNT.search(low)) else None
 
 
-_WORLD_WORD = re.compile(rf"\b(?:{_SHAPE_RE}|{_COLOUR_RE})\b")
+_COLOUR_WORD = re.compile(rf"\b(?:{_COLOUR_RE})\b")
+_SHAPE_WORD = re.compile(rf"\b(?:{_SHAPE_RE})\b")
 
 
 def named(text: str) -> tuple[set[str], set[str]]:
     """The colours and shapes a text names anywhere, also outside an object phrase ("a huge ball", "a red one")."""
     low = text.lower()
-    colours = {_COLOUR[w] for w in re.findall(rf"\b(?:{_COLOUR_RE})\b", low)}
-    return colours, {_SHAPE[w] for w in re.findall(rf"\b(?:{_SHAPE_RE})\b", low)}
+    return {_COLOUR[w] for w in _COLOUR_WORD.findall(low)}, {_SHAPE[w] for w in _SHAPE_WORD.findall(low)}
 
 
 def outside_world(text: str) -> str | None:
     """A note for a prompt that names nothing of the physics world (no shape, colour, motion, direction or
     background), for a model trained on it alone; None when it names something."""
-    if parse_prompt(text) != PromptSpec() or _WORLD_WORD.search(text.lower()):  # "the ball keeps rolling" is ours
+    if parse_prompt(text) != PromptSpec() or any(named(text)):  # "the ball keeps rolling" is the world's
         return None
     return (
         f"this model knows only the physics world, and {text[:80]!r} names nothing of it, so expect a world scene; "

@@ -133,6 +133,7 @@ async function poll(id) {
       const page = await (await api("/v1/videos?limit=100")).json();
       const listed = new Map(page.data.map((v) => [v.id, v]));
       for (const watched of [...state.polling]) {
+        if (!state.cards.has(watched)) { state.polling.delete(watched); continue; }  // its card was deleted here
         let video = listed.get(watched);
         if (!video) {  // not among the newest 100: asked for by itself (a 404: deleted, so no longer watched)
           try {
@@ -142,7 +143,6 @@ async function poll(id) {
             continue;
           }
         }
-        if (!state.cards.has(watched)) { state.polling.delete(watched); continue; }  // its card was deleted here
         card(video);
         if (video.status === "completed" || video.status === "failed") state.polling.delete(watched);
       }
