@@ -508,16 +508,34 @@ def prompt_adherence(pc: ParsedClip, ex: Expectation) -> Metric:
     checks: dict[str, bool] = {}
     if want.objects:
         checks["count"] = len(seen) == len(want.objects)
-        checks["colours"] = {o.colour for o in want.objects} == set(seen)
+        coloured = {o.colour for o in want.objects if o.colour}
+        if coloured:  # objects asked for without a colour ("a red ball and a box") may have any of the others
+            colourless = len(coloured) < len(want.objects)
+            checks["colours"] = coloured <= set(seen) if colourless else coloured == set(seen)
+
+        def shape_of(tr) -> str | None:
+            shapes = [s for s in tr.shape[tr.clear] if s]
+            return max(set(shapes), key=shapes.count) if shapes else None
+
         for o in want.objects:
             tr = seen.get(o.colour)
             if tr is None:
                 continue
-            shapes = [s for s in tr.shape[tr.clear] if s]
-            if o.shape and shapes:
-                checks[f"{o.colour}.shape"] = max(set(shapes), key=shapes.count) == o.shape
+            if o.shape and shape_of(tr):
+                checks[f"{o.colour}.shape"] = shape_of(tr) == o.shape
             if o.size:
                 checks[f"{o.colour}.size"] = size_class(pc, tr) == o.size
+        # Each object without a colour takes an object no named colour claims, of its shape where one is left.
+        free = [tr for c, tr in seen.items() if c not in coloured]
+        for i, o in enumerate(o for o in want.objects if not o.colour):
+            if not free:
+                break  # fewer objects than asked: the count check says so
+            tr = next((t for t in free if shape_of(t) == o.shape), free[0])
+            free.remove(tr)
+            if o.shape and shape_of(tr):
+                checks[f"object{i + 1}.shape"] = shape_of(tr) == o.shape
+            if o.size:
+                checks[f"object{i + 1}.size"] = size_class(pc, tr) == o.size
     motion = classify_motion(pc)
     if want.motion:
         checks["motion"] = motion == want.motion

@@ -20,7 +20,7 @@ MOTION_WORDS: list[tuple[str, tuple[str, ...]]] = [
     # A user's words too, not only the captions': "sliding" and "rolling" hold no "slide" (a ball that slides
     # along the floor rolls), "bouncing" no "bounce".
     ("slide", ("slide", "slides", "sliding", "skid", "roll", "along the floor", "friction")),
-    ("drift", ("drift", "float", "glide", "steady speed", "zero gravity")),
+    ("drift", ("drift", "float", "glide", "steady speed", "zero gravity", "off the walls")),
     ("fall", ("fall", "drop", "bounce", "bouncing", "lands", "landing")),
     ("rest", ("rest", "sits", "still", "stays", "motionless")),
 ]
@@ -68,10 +68,13 @@ _SHAPE_RE, _SHAPE = _alternation(
         for k, v in SHAPE_WORDS.items()
     }
 )
+# The colour may be left out: a user writes "a ball falls" and "two boxes collide" (the world's captions always
+# give one). A plural shape with no number ("balls fall") reads as two.
 _OBJECT = re.compile(
-    rf"\b(?:(?P<num>a|an|one|two|three)\s+)?(?:(?P<size>{_SIZE_RE})\s+)?(?P<colour>{_COLOUR_RE})\s+"
+    rf"\b(?:(?P<num>a|an|one|two|three)\s+)?(?:(?P<size>{_SIZE_RE})\s+)?(?:(?P<colour>{_COLOUR_RE})\s+)?"
     rf"(?P<shape>{_SHAPE_RE})\b"
 )
+_PLURALS = frozenset(w for w in _SHAPE if w.endswith("s") and w[:-1] in _SHAPE or w.endswith("xes"))
 
 
 # A count the object pattern does not read ("12 green squares", "several red balls"): the prompt asks for more
@@ -114,9 +117,10 @@ def parse_prompt(text: str) -> PromptSpec:
     low = " ".join(text.lower().replace("-", " - ").split()).replace(" - ", "-")
     spec = PromptSpec()
     for m in _OBJECT.finditer(low):
-        count = _NUMBERS.get(m["num"] or "a", 1)
+        count = _NUMBERS[m["num"]] if m["num"] else 2 if m["shape"] in _PLURALS else 1
+        colour = _COLOUR[m["colour"]] if m["colour"] else None
         for _ in range(count):
-            spec.objects.append(ObjectAttrs(_COLOUR[m["colour"]], _SHAPE[m["shape"]], _SIZE.get(m["size"] or "")))
+            spec.objects.append(ObjectAttrs(colour, _SHAPE[m["shape"]], _SIZE.get(m["size"] or "")))
     for motion, words in MOTION_WORDS:
         if any(w in low for w in words):
             spec.motion = motion

@@ -26,10 +26,10 @@ def recaption(
     prompt: str, seed: int = 0, width: int = 64, height: int = 64, frames: int = 17, fps: float = 8.0
 ) -> str | None:
     """The world's caption of a scene that does what ``prompt`` asks, or None where there is nothing to add: the
-    prompt names nothing of the world, already reads as a caption (every object's size and a motion), or asks for
-    what no scene holds (two objects of one colour; more objects than its motion takes)."""
+    prompt names nothing of the world, already reads as a caption (every object's size and colour, and a motion), or
+    asks for what no scene holds (two objects of one colour; more objects than its motion takes)."""
     want = parse_prompt(prompt)
-    if want == PromptSpec() or (want.motion and want.objects and all(o.size for o in want.objects)):
+    if want == PromptSpec() or (want.motion and want.objects and all(o.size and o.colour for o in want.objects)):
         return None
     constraints = dict(motion=want.motion, objects=want.objects, direction=want.direction, background=want.background)
     colours, shapes = named(prompt)  # also those outside an object phrase: "a huge ball" must stay a ball

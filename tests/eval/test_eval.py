@@ -124,6 +124,18 @@ def test_wrong_direction_is_caught():
     assert not m["passed"] and m["checks"]["direction"] is False and m["checks"]["motion"] is True
 
 
+def test_objects_asked_for_without_a_colour_are_checked_by_shape_and_count():
+    clip = sample_clip(0, prompt="a large red ball and a large blue box fall onto the floor and bounce")
+    checks = lambda prompt: _metric(clip.frames, prompt)["prompt_adherence"]["checks"]  # noqa: E731
+    assert checks("a ball and a box fall") == {"count": True, "object1.shape": True, "object2.shape": True,
+                                                "motion": True}  # fmt: skip
+    wrong = checks("a red ball and a triangle fall")  # the object no colour claims is a box
+    assert wrong["colours"] and wrong["red.shape"] and wrong["object1.shape"] is False
+    assert checks("two boxes fall")["object1.shape"] is True and checks("two boxes fall")["object2.shape"] is False
+    assert checks("a small ball and a red ball fall")["object1.size"] is False  # the blue box is large
+    assert checks("a box falls")["count"] is False
+
+
 def test_wilson_interval():
     lo, hi = wilson(50, 100)
     assert lo == pytest.approx(0.4038, abs=1e-3) and hi == pytest.approx(0.5962, abs=1e-3)

@@ -82,6 +82,20 @@ def test_a_users_words_for_a_motion_are_read(prompt, motion, direction):
     assert (spec.motion, spec.direction) == (motion, direction)
 
 
+@pytest.mark.parametrize(
+    "prompt,objects",
+    [
+        ("a ball falls", [(None, "circle", None)]),
+        ("a big cube and a red wedge", [(None, "square", "large"), ("red", "triangle", None)]),
+        ("two balls collide", [(None, "circle", None)] * 2),
+        ("squares drift", [(None, "square", None)] * 2),  # a plural with no number is two
+    ],
+)
+def test_objects_without_a_colour_are_read(prompt, objects):
+    # "a ball falls" read no object at all: the world and re-captioning drew any number of any shape.
+    assert [(o.colour, o.shape, o.size) for o in parse_prompt(prompt).objects] == objects
+
+
 def test_recaption_writes_a_short_prompt_out_as_the_worlds_captions():
     from tessera.world.recaption import recaption
 
@@ -98,6 +112,13 @@ def test_recaption_writes_a_short_prompt_out_as_the_worlds_captions():
     assert "pink" in {o.colour for o in parse_prompt(recaption("a pink cube collides")).objects}  # and another one
     # A combination training never shows is written all the same (it used to come back as another object).
     assert parse_prompt(recaption("green triangle falling")).objects[0].shape == "triangle"
+    # Objects named without a colour keep their count and shape; the colour is the world's to choose.
+    for prompt, shapes in (("a ball falls", ["circle"]), ("two boxes collide", ["square", "square"])):
+        for seed in range(3):
+            got = parse_prompt(recaption(prompt, seed=seed)).objects
+            assert sorted(o.shape for o in got) == shapes and all(o.colour and o.size for o in got)
+    # A colourless object leaves the caption to be written: "a big ball falls" is not yet one.
+    assert recaption("a big ball falls") is not None
     # Nothing to add to a caption, nothing to build on outside the world, no scene for two objects of one colour.
     caption = sample_clip(5, "in-dist").caption
     assert recaption(caption) is None and recaption("a cat jumps") is None and recaption("two red balls") is None
