@@ -91,13 +91,20 @@ def unread_count(text: str) -> str | None:
     return m[0] if (m := _UNREAD_COUNT.search(low)) else None
 
 
+# A backdrop in a user's words ("on a blue background", "against a grey wall"): the nearest of the world's four.
+_BACKDROP = re.compile(
+    r"\b(?:on|against|in front of)\s+(?:a|an|the)?\s*(?:(?:dark|deep)\s+)?"
+    r"(?P<colour>black|gr[ae]y|charcoal|navy|blue|green)\s+(?:background|backdrop|sky|wall|room|screen)\b"
+)
+_BACKDROP_OF = {"black": "black", "gray": "charcoal", "grey": "charcoal", "charcoal": "charcoal", "navy": "navy",
+                "blue": "navy", "green": "dark green"}  # fmt: skip
 _COLOUR_WORD = re.compile(rf"\b(?:{_COLOUR_RE})\b")
 _SHAPE_WORD = re.compile(rf"\b(?:{_SHAPE_RE})\b")
 
 
 def named(text: str) -> tuple[set[str], set[str]]:
     """The colours and shapes a text names anywhere, also outside an object phrase ("a huge ball", "a red one")."""
-    low = text.lower()
+    low = _BACKDROP.sub(" ", text.lower())  # "on a blue background" names no blue object
     return {_COLOUR[w] for w in _COLOUR_WORD.findall(low)}, {_SHAPE[w] for w in _SHAPE_WORD.findall(low)}
 
 
@@ -133,4 +140,7 @@ def parse_prompt(text: str) -> PromptSpec:
         if any(p in low for p in phrases):
             spec.background = bg
             break
+    else:
+        if m := _BACKDROP.search(low):
+            spec.background = _BACKDROP_OF[m["colour"]]
     return spec

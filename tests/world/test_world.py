@@ -96,6 +96,24 @@ def test_objects_without_a_colour_are_read(prompt, objects):
     assert [(o.colour, o.shape, o.size) for o in parse_prompt(prompt).objects] == objects
 
 
+@pytest.mark.parametrize(
+    "prompt,background",
+    [
+        ("a red ball falls on a blue background", "navy"),
+        ("a red ball falls against a grey wall", "charcoal"),
+        ("a box slides in front of a dark green backdrop", "dark green"),
+        ("a red ball falls on a black background", "black"),  # the captions' own words
+    ],
+)
+def test_a_users_backdrop_is_read_as_the_nearest_of_the_worlds(prompt, background):
+    # "on a blue background" was read as a blue object to add, and the backdrop left to chance.
+    from tessera.world.recaption import recaption
+
+    assert parse_prompt(prompt).background == background
+    got = parse_prompt(recaption(prompt, seed=1))
+    assert got.background == background and len(got.objects) == 1  # no second object in the backdrop's colour
+
+
 def test_recaption_writes_a_short_prompt_out_as_the_worlds_captions():
     from tessera.world.recaption import recaption
 
