@@ -7,7 +7,7 @@ the model makes a clip from that prompt as it is and from its re-captioning (tes
 from the same seed. Both are scored against the SHORT prompt, what the user asked for: prompt adherence
 (colours, shapes, count, motion, direction), count conservation, identity persistence and passing everything.
 
-    python bench/recaption.py [--model models/tessera-world-s] [--clips 64] [--set in-dist|ood|held-out]
+    python bench/recaption.py [--model models/tessera-world-s] [--clips 64] [--set in-dist|ood|held-out] [--no-colour]
 """
 
 from __future__ import annotations
@@ -34,10 +34,11 @@ VERBS = {
 }
 
 
-def short_prompt(record: dict, rng: np.random.Generator) -> str:
-    """What a user might type for the clip: no sizes, no background, the motion as a verb."""
+def short_prompt(record: dict, rng: np.random.Generator, colour: bool = True) -> str:
+    """What a user might type for the clip: no sizes, no background, the motion as a verb (and, with ``colour``
+    False, no colours: "ball and box colliding")."""
     objects = record["objects"]
-    names = [f"{o['colour']} {SHAPE_WORDS[o['shape']][int(rng.integers(2))]}" for o in objects]
+    names = [(f"{o['colour']} " if colour else "") + SHAPE_WORDS[o["shape"]][int(rng.integers(2))] for o in objects]
     scene = record["scene"]
     text = " and ".join(names) + " " + VERBS[scene["motion"]]
     if len(objects) == 1 and scene["motion"] in ("slide", "throw") and scene.get("direction") in ("left", "right"):
@@ -50,13 +51,14 @@ def main() -> None:
     ap.add_argument("--model", default="models/tessera-world-s")
     ap.add_argument("--clips", type=int, default=64)
     ap.add_argument("--set", default="in-dist", help="the world split whose clips the prompts describe")
+    ap.add_argument("--no-colour", action="store_true", help="short prompts name no colours ('ball falling')")
     args = ap.parse_args()
     pipe = TextToVideoPipeline.from_pretrained(args.model)
     rng = np.random.default_rng(0)
     results: dict[str, list[dict]] = {"as typed": [], "re-captioned": []}
     changed, t0 = 0, time.perf_counter()
     for seed in range(args.clips):
-        short = short_prompt(sample_clip(seed, args.set).record, rng)
+        short = short_prompt(sample_clip(seed, args.set).record, rng, colour=not args.no_colour)
         for name, recaption in (("as typed", False), ("re-captioned", True)):
             out = pipe(short, num_frames=17, height=64, width=64, seed=seed, recaption=recaption)
             changed += recaption and out.prompts[0] != short
