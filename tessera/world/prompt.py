@@ -16,12 +16,12 @@ from tessera.world.caption import BACKGROUND_WORDS, COLOUR_WORDS, SHAPE_WORDS, S
 MOTION_WORDS: list[tuple[str, tuple[str, ...]]] = [
     ("occlude", ("behind", "pillar", "reappear", "emerges", "occlud", "passes behind")),
     ("collide", ("collide", "colliding", "collision", "crash", "hits", "toward each other", "into each other")),
-    ("throw", ("thrown", "throw", "toss", "launch", " arc", "projectile")),
+    ("throw", ("thrown", "throw", "toss", "launch", " arc", "projectile", "through the air", "flies", "flying")),
     # A user's words too, not only the captions': "sliding" and "rolling" hold no "slide" (a ball that slides
     # along the floor rolls), "bouncing" no "bounce".
-    ("slide", ("slide", "slides", "sliding", "skid", "roll", "along the floor", "friction")),
+    ("slide", ("slide", "slides", "sliding", "skid", "roll", "along the floor", "friction", "push", "kick", "shove")),
     ("drift", ("drift", "float", "glide", "steady speed", "zero gravity", "off the walls")),
-    ("fall", ("fall", "drop", "bounce", "bouncing", "lands", "landing")),
+    ("fall", ("fall", "drop", "bounce", "bouncing", "lands", "landing", "tumbl")),
     ("rest", ("rest", "sits", "still", "stays", "motionless")),
 ]
 DIRECTION_PATTERNS: list[tuple[str, str]] = [

@@ -11,6 +11,8 @@ asked, prompt adherence went from 12 clips to 37 and passing every check from 2 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from tessera.errors import ConfigError
@@ -20,6 +22,8 @@ from tessera.world.sampler import _SPLIT_STREAM, sample_scene
 from tessera.world.simulate import simulate
 
 TRIES = 20  # scenes sampled before giving up on a caption that says what was asked
+# How often a fall bounces, in the captions' words ("bounces twice"): kept when a prompt gives it.
+_BOUNCES = re.compile(r"\b(once|twice|three times|several times)\b")
 
 
 def recaption(
@@ -33,6 +37,7 @@ def recaption(
         return None
     constraints = dict(motion=want.motion, objects=want.objects, direction=want.direction, background=want.background)
     colours, shapes = named(prompt)  # also those outside an object phrase: "a huge ball" must stay a ball
+    bounces = _BOUNCES.search(prompt.lower())
     for k in range(TRIES):
         scene_seed = seed * TRIES + k
         try:
@@ -58,6 +63,7 @@ def recaption(
             and all(any(_fits(w, g) for g in got.objects) for w in want.objects)
             and colours <= {g.colour for g in got.objects}
             and shapes <= {g.shape for g in got.objects}
+            and (bounces is None or bounces[1] in text)
         ):
             return text
     return None

@@ -74,6 +74,9 @@ def test_captions_parse_back_to_the_scene():
         ("a red ball rolls in from the left", "slide", "right"),
         ("a red ball and a blue square colliding", "collide", None),
         ("a green ball bouncing", "fall", None),
+        ("a ball is kicked to the right", "slide", "right"),
+        ("a ball flies through the air", "throw", None),
+        ("a cube tumbling down", "fall", None),
     ],
 )
 def test_a_users_words_for_a_motion_are_read(prompt, motion, direction):
@@ -135,6 +138,8 @@ def test_recaption_writes_a_short_prompt_out_as_the_worlds_captions():
         for seed in range(3):
             got = parse_prompt(recaption(prompt, seed=seed)).objects
             assert sorted(o.shape for o in got) == shapes and all(o.colour and o.size for o in got)
+    # How often a fall bounces, when the prompt says it ("three times" came back as "bounces once").
+    assert all("three times" in recaption("a ball bounces three times", seed=seed) for seed in range(3))
     # A colourless object leaves the caption to be written: "a big ball falls" is not yet one.
     assert recaption("a big ball falls") is not None
     # Nothing to add to a caption, nothing to build on outside the world, no scene for two objects of one colour.
