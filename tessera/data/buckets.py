@@ -25,7 +25,8 @@ class Bucket:
             raise ConfigError(f"bucket frames must be 4k+1 (1, 5, 9, 17, 33, ...), got {self.frames}")
         if self.height % 8 or self.width % 8 or self.height <= 0 or self.width <= 0:
             raise ConfigError(
-                f"bucket height and width must be positive multiples of 8, got {self.height}x{self.width}"
+                # WIDTHxHEIGHT, as --sizes takes it (this said 64x63 for 63x64)
+                f"bucket width and height must be positive multiples of 8, got {self.width}x{self.height}"
             )
 
     @property

@@ -121,6 +121,8 @@ def test_buckets():
         Bucket(16, 64, 64)
     with pytest.raises(ConfigError, match="multiples of 8"):
         Bucket(17, 60, 64)
+    with pytest.raises(ConfigError, match="got 63x64"):  # as --sizes takes it, WIDTHxHEIGHT
+        Bucket(17, 64, 63)
     assert nearest_bucket(40, 720, 1280) == Bucket(33, 64, 112)
     assert nearest_bucket(20, 500, 480) == Bucket(17, 64, 64)
     assert nearest_bucket(30, 1920, 1080).width == 64
