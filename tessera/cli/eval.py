@@ -85,7 +85,11 @@ def eval_command(
     if (steps, guidance, sampler) != (None, None, None) and model is None:
         raise ConfigError("--steps, --guidance and --sampler apply to --model only")
     check_output_folder(out)
-    if videos is None:  # the set is rendered: refuse a bad split or size before any model loads
+    if videos is not None:
+        from tessera.data import VideoFolder
+
+        total = len(VideoFolder(videos))  # a missing or uncaptioned folder is refused before the progress bar
+    else:  # the set is rendered: refuse a bad split or size before any model loads
         from tessera.world import SPLITS
         from tessera.world.spec import check_format
 
@@ -120,7 +124,7 @@ def eval_command(
     t0 = time.perf_counter()
     with Progress(TextColumn("[bold]scoring"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
         if videos is not None:
-            task = bar.add_task("clips", total=None)
+            task = bar.add_task("clips", total=total)
             scores, samples = evaluate_folder(videos, progress=lambda n: bar.advance(task, n))
             title = f"Tessera benchmark: {videos}"
         else:

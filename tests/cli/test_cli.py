@@ -169,6 +169,10 @@ def test_eval_on_a_folder_of_videos_writes_report_and_plots(tmp_path):
     assert len(report["clips"]) == 3 and "passed_all" in report["aggregate"]
     assert (out / "metrics.png").stat().st_size > 1000 and (out / "trajectories.png").stat().st_size > 1000
     assert "| count_conservation |" in (out / "report.md").read_text()
+    assert "3/3" in result.output  # the progress bar knows how many
+    # A folder that is not there is refused before any progress bar is drawn.
+    result = runner.invoke(app, ["eval", "--videos", str(tmp_path / "nope"), "--out", str(tmp_path / "r2")])
+    assert "no such folder" in str(result.exception) and "scoring" not in result.output
 
 
 def test_keys_take_the_same_data_dir_as_the_server(tmp_path, monkeypatch):
