@@ -230,8 +230,9 @@ def generate_command(
     t = out.timings
     for path in written:
         typer.echo(str(path))
+    size = f"{video.shape[2]}x{video.shape[1]}"
+    made = f"an image {size}" if len(video) == 1 else f"{len(video)} frames {size} at {out.fps:g} fps"
     console.print(
-        f"{video.shape[0]} frames {video.shape[2]}x{video.shape[1]} at {out.fps:g} fps  |  load {t['load']:.2f}s  "
-        f"sample {t['sample']:.2f}s  decode {t['decode']:.2f}s  total {total:.2f}s",
+        f"{made}  |  load {t['load']:.2f}s  sample {t['sample']:.2f}s  decode {t['decode']:.2f}s  total {total:.2f}s",
         highlight=False,
     )

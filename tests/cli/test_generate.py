@@ -61,6 +61,7 @@ def test_a_png_output_makes_an_image_not_a_clip_to_take_one_frame_from(model_dir
     result = runner.invoke(app, ["generate", "a red ball", "--model", str(model_dir), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert seen["frames"] == 1 and read_video(out).frames.shape == (1, 64, 64, 3)
+    assert "an image 64x64  |" in result.output  # not "1 frames 64x64 at 8 fps"
 
 
 def test_a_prompt_outside_the_world_gets_a_note_from_a_world_model(model_dir, tmp_path):
