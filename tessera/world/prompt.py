@@ -35,6 +35,9 @@ DIRECTION_PATTERNS: list[tuple[str, str]] = [
     ("right", r"\bright(wards)?\b"),
     ("up", r"\bupwards?\b"),
     ("down", r"\bdownwards?\b"),
+    # A user's "moving up", "drifts down" (not "falls down": a fall has no direction to ask for)
+    ("up", r"\b(?:moves?|moving|goes|going|rises|rising|floats?|floating|drifts?|drifting|glides?|gliding) up\b"),
+    ("down", r"\b(?:moves?|moving|goes|going|floats?|floating|drifts?|drifting|glides?|gliding) down\b"),
 ]
 _NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3}
 

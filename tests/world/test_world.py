@@ -77,6 +77,9 @@ def test_captions_parse_back_to_the_scene():
         ("a ball is kicked to the right", "slide", "right"),
         ("a ball flies through the air", "throw", None),
         ("a cube tumbling down", "fall", None),
+        ("a ball moving up", None, "up"),
+        ("a red box drifts down", "drift", "down"),
+        ("a ball falls down", "fall", None),  # a fall has no direction to ask for
     ],
 )
 def test_a_users_words_for_a_motion_are_read(prompt, motion, direction):
@@ -138,6 +141,8 @@ def test_recaption_writes_a_short_prompt_out_as_the_worlds_captions():
         for seed in range(3):
             got = parse_prompt(recaption(prompt, seed=seed)).objects
             assert sorted(o.shape for o in got) == shapes and all(o.colour and o.size for o in got)
+    # Up, down or a diagonal with no motion named: only a drift goes that way (it was left to chance, and failed).
+    assert all(parse_prompt(recaption("a ball moving up", seed=seed)).direction == "up" for seed in range(3))
     # How often a fall bounces, when the prompt says it ("three times" came back as "bounces once").
     assert all("three times" in recaption("a ball bounces three times", seed=seed) for seed in range(3))
     # A colourless object leaves the caption to be written: "a big ball falls" is not yet one.
