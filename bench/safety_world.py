@@ -17,10 +17,11 @@ import random
 
 from tessera.safety import Policy
 from tessera.world import sample_clip
+from tessera.world.caption import COLOUR_WORDS, SHAPE_WORDS, SIZE_WORDS
 
-COLOURS = "red orange yellow green cyan blue purple pink white".split()
-SHAPES = "ball circle disc square box cube block triangle wedge pyramid".split()
-SIZES = ["", "big ", "small ", "tiny ", "huge ", "medium "]
+# Every word the world's captions use for a colour, a shape and a size (or none)
+COLOURS, SHAPES = [w for ws in COLOUR_WORDS.values() for w in ws], [w for ws in SHAPE_WORDS.values() for w in ws]
+SIZES = ["", *(w + " " for ws in SIZE_WORDS.values() for w in ws)]
 MOTIONS = [
     "is tossed", "is thrown", "is tossed to the left", "is thrown in an arc", "is hurled", "is launched", "falls",
     "drops", "bounces", "slides to the right", "crashes into a wall", "hits the floor", "is dropped",

@@ -231,8 +231,8 @@ class Steps:
             raise InvalidInputError(
                 "callback_on_step_end must be a function (pipe, step, timestep, callback_kwargs) -> callback_kwargs"
             )
-        self.pipe, self.total, self.callback, self.inputs, self.done = pipe, total, callback, inputs, 0
-        pipe._call.num_timesteps = total
+        self.pipe, self.callback, self.inputs, self.done = pipe, callback, inputs, 0
+        pipe._call.num_timesteps = total  # the one place the total is kept: pipe.num_timesteps reads it
 
     def __call__(self, i: int, t: float, latents: torch.Tensor) -> torch.Tensor | None:
         step, self.done = self.done, self.done + 1

@@ -116,8 +116,8 @@ def sample_clip(
             )
         if unread := unread_count(prompt):  # else "12 green squares" made one, captioned as twelve
             raise InvalidInputError(
-                f"the world cannot show {unread!r}: a scene holds one to three objects, each named with its own "
-                "colour, e.g. 'a red ball and a blue ball fall'"
+                f"the world cannot show {unread!r}: a scene holds one to three objects, each of its own colour, "
+                "e.g. 'two balls fall' or 'a red ball and a blue ball fall'"
             )
         constraints = {
             "motion": spec.motion,

@@ -139,6 +139,8 @@ def parse_prompt(text: str) -> PromptSpec:
         if re.search(pattern, low):
             spec.direction = direction
             break
+    if spec.motion is None and spec.direction not in (None, "left", "right"):
+        spec.motion = "drift"  # up, down or a diagonal with no motion named: only a drift goes that way
     for bg, phrases in BACKGROUND_WORDS.items():
         if any(p in low for p in phrases):
             spec.background = bg

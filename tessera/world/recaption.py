@@ -35,8 +35,6 @@ def recaption(
     want = parse_prompt(prompt)
     if want == PromptSpec() or (want.motion and want.objects and all(o.size and o.colour for o in want.objects)):
         return None
-    if want.motion is None and want.direction not in (None, "left", "right"):
-        want.motion = "drift"  # up, down or a diagonal: only a drift goes that way in the world
     constraints = dict(motion=want.motion, objects=want.objects, direction=want.direction, background=want.background)
     colours, shapes = named(prompt)  # also those outside an object phrase: "a huge ball" must stay a ball
     bounces = _BOUNCES.search(prompt.lower())

@@ -78,7 +78,8 @@ def test_art_war_medicine_and_horror_are_allowed(prompt):
 
 def test_the_worlds_own_scenes_are_allowed():
     """What the shipped model makes: its world's captions, and short prompts with its verbs ("tossed", "knocked
-    over", "hurled"), which the classifier had read as violence (1 caption in 2000, 37 short prompts in 3000)."""
+    over", "hurled"), which the classifier had read as violence (1 caption in 2000, 31 short prompts in 3000:
+    bench/safety_world.py)."""
     from tessera.world import sample_clip
 
     captions = [sample_clip(seed, split).caption for split in ("train", "ood") for seed in range(2000, 2020)]

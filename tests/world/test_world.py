@@ -77,7 +77,7 @@ def test_captions_parse_back_to_the_scene():
         ("a ball is kicked to the right", "slide", "right"),
         ("a ball flies through the air", "throw", None),
         ("a cube tumbling down", "fall", None),
-        ("a ball moving up", None, "up"),
+        ("a ball moving up", "drift", "up"),  # the one motion that goes up
         ("a red box drifts down", "drift", "down"),
         ("a ball falls down", "fall", None),  # a fall has no direction to ask for
     ],
