@@ -84,7 +84,7 @@ class Storyboard:
             if start < t - 1e-6:
                 raise InvalidInputError(
                     f"shot {i} starts at {start:g} s but shot {i - 1} runs until {t:g} s "
-                    "(shots overlap); move it to start at {t:g} s"
+                    f"(shots overlap); move it to start at {t:g} s"
                 )
             if start > t + 1e-6:
                 raise InvalidInputError(

@@ -74,7 +74,10 @@ def test_a_continuous_shot_starts_from_the_previous_shots_frames(pipe, monkeypat
 @pytest.mark.parametrize(
     "shots,message",
     [
-        ([{"prompt": "a", "duration": 2, "at": 0}, {"prompt": "b", "duration": 2, "at": 1}], "overlap"),
+        (
+            [{"prompt": "a", "duration": 2, "at": 0}, {"prompt": "b", "duration": 2, "at": 1}],
+            r"overlap\); move it to start at 2 s",
+        ),
         ([{"prompt": "a", "duration": 2, "at": 0}, {"prompt": "b", "duration": 2, "at": 3}], "gap"),
         ([{"prompt": "a", "duration": 0.3}], "multiples of 0.5 s"),
         ([{"prompt": "a", "duration": -1}], "multiples"),
