@@ -22,7 +22,7 @@ import numpy as np
 from model_card import adherence
 
 from tessera.eval.report import evaluate_world_set, model_source
-from tessera.models.pretrained import atomic_write_text
+from tessera.files import atomic_write_text
 from tessera.pipeline import TextToVideoPipeline
 from tessera.pipeline.pipeline import CONFIG_NAME
 

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -22,6 +19,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from tessera.errors import InvalidInputError, MediaError
+from tessera.files import atomic_path
 from tessera.media.frames import resample
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif")
@@ -247,20 +245,6 @@ def _check_fps(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
-@contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 PIX_FMTS = ("yuv420p", "yuv444p")
 
 
@@ -280,7 +264,7 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: float, crf: int 
     pad_h, pad_w = (frames.shape[1] % 2, frames.shape[2] % 2) if pix_fmt == "yuv420p" else (0, 0)
     if pad_h or pad_w:
         frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         with av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
             stream = container.add_stream("libx264", rate=rate)
             stream.width, stream.height = frames.shape[2], frames.shape[1]
@@ -306,7 +290,7 @@ def write_gif(path: str | os.PathLike, frames: np.ndarray, fps: float) -> Path:
     ticks = np.round(np.arange(len(frames) + 1) * 100 / fps).astype(int)  # each frame's start, in centiseconds
     durations = [int(d) * 10 for d in np.diff(ticks)]
     images = [Image.fromarray(f) for f in frames]
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
     return path
 
@@ -317,7 +301,7 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
     image = _as_frames(image)
     if image.shape[0] != 1:
         raise InvalidInputError(f"write_png takes one image, got {image.shape[0]} frames; use write_png_frames")
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         Image.fromarray(image[0]).save(tmp, format="PNG")
     return path
 

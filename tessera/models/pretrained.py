@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from tessera.errors import ConfigError, NotFoundError
+from tessera.files import atomic_path, atomic_write_text
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -39,22 +39,13 @@ def params_from_dict(cls: type, data: dict) -> Any:
     return cls(**values)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def save_model(model: torch.nn.Module, params: Any, kind: str, directory: str | os.PathLike, **extra: Any) -> Path:
     """Write weights and config into ``directory`` (created); files are replaced atomically."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{WEIGHTS_NAME}.")
-    os.close(fd)
-    save_file(state, tmp, metadata={"kind": kind})
-    os.replace(tmp, directory / WEIGHTS_NAME)
+    with atomic_path(directory / WEIGHTS_NAME) as tmp:
+        save_file(state, tmp, metadata={"kind": kind})
     config = {"kind": kind, "params": params_to_dict(params), **extra}
     atomic_write_text(directory / CONFIG_NAME, json.dumps(config, indent=2) + "\n")
     return directory

@@ -56,11 +56,12 @@ from tessera.diffusion import (
     shift_for,
 )
 from tessera.errors import ConfigError, InvalidInputError, NotFoundError
+from tessera.files import atomic_write_text
 from tessera.media import Video, fit, image_rgb, read_video, resample
 from tessera.models.autoencoder import Autoencoder, to_frames, to_video
 from tessera.models.dit import DiT
 from tessera.models.precision import autocast_bf16
-from tessera.models.pretrained import atomic_write_text, file_sha256
+from tessera.models.pretrained import file_sha256
 from tessera.models.text import TextEncoder, TextEncoderParams
 
 log = logging.getLogger("tessera.pipeline")

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import datetime
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tessera.errors import ConfigError, MediaError, NotFoundError
+from tessera.files import atomic_path
 
 CREATED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 COMPOSITE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
@@ -201,17 +201,11 @@ def sign_file(path: str | os.PathLike, gen: Generation, include_prompt: bool | N
         with open(ingredient, "rb") as stream:
             builder.add_ingredient({"title": Path(ingredient).name, "relationship": "inputTo"}, kind, stream)
     signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(alg.encode(), chain, key, None))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
     try:
-        with open(path, "rb") as src, open(tmp, "w+b") as dst:
+        with atomic_path(path) as tmp, open(path, "rb") as src, open(tmp, "w+b") as dst:
             builder.sign(signer, mime, src, dst)
-        os.replace(tmp, path)
-    except Exception as e:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, c2pa.C2paError):
-            raise MediaError(f"{path}: could not sign ({e})") from e
-        raise
+    except c2pa.C2paError as e:
+        raise MediaError(f"{path}: could not sign ({e})") from e
     finally:
         signer.close()
         builder.close()

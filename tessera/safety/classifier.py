@@ -119,14 +119,17 @@ def augmented(rows: list[dict]) -> list[dict]:
 def main() -> None:
     from safetensors.numpy import save_file
 
+    from tessera.files import atomic_path
+
     folder = Path(__file__).parent / "data"
     rows = [json.loads(line) for line in (folder / "redteam_train.jsonl").read_text(encoding="utf-8").splitlines()]
     clf = train(augmented(rows))
-    save_file(
-        {"weight": clf.weight.astype(np.float32), "bias": clf.bias.astype(np.float32)},
-        str(folder / "classifier.safetensors"),
-        metadata={"labels": ",".join(LABELS)},
-    )
+    with atomic_path(folder / "classifier.safetensors") as tmp:
+        save_file(
+            {"weight": clf.weight.astype(np.float32), "bias": clf.bias.astype(np.float32)},
+            str(tmp),
+            metadata={"labels": ",".join(LABELS)},
+        )
     logging.getLogger("tessera.safety").warning("trained on %d prompts", len(rows))
 
 

@@ -24,8 +24,9 @@ from torch import nn
 
 from tessera.diffusion import get_schedule, guided, shift_for
 from tessera.errors import ConfigError
+from tessera.files import atomic_write_text
 from tessera.models.dit import DiT
-from tessera.models.pretrained import WEIGHTS_NAME, atomic_write_text, params_to_dict
+from tessera.models.pretrained import WEIGHTS_NAME, params_to_dict
 from tessera.train.data import Batch, make_source
 from tessera.train.dit import DEFAULTS as DIT_DEFAULTS
 from tessera.train.dit import (

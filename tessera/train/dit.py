@@ -21,9 +21,10 @@ from torch import nn
 
 from tessera.diffusion import add_noise, flow_loss, logit_normal, shift_for, time_shift
 from tessera.errors import ConfigError
+from tessera.files import atomic_write_text
 from tessera.models.autoencoder import Autoencoder
 from tessera.models.dit import DiT, DiTParams
-from tessera.models.pretrained import WEIGHTS_NAME, atomic_write_text, file_sha256, params_to_dict
+from tessera.models.pretrained import WEIGHTS_NAME, file_sha256, params_to_dict
 from tessera.models.text import TextEncoder, TextEncoderParams
 from tessera.train.data import Batch, make_source
 from tessera.train.latents import LatentCache

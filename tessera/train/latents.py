@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+
+from tessera.files import atomic_path
 
 log = logging.getLogger("tessera.train")
 
@@ -89,11 +90,9 @@ class LatentCache:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         number = len(list(self.folder.glob(f"part-{self.rank}-*.safetensors")))
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".part-", suffix=".tmp")
-        os.close(fd)
         captions = json.dumps({n: self.captions[n] for n in self.pending if n in self.captions})
-        save_file({n: self.entries[n] for n in self.pending}, tmp, metadata={"tag": self.tag, "captions": captions})
-        os.replace(tmp, self.folder / f"part-{self.rank}-{number:05d}.safetensors")
+        with atomic_path(self.folder / f"part-{self.rank}-{number:05d}.safetensors") as tmp:
+            save_file({n: self.entries[n] for n in self.pending}, tmp, metadata={"tag": self.tag, "captions": captions})
         self.pending = []
 
     def __len__(self) -> int:

@@ -31,9 +31,9 @@ from torch import nn
 
 from tessera.data.buckets import Bucket
 from tessera.errors import ConfigError, NotFoundError
+from tessera.files import atomic_path, atomic_write_text
 from tessera.media.frames import parse_size
 from tessera.models.precision import autocast_bf16
-from tessera.models.pretrained import atomic_write_text
 from tessera.train.data import Batch, BatchSource
 
 log = logging.getLogger("tessera.train")
@@ -270,8 +270,9 @@ class Trainer:
         tmp = root / f".tmp-step-{self.step:08d}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
-        save_file(model_state, str(tmp / "model.safetensors"))
-        save_file(ema_state, str(tmp / "ema.safetensors"))
+        for name, weights in (("model", model_state), ("ema", ema_state)):
+            with atomic_path(tmp / f"{name}.safetensors") as part:  # the mode a user's file gets, not 0600
+                save_file(weights, str(part))
         torch.save(opt_state, tmp / "optimizer.pt")
         state = {"step": self.step, "train": asdict(self.cfg), **self.describe}
         (tmp / "trainer.json").write_text(json.dumps(state, indent=2) + "\n")

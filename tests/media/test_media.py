@@ -1,6 +1,8 @@
 """Media round-trips, ffmpeg compatibility, and clear errors for bad input."""
 
+import os
 import re
+import stat
 import subprocess
 
 import numpy as np
@@ -162,6 +164,24 @@ def test_failed_write_keeps_the_existing_file(tmp_path, clip):
         write_mp4(path, clip.frames, 0)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4"]  # no temporary left behind
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_files_take_the_users_umask(tmp_path, clip, umask):
+    # A temporary file from mkstemp is 0600, and renaming it kept that mode: videos came out unreadable to
+    # a web server or another account whatever the user's umask said.
+    old = os.umask(umask)
+    try:
+        paths = [
+            write_mp4(tmp_path / "c.mp4", clip.frames, 8.0),
+            write_gif(tmp_path / "c.gif", clip.frames, 8.0),
+            write_png(tmp_path / "c.png", clip.frames[0]),
+        ]
+    finally:
+        os.umask(old)
+    assert [stat.S_IMODE(p.stat().st_mode) for p in paths] == [0o666 & ~umask] * 3
+    paths[0].chmod(0o640)  # writing over a file keeps the mode its owner gave it
+    assert stat.S_IMODE(write_mp4(paths[0], clip.frames, 8.0).stat().st_mode) == 0o640
 
 
 def test_resample_fit_thumbnail_spritesheet(clip):

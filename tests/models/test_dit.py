@@ -1,5 +1,8 @@
 """Spacetime-patch transformer: variable shapes, conditioning input, save/load, clear errors."""
 
+import os
+import stat
+
 import pytest
 import torch
 
@@ -66,6 +69,13 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path):
     loaded = DiT.from_pretrained(tmp_path / "dit")
     x, t, text = torch.randn(2, 4, 3, 4, 6), torch.rand(2), _text()
     assert torch.equal(loaded(x, t, *text), model(x, t, *text))
+    # weights and config are written atomically, yet with the mode any file of the user's gets (not 0600),
+    # so a saved model can be served from another account
+    umask = os.umask(0)
+    os.umask(umask)
+    files = sorted((tmp_path / "dit").iterdir())
+    assert [f.name for f in files] == ["config.json", "model.safetensors"]
+    assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o666 & ~umask}
 
 
 def test_preset_sizes_are_documented_scale():

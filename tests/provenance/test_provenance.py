@@ -1,5 +1,8 @@
 """Watermark and C2PA: marks survive what they must, unmarked files stay unmarked, tampering shows."""
 
+import os
+import stat
+
 import numpy as np
 import pytest
 
@@ -7,6 +10,12 @@ from tessera.errors import InvalidInputError, MediaError, NotFoundError
 from tessera.media import psnr, read_video, save, write_mp4
 from tessera.provenance import Generation, detect, embed, make_payload, read_manifest, sign_file, verify
 from tessera.world import sample_clip
+
+
+def _umask() -> int:
+    old = os.umask(0)
+    os.umask(old)
+    return old
 
 
 @pytest.fixture(autouse=True)
@@ -65,6 +74,8 @@ def test_signed_files_validate_and_name_the_generator(clip, tmp_path, suffix):
     assert "secret" not in path.read_bytes().decode("latin-1")  # no prompt text unless the operator allows it
     result = verify(path)
     assert result.watermark_detected and "Valid" in result.verdict
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~_umask()  # signing keeps the user's file mode
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # and leaves no temporary
 
 
 def test_inputs_become_ingredients_of_a_composite(clip, tmp_path):

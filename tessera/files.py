@@ -1,0 +1,58 @@
+"""Files written whole or not at all: a reader (or a crash) never sees half a video, model or config."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def _umask() -> int:
+    # Linux reports the umask without changing it; os.umask can only read it by setting it, which for a
+    # moment gives files that other threads (the server's) create the wrong mode.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def _mode_for(path: Path) -> int:
+    """The mode ``path`` would get written in place: its own if it exists, else what the umask allows."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a fresh name beside ``path`` (its folder is made); whatever the block writes there replaces
+    ``path`` only if the block succeeds, and is removed if it fails.
+
+    The finished file gets the mode an ordinary write would give it. Writers that go through a temporary
+    file of their own create it readable by its owner only (safetensors since 0.8: its issue #782), and a
+    rename keeps that, so videos and models came out unreadable to a web server or another account."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.part{path.suffix}")
+    try:
+        yield tmp
+        os.chmod(tmp, _mode_for(path))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
