@@ -16,11 +16,15 @@ from tessera.errors import InvalidInputError
 def check_output(path: Path, suffixes: tuple[str, ...] | None = None) -> Path:
     """``path`` is a file the command can write: one of ``suffixes`` (when given), not a folder, in a folder
     that exists or can be made and takes new files."""
-    if suffixes and path.suffix.lower() not in suffixes:
-        raise InvalidInputError(f"{path}: unsupported output format {path.suffix!r}; use {', '.join(suffixes)}")
-    if path.is_dir():
+    if path.is_dir():  # before the suffix: a folder has none, and "unsupported format ''" would mislead
         example = path / ("out" + (suffixes[0] if suffixes else path.suffix))
         raise InvalidInputError(f"{path} is a folder; give a file name, e.g. {example}")
+    if suffixes and not path.suffix:
+        raise InvalidInputError(
+            f"{path} has no extension to say what to write; use {', '.join(suffixes)}, e.g. {path}{suffixes[0]}"
+        )
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise InvalidInputError(f"{path}: unsupported output format {path.suffix!r}; use {', '.join(suffixes)}")
     _check_folder(path.parent)
     return path
 

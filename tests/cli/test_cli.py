@@ -84,6 +84,8 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path, m
     for args, message in (
         (["generate", "a ball", *none, "-o", "x.webm"], "unsupported output format '.webm'; use .mp4, .gif, .png"),
         (["generate", "a ball", *none, "-o", str(tmp_path / "dir.mp4")], "is a folder; give a file name"),
+        (["generate", "a ball", *none, "-o", str(tmp_path)], f"{tmp_path} is a folder; give a file name"),
+        (["generate", "a ball", *none, "-o", "ball"], "ball has no extension to say what to write; use .mp4, .gif"),
         (["generate", "a ball", *none, "-o", str(afile / "sub" / "x.mp4")], f"{afile} is a file"),
         (["storyboard", str(board), "-o", str(tmp_path / "x.png")], "use .mp4, .gif"),
         (["world", "sample", "fall", "--record", str(afile / "r.json")], f"{afile} is a file"),
