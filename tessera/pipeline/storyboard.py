@@ -159,18 +159,26 @@ class Storyboard:
         path = Path(path)
         if not path.is_file():
             raise InvalidInputError(f"{path}: no such storyboard file")
-        text = path.read_text()
         try:
-            if path.suffix.lower() == ".json":
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInputError(
+                f"{path} is not a text file; a storyboard is YAML or JSON (see tessera storyboard --help)"
+            ) from None
+        if path.suffix.lower() == ".json":
+            try:
                 data = json.loads(text)
-            else:
-                import yaml
+            except json.JSONDecodeError as e:
+                raise InvalidInputError(f"{path}: not valid JSON ({e})") from None
+        else:
+            import yaml
 
+            try:
                 data = yaml.safe_load(text)
-        except (json.JSONDecodeError, ValueError) as e:
-            raise InvalidInputError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'} ({e})") from None
-        except Exception as e:  # yaml.YAMLError and friends
-            raise InvalidInputError(f"{path}: not valid YAML ({type(e).__name__})") from None
+            except (yaml.YAMLError, ValueError, TypeError) as e:  # a bad date ("2001-13-45") raises ValueError
+                mark = getattr(e, "problem_mark", None)  # where the parser stopped, when it knows
+                where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+                raise InvalidInputError(f"{path}: not valid YAML{where} ({getattr(e, 'problem', None) or e})") from None
         return cls.from_dict(data, base=path.parent)
 
 

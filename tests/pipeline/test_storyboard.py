@@ -1,5 +1,7 @@
 """Storyboards on a tiny random model: timeline validation, shot boundaries, safety before compute, one mark."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -102,9 +104,16 @@ def test_files_in_yaml_and_json(tmp_path):
     (tmp_path / "b.json").write_text('{"shots": [{"duration": 1, "prompt": "x", "colour": "red"}]}')
     with pytest.raises(InvalidInputError, match="unknown field"):
         Storyboard.from_file(tmp_path / "b.json")
-    (tmp_path / "bad.yaml").write_text("shots: [unclosed")
-    with pytest.raises(InvalidInputError, match="not valid YAML"):
-        Storyboard.from_file(tmp_path / "bad.yaml")
+    for name, content, message in (
+        ("bad.yaml", "shots:\n  - {prompt: a: b}", "not valid YAML at line 2, column 15"),  # where it stopped
+        ("date.yaml", "shots: []\nwhen: 2001-13-45", "not valid YAML (month must be in 1..12)"),
+        ("bad.json", '{"shots": [}', "not valid JSON"),
+        ("video.yaml", b"\x00\x00\x00\x18ftypmp42\xe7\xff", "not a text file; a storyboard is YAML or JSON"),
+    ):
+        path = tmp_path / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        with pytest.raises(InvalidInputError, match=re.escape(message)):
+            Storyboard.from_file(path)
 
 
 @pytest.mark.parametrize("first", [2, 0.5, 1])
