@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tessera.errors import InvalidInputError
+
 
 def _umask() -> int:
     # Linux reports the umask without changing it; os.umask can only read it by setting it, which for a
@@ -56,3 +58,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def read_text(path: str | os.PathLike, what: str, error: type[Exception] = InvalidInputError) -> str:
+    """A UTF-8 text file a user gave; anything else (a video or a binary given by mistake, another encoding)
+    raises ``error`` saying what ``path`` should be, where a bare read raised UnicodeDecodeError."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise error(f"{path} is not a UTF-8 text file (byte {e.start} is not text); {what}") from None

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from tessera.errors import InvalidInputError, NotFoundError
+from tessera.files import read_text
 from tessera.media.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_video
 
 
@@ -34,7 +35,8 @@ class VideoFolder:
         jsonl = self.root / "captions.jsonl"
         if jsonl.exists():
             items = []
-            for n, line in enumerate(jsonl.read_text().splitlines(), 1):
+            text = read_text(jsonl, 'each line is JSON like {"file": "a.mp4", "caption": "..."}')
+            for n, line in enumerate(text.splitlines(), 1):
                 if not line.strip():
                     continue
                 try:
@@ -50,7 +52,11 @@ class VideoFolder:
             return items
         suffixes = VIDEO_SUFFIXES + IMAGE_SUFFIXES
         videos = sorted(p for p in self.root.iterdir() if p.suffix.lower() in suffixes)
-        return [(p, p.with_suffix(".txt").read_text().strip()) for p in videos if p.with_suffix(".txt").exists()]
+        return [
+            (p, read_text(p.with_suffix(".txt"), f"it holds the caption of {p.name}").strip())
+            for p in videos
+            if p.with_suffix(".txt").exists()
+        ]
 
     def __len__(self) -> int:
         return len(self.items)

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from tessera.errors import BlockedPromptError, InvalidInputError, TesseraError
+from tessera.files import read_text
 from tessera.media import resample
 
 TRANSITIONS = ("continuous", "cut")
@@ -159,12 +160,7 @@ class Storyboard:
         path = Path(path)
         if not path.is_file():
             raise InvalidInputError(f"{path}: no such storyboard file")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise InvalidInputError(
-                f"{path} is not a text file; a storyboard is YAML or JSON (see tessera storyboard --help)"
-            ) from None
+        text = read_text(path, "a storyboard is YAML or JSON (see tessera storyboard --help)")
         if path.suffix.lower() == ".json":
             try:
                 data = json.loads(text)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tessera.errors import BlockedPromptError, ConfigError
+from tessera.files import read_text
 from tessera.safety.normalize import readings, segments
 from tessera.safety.rules import CATEGORIES, match
 
@@ -57,7 +58,8 @@ class Policy:
         if people:
             if not Path(people).is_file():
                 raise ConfigError(f"TESSERA_SAFETY_PEOPLE: {people} is not a file of names")
-            names = [n.strip().lower() for n in Path(people).read_text().splitlines() if n.strip()]
+            text = read_text(people, "TESSERA_SAFETY_PEOPLE names a text file of names, one a line", ConfigError)
+            names = [n.strip().lower() for n in text.splitlines() if n.strip()]
             self.extra_people = tuple(self.extra_people) + tuple(names)
 
     def check(self, prompt: str) -> Decision:

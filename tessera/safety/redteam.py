@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tessera.errors import ConfigError, NotFoundError
 from tessera.eval.score import wilson
+from tessera.files import read_text
 from tessera.safety.policy import Policy
 from tessera.safety.rules import CATEGORIES
 
@@ -28,7 +29,8 @@ def load_corpus(path: str | os.PathLike) -> list[dict]:
     if not path.is_file():
         raise NotFoundError(f"{path}: no such corpus file")
     rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    text = read_text(path, "a corpus is JSON lines with 'prompt' and 'label'", ConfigError)
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:

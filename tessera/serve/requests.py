@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tessera.errors import InvalidInputError, MediaError, NotFoundError
+from tessera.errors import ConfigError, InvalidInputError, MediaError, NotFoundError
+from tessera.files import read_text
 from tessera.serve.settings import Settings
 
 VIDEO_ID = re.compile(r"^video_[0-9a-f]{32}$")
@@ -61,12 +62,16 @@ class ModelInfo:
     def from_folder(cls, folder: Path, name: str = "") -> ModelInfo:
         path = Path(folder) / "pipeline.json"
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(read_text(path, "pipeline.json is JSON settings", ConfigError))
         except FileNotFoundError:
             raise NotFoundError(
                 f"no pipeline at {folder} (missing pipeline.json); pass --model DIR (a `tessera train dit` run's "
                 "model/ folder), or train the default one with scripts/train_world_s.sh"
             ) from None
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}: not valid JSON ({e}); pass --model a pipeline folder") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: settings must be a JSON object, got {type(data).__name__}")
         return cls(
             name or Path(folder).resolve().name,
             tuple(data.get("sizes", ("64x64",))),

@@ -114,6 +114,14 @@ def test_video_folder_errors(tmp_path):
     (tmp_path / "captions.jsonl").write_text(json.dumps({"file": "gone.mp4", "caption": "x"}))
     with pytest.raises(NotFoundError, match="gone.mp4"):
         VideoFolder(tmp_path)
+    (tmp_path / "captions.jsonl").write_bytes("caption in Latin-1: café".encode("latin-1"))
+    with pytest.raises(InvalidInputError, match="captions.jsonl is not a UTF-8 text file"):
+        VideoFolder(tmp_path)
+    (tmp_path / "captions.jsonl").unlink()
+    (tmp_path / "a.mp4").write_bytes(b"")
+    (tmp_path / "a.txt").write_bytes("café".encode("latin-1"))
+    with pytest.raises(InvalidInputError, match="a.txt is not a UTF-8 text file .*the caption of a.mp4"):
+        VideoFolder(tmp_path)
 
 
 def test_buckets():

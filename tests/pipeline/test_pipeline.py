@@ -1,6 +1,7 @@
 """The pipeline on a tiny random model: every task's shapes, conditions honoured, determinism, clear errors."""
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -267,6 +268,22 @@ def test_bad_configs_name_the_field():
     ):
         with pytest.raises(ConfigError, match=field):
             PipelineConfig(**{field: value})
+
+
+def test_a_broken_pipeline_json_is_a_clear_error(tmp_path):
+    from tessera.errors import ConfigError
+    from tessera.serve.requests import ModelInfo
+
+    path = tmp_path / "pipeline.json"
+    for content, message in (
+        (b"[1]", "settings must be a JSON object, got list"),  # was a TypeError from set(data)
+        (b"{broken", "not valid JSON"),  # the server's reader raised JSONDecodeError
+        (b"\x00\x00\x00\x18ftypmp42\xe7\xff", "pipeline.json is not a UTF-8 text file (byte 12"),  # an MP4
+    ):
+        path.write_bytes(content)
+        for read in (PipelineConfig.read, ModelInfo.from_folder):  # what tessera generate / serve read
+            with pytest.raises(ConfigError, match=re.escape(message)):
+                read(tmp_path)
 
 
 def test_prompt_and_negative_prompt_change_the_result(pipe):

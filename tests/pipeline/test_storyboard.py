@@ -108,7 +108,7 @@ def test_files_in_yaml_and_json(tmp_path):
         ("bad.yaml", "shots:\n  - {prompt: a: b}", "not valid YAML at line 2, column 15"),  # where it stopped
         ("date.yaml", "shots: []\nwhen: 2001-13-45", "not valid YAML (month must be in 1..12)"),
         ("bad.json", '{"shots": [}', "not valid JSON"),
-        ("video.yaml", b"\x00\x00\x00\x18ftypmp42\xe7\xff", "not a text file; a storyboard is YAML or JSON"),
+        ("video.yaml", b"\x00\x00\x00\x18ftypmp42\xe7\xff", "(byte 12 is not text); a storyboard is YAML or JSON"),
     ):
         path = tmp_path / name
         path.write_bytes(content if isinstance(content, bytes) else content.encode())

@@ -161,6 +161,9 @@ def test_redteam_harness_reports_both_directions(tmp_path):
         path.write_text(line + "\n")
         with pytest.raises(ConfigError, match=message):
             load_corpus(path)
+    path.write_bytes('{"prompt": "un café", "label": "benign"}'.encode("latin-1"))
+    with pytest.raises(ConfigError, match="not a UTF-8 text file"):
+        load_corpus(path)
 
 
 @pytest.mark.parametrize(
