@@ -22,9 +22,11 @@ def _csv(text: str) -> tuple[str, ...]:
 
 
 def _config(out: Path, **kw):
+    from tessera.cli.output import check_output_folder
     from tessera.errors import ConfigError
     from tessera.train.loop import TrainConfig
 
+    check_output_folder(out)  # a file there, or a folder that refuses files, is said before any work
     try:
         frames = tuple(int(f) for f in _csv(kw.pop("frames")))
     except ValueError as e:
@@ -291,6 +293,8 @@ def export_command(
     step: int | None = typer.Option(None, help="Checkpoint step (default: the latest)"),
 ) -> None:
     """Export a checkpoint's EMA weights as a model folder while the run goes on."""
+    from tessera.cli.output import check_output_folder
     from tessera.train.export import export_checkpoint
 
+    check_output_folder(out)
     console.print(f"wrote {export_checkpoint(run, out, step)}")

@@ -93,6 +93,8 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path, m
         (["world", "make-dataset", "--out", str(afile), "--clips", "1"], "is a file; give a folder"),
         (["eval", "--out", str(afile / "report"), "--clips", "1"], f"{afile} is a file"),
         (["redteam", "--out", str(tmp_path / "dir.mp4")], "is a folder"),
+        (["train", "vae", "--out", str(afile), "--steps", "1"], "is a file; give a folder"),  # said "File exists"
+        (["train", "export", str(tmp_path), "--out", str(afile)], "is a file; give a folder"),
     ):
         result = runner.invoke(app, args)
         assert result.exit_code != 0 and message in str(result.exception), (args, result.exception)
