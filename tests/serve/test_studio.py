@@ -30,6 +30,10 @@ def browser(playwright):
     )
 
 
+def _missing(message) -> bool:
+    return message.type == "error" and "404" in message.text and "/v1/" not in message.location.get("url", "")
+
+
 @contextmanager
 def studio(server_factory, tmp_path, **env):
     """A running server (``env``: its TESSERA_* settings) and a Chromium page on its studio, connected with a fresh
@@ -44,6 +48,9 @@ def studio(server_factory, tmp_path, **env):
         page = chromium.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        # The studio asks for no file the server lacks (the API's own 404s, for a deleted video, are its answers).
+        # A console message, not a response event: the browser's own favicon request raises no response event.
+        page.on("console", lambda m: _missing(m) and errors.append(f"{m.text} {m.location.get('url')}"))
         page.goto(f"{server.url}/#key={secret}")
         expect(page.locator("#key-status")).to_have_text("connected", timeout=15_000)
         yield page, errors
@@ -63,6 +70,7 @@ def test_studio_generates_and_plays_a_video(server_factory, tmp_path):
 
     with studio(server_factory, tmp_path) as (page, errors):
         assert "key=" not in page.url  # the secret is taken out of the address bar
+        expect(page.locator("#gallery-empty")).to_be_visible()  # a new key's empty gallery says so
         assert page.locator("#size option").all_inner_texts() == ["64x64", "112x64"]
         expect(page.locator("#domain-hint")).to_be_visible()  # a world model: what its prompts should name
         page.fill("#prompt", "a red ball falls and bounces on the floor")
@@ -72,6 +80,7 @@ def test_studio_generates_and_plays_a_video(server_factory, tmp_path):
         video = card.locator("video")
         expect(video).to_have_count(1, timeout=60_000)
         playing(page)  # the browser decoded the MP4 and its clock moves
+        expect(page.locator("#gallery-empty")).to_be_hidden()
         width = video.evaluate("v => v.videoWidth")
         assert width == 64
         expect(card.locator(".revised")).to_contain_text("made as: a ")  # the re-captioned prompt
