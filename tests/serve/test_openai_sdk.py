@@ -48,6 +48,11 @@ def test_sdk_create_retrieve_list_download_remix_delete(server_factory, database
     )
     assert kept.status == "completed" and kept.revised_prompt is None
     client.videos.delete(kept.id)
+    # A prompt that names nothing of the world is made anyway, as the CLI makes it, with a note that says so.
+    assert done.notice is None
+    dog = client.videos.create(prompt="a dog barks at the mailman", seconds="1")
+    assert "names nothing of it" in dog.notice and "name a ball, square or triangle" in dog.notice
+    client.videos.delete(dog.id)
 
     listed = client.videos.list(limit=10)
     assert [v.id for v in listed.data] == [video.id]
@@ -178,3 +183,9 @@ def test_storyboard_endpoint_renders_one_signed_clip_and_refuses_a_blocked_shot(
     )
     assert gap.status_code == 400 and "gap" in gap.json()["error"]["message"]
     assert [v.id for v in client.videos.list().data] == [video.id]  # nothing queued for the refusals
+    assert video.notice is None
+    odd = client.post(
+        "/storyboards", body={"shots": [shots[0], {"prompt": "a cat naps", "duration": 1}]}, cast_to=openai.types.Video
+    )
+    assert odd.notice.startswith("shot 2: this model knows only the physics world, and 'a cat naps' names nothing")
+    client.videos.delete(odd.id)

@@ -84,6 +84,7 @@ def test_studio_generates_and_plays_a_video(server_factory, tmp_path):
         width = video.evaluate("v => v.videoWidth")
         assert width == 64
         expect(card.locator(".revised")).to_contain_text("made as: a ")  # the re-captioned prompt
+        expect(card.locator(".notice")).to_be_hidden()  # the prompt names the world: nothing to note
         expect(card.locator(".badge")).to_contain_text("C2PA signed", timeout=20_000)
         expect(card.locator(".badge")).to_contain_text("watermark")
         assert "✓ watermark" in card.locator(".badge").inner_text()

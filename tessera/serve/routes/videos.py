@@ -97,6 +97,9 @@ def video_object(row: Video) -> dict:
         # Tessera extension, as OpenAI's image API names it: the prompt the model was given when the server
         # re-captioned a short one (tessera.world.recaption); null when it was used as written.
         "revised_prompt": (row.params or {}).get("revised_prompt"),
+        # Tessera extension: a note on the prompt, null when there is none; for a model of the physics world, that
+        # the prompt names nothing of it (so the video shows some world scene, not what was asked for).
+        "notice": (row.params or {}).get("notice"),
     }
 
 
@@ -175,6 +178,13 @@ def _submit(app: State, key: KeyInfo, job: Job, remixed_from: str | None = None)
             f"the result would last {job.seconds} s; this server makes at most {app.settings.max_seconds} s "
             "(use a shorter clip or fewer seconds)"
         )
+    if app.model.domain == "world":  # what tessera generate warns of: a prompt that names nothing the model knows
+        from tessera.world.prompt import outside_world
+
+        notes = [(label, outside_world(text)) for label, text in texts if label != "negative_prompt"]
+        notes = [f"{label}: {note}" if label.startswith("shot") else note for label, note in notes if note]
+        if notes:
+            job.params["notice"] = notes[0]
     vid = new_video_id()
     inputs = app.settings.storage / vid / "inputs"
     if job.uploads or source is not None:

@@ -89,6 +89,9 @@ function card(video) {
   const revised = node.querySelector(".revised");
   revised.hidden = !video.revised_prompt;
   revised.textContent = video.revised_prompt ? `made as: ${video.revised_prompt}` : "";
+  const notice = node.querySelector(".notice");
+  notice.hidden = !video.notice;
+  notice.textContent = video.notice || "";
   const placeholder = node.querySelector(".placeholder");
   if (placeholder) placeholder.textContent = video.status === "failed" ? (video.error || {}).message || "failed" : `${video.status} ${video.progress}%`;
   if (video.status === "completed" && !node.querySelector("video")) showVideo(node, video);
