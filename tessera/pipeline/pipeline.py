@@ -200,10 +200,13 @@ def _as_frames(value, name: str, rate: float | None = None, fps: float | None = 
     elif rate is not None and fps is not None and abs(fps - rate) > 1e-6 and np.ndim(value) == 4:
         value = resample(np.asarray(value), fps, rate)
     arr = np.asarray(value)
+    given = f"{arr.dtype} {arr.shape}"  # as the caller gave it, before one image becomes a one-frame clip
     if arr.ndim == 3:
         arr = arr[None]
     if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8 or 0 in arr.shape:
-        raise InvalidInputError(f"{name} must be uint8 RGB frames (T, H, W, 3) or an image file, got {arr.shape}")
+        raise InvalidInputError(
+            f"{name} must be uint8 RGB frames (T, H, W, 3), one (H, W, 3) image or an image file, got {given}"
+        )
     return arr
 
 
@@ -349,6 +352,11 @@ class TextToVideoPipeline:
                     self.text_encoder.params.max_tokens,
                     unread[:200],
                 )
+        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (height, width)):
+            raise InvalidInputError(
+                f"height and width must be whole numbers of pixels, got height={height!r}, width={width!r}; "
+                f"supported sizes (WIDTHxHEIGHT): {', '.join(self.config.sizes)}"
+            )
         size = f"{width}x{height}"
         if size not in self.config.sizes:
             raise InvalidInputError(

@@ -485,6 +485,8 @@ def test_guidance_interval_guides_only_its_steps_saves_and_marks_the_video(pipe,
         ({"end_video": _clip()}, "also needs video"),
         ({"direction": "sideways", "video": _clip()}, "direction"),
         ({"image": np.zeros((4, 4), np.uint8)}, "uint8 RGB"),
+        ({"video": np.zeros((3, 32, 32), np.uint8)}, r"an image file, got uint8 \(3, 32, 32\)"),
+        ({"width": None}, "whole numbers of pixels, got height=32, width=None; supported sizes"),  # said "Nonex32"
         ({"loop": True, "image": _clip(1)[0]}, "choose one task"),
         ({"output_type": "tensor"}, "output_type"),
         ({"sampler": "ddim"}, "sampler"),
