@@ -107,7 +107,6 @@ def create_app(settings: Settings | None = None, pipe=None, start_workers: bool 
     from tessera.safety import default_policy
 
     settings = settings or Settings.from_env()
-    settings.storage.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
     make = sessions(engine)
     store = JobStore(make, settings.storage, settings.max_attempts, settings.lease_seconds)

@@ -79,7 +79,9 @@ def make_engine(url: str) -> Engine:
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                # A folder made here is its owner's alone (as PostgreSQL keeps its data directory): the file
+                # holds every key's prompts and the key hashes. A folder that exists keeps the mode it has.
+                Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             except OSError as e:
                 raise ConfigError(
                     f"cannot make the folder of the database {path} ({e.strerror}); give a writable path with "

@@ -52,6 +52,9 @@ class JobStore:
     def __init__(self, sessions: sessionmaker, storage: Path, max_attempts: int = 3, lease_seconds: float = 60.0):
         self.sessions, self.readers = sessions, readers(sessions)
         self.storage = Path(storage)
+        # Every key's videos: a folder made here is its owner's alone. After the engine, which has made a SQLite
+        # file's folder (the default data folder, around this one) the same way.
+        self.storage.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.max_attempts = max_attempts
         self.lease_seconds = lease_seconds
 

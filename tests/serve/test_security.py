@@ -30,6 +30,17 @@ def client(app):
         yield c
 
 
+def test_a_new_data_folder_is_its_owners_alone(model_dir, tmp_path, c2pa_dir):
+    # It holds every key's prompts (the SQLite file) and videos; other accounts on the machine could read them.
+    import stat
+
+    tmp_path.chmod(0o755)
+    create_app(Settings(data_dir=tmp_path / "data", model=model_dir), start_workers=False)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "data", tmp_path / "data" / "videos")}
+    assert modes == {"data": 0o700, "videos": 0o700} and (tmp_path / "data" / "tessera.db").is_file()
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o755  # a folder that was there keeps its mode
+
+
 def key(app, name="k") -> dict:
     _, secret = app.state.tessera.keys.create(name)
     return {"Authorization": f"Bearer {secret}"}
