@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime
 import os
+import secrets
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,11 +106,27 @@ def _dev_credentials(folder: Path) -> tuple[bytes, bytes]:
     pem = serialization.Encoding.PEM
     chain = leaf.public_bytes(pem) + ca.public_bytes(pem)
     private = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    folder.mkdir(parents=True, exist_ok=True)
-    chain_path.write_bytes(chain)
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the key is readable by its owner only
-    with os.fdopen(fd, "wb") as f:
-        f.write(private)
+    # The pair is written into a folder of its own and renamed into place whole: workers starting together on
+    # a fresh machine each make a pair, and file by file one's chain could end up beside another's key, which
+    # would fail every signature from then on. The first rename wins; the others read its pair.
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(f".{folder.name}.{secrets.token_hex(6)}")
+    tmp.mkdir(mode=0o700)
+    try:
+        (tmp / chain_path.name).write_bytes(chain)
+        fd = os.open(tmp / key_path.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # its owner's only
+        with os.fdopen(fd, "wb") as f:
+            f.write(private)
+        os.rename(tmp, folder)  # fails if the folder is there (another process's pair, or an empty one)
+    except OSError:
+        if not (chain_path.exists() and key_path.exists()):
+            raise ConfigError(
+                f"{folder} holds no complete development signer (chain.pem and signer.key); remove the folder "
+                "and Tessera makes a new one, or set TESSERA_C2PA_CERT and TESSERA_C2PA_KEY"
+            ) from None
+        return chain_path.read_bytes(), key_path.read_bytes()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return chain, private
 
 

@@ -116,3 +116,27 @@ def test_tampered_unmarked_and_broken_files(clip, tmp_path):
         verify(tmp_path)
     with pytest.raises(MediaError, match="cannot carry"):
         sign_file(tmp_path / "x.webm", Generation("t", "0"))
+
+
+def test_workers_starting_together_share_one_development_signer(tmp_path):
+    # Each makes a pair; written file by file, one's chain could land beside another's key and every signature
+    # would fail from then on. Whole folders are renamed into place: the first wins and the rest read it.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from tessera.errors import ConfigError
+    from tessera.provenance.manifest import _dev_credentials
+
+    folder = tmp_path / "c2pa-dev"
+    with ThreadPoolExecutor(8) as pool:
+        pairs = set(pool.map(lambda _: _dev_credentials(folder), range(8)))
+    assert len(pairs) == 1 and sorted(p.name for p in tmp_path.iterdir()) == ["c2pa-dev"]  # no temporaries left
+    chain, key = pairs.pop()
+    public = serialization.load_pem_private_key(key, None).public_key()
+    assert x509.load_pem_x509_certificates(chain)[0].public_key() == public  # the key signs for the chain's leaf
+    assert stat.S_IMODE((folder / "signer.key").stat().st_mode) == 0o600
+    (folder / "signer.key").unlink()  # half a signer (a crash of an older version): said, never half-used
+    with pytest.raises(ConfigError, match="no complete development signer"):
+        _dev_credentials(folder)
