@@ -39,7 +39,7 @@ DIRECTION_PATTERNS: list[tuple[str, str]] = [
     ("up", r"\b(?:moves?|moving|goes|going|rises|rising|floats?|floating|drifts?|drifting|glides?|gliding) up\b"),
     ("down", r"\b(?:moves?|moving|goes|going|floats?|floating|drifts?|drifting|glides?|gliding) down\b"),
 ]
-_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3}
+_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "1": 1, "2": 2, "3": 3}
 
 
 @dataclass
@@ -74,24 +74,35 @@ _SHAPE_RE, _SHAPE = _alternation(
 # The colour may be left out: a user writes "a ball falls" and "two boxes collide" (the world's captions always
 # give one). A plural shape with no number ("balls fall") reads as two.
 _OBJECT = re.compile(
-    rf"\b(?:(?P<num>a|an|one|two|three)\s+)?(?:(?P<size>{_SIZE_RE})\s+)?(?:(?P<colour>{_COLOUR_RE})\s+)?"
+    rf"\b(?:(?P<num>a|an|one|two|three|[123])\s+)?(?:(?P<size>{_SIZE_RE})\s+)?(?:(?P<colour>{_COLOUR_RE})\s+)?"
     rf"(?P<shape>{_SHAPE_RE})\b"
 )
 _PLURALS = frozenset(w for w in _SHAPE if w.endswith("s") and w[:-1] in _SHAPE or w.endswith("xes"))
 
 
 # A count the object pattern does not read ("12 green squares", "several red balls"): the prompt asks for more
-# objects than parse_prompt finds.
-_UNREAD_COUNT = re.compile(
-    rf"\b(?:\d+|four|five|six|seven|eight|nine|ten|several|many|some|a few|lots of|dozens of)\s+"
-    rf"(?:(?:{_SIZE_RE}|{_COLOUR_RE})\s+)*(?:{_SHAPE_RE})\b"
+# objects than parse_prompt finds (a scene holds one to three), or none.
+_COUNT_WORDS = (
+    r"0|[4-9]|[1-9]\d+|four|five|six|seven|eight|nine|ten|eleven|twelve"
+    r"|(?:thir|four|fif|six|seven|eigh|nine)teen|(?:twen|thir|for|fif|six|seven|eigh|nine)ty"
+    r"|hundreds? of|thousands? of|a dozen|dozens of|several|many|some|a few|few|multiple|numerous|countless"
+    r"|lots of|a lot of|a bunch of|a pile of"
 )
+_UNREAD_COUNT = re.compile(rf"\b(?P<count>{_COUNT_WORDS})\s+(?:(?:{_SIZE_RE}|{_COLOUR_RE})\s+)*(?:{_SHAPE_RE})\b")
 
 
 def unread_count(text: str) -> str | None:
     """The words of a count :func:`parse_prompt` does not read, if the text has one (else None)."""
     low = " ".join(text.lower().split())
     return m[0] if (m := _UNREAD_COUNT.search(low)) else None
+
+
+def at_most_three(text: str) -> str:
+    """``text`` with each count beyond a scene's reach made the most it holds: "many balls" and "twelve balls"
+    become "three balls" (what re-captioning asks the world for; a plural alone would read as two). "0 balls" is
+    left: no scene is empty."""
+    low = " ".join(text.lower().split())
+    return _UNREAD_COUNT.sub(lambda m: m[0] if m["count"] == "0" else "three" + m[0][len(m["count"]) :], low)
 
 
 # A backdrop in a user's words ("on a blue background", "against a grey wall"): the nearest of the world's four.

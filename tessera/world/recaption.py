@@ -17,7 +17,7 @@ import numpy as np
 
 from tessera.errors import ConfigError
 from tessera.world.caption import caption as write_caption
-from tessera.world.prompt import ObjectAttrs, PromptSpec, named, parse_prompt
+from tessera.world.prompt import ObjectAttrs, PromptSpec, at_most_three, named, parse_prompt
 from tessera.world.sampler import _SPLIT_STREAM, sample_scene
 from tessera.world.simulate import simulate
 
@@ -32,7 +32,7 @@ def recaption(
     """The world's caption of a scene that does what ``prompt`` asks, or None where there is nothing to add: the
     prompt names nothing of the world, already reads as a caption (every object's size and colour, and a motion), or
     asks for what no scene holds (two objects of one colour; more objects than its motion takes)."""
-    want = parse_prompt(prompt)
+    want = parse_prompt(at_most_three(prompt))  # "many balls bounce": three, the most a scene holds
     if want == PromptSpec() or (want.motion and want.objects and all(o.size and o.colour for o in want.objects)):
         return None
     constraints = dict(motion=want.motion, objects=want.objects, direction=want.direction, background=want.background)

@@ -145,6 +145,9 @@ def test_recaption_writes_a_short_prompt_out_as_the_worlds_captions():
     assert all(parse_prompt(recaption("a ball moving up", seed=seed)).direction == "up" for seed in range(3))
     # How often a fall bounces, when the prompt says it ("three times" came back as "bounces once").
     assert all("three times" in recaption("a ball bounces three times", seed=seed) for seed in range(3))
+    # More objects than a scene holds: the most it holds, three (a plural alone read as two); digits are counts.
+    for prompt in ("many balls bounce", "twenty balls fall", "a dozen balls fall", "3 balls fall"):
+        assert [o.shape for o in parse_prompt(recaption(prompt)).objects] == ["circle"] * 3, prompt
     # A colourless object leaves the caption to be written: "a big ball falls" is not yet one.
     assert recaption("a big ball falls") is not None
     # Nothing to add to a caption, nothing to build on outside the world, no scene for two objects of one colour.
@@ -227,9 +230,12 @@ def test_bad_object_and_request_errors_are_tessera_errors():
     for prompt, words in (
         ("12 green squares fall", "12 green squares"),
         ("several small red balls", "several small red balls"),
+        ("twenty balls fall", "twenty balls"),  # was read as two
     ):
         with pytest.raises(TesseraError, match=f"cannot show '{words}': a scene holds one to three objects"):
             sample_clip(0, prompt=prompt)
+    # A count in digits that a scene holds is read: "3 balls fall" was refused as one it cannot show.
+    assert [o["shape"] for o in sample_clip(0, prompt="3 balls fall").record["objects"]] == ["circle"] * 3
     assert [(o.colour, o.shape) for o in parse_prompt("a red box and a blue ball").objects] == [
         ("red", "square"),
         ("blue", "circle"),
