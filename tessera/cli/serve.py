@@ -56,6 +56,29 @@ def _logging(json_logs: bool) -> None:
     root.propagate = False
 
 
+def _check_listen(host: str, port: int) -> None:
+    """Refuse an address the server cannot listen on before the model loads and a first key is made (uvicorn found
+    out only after both, with a bind error under a studio link that led nowhere)."""
+    import errno
+    import socket
+
+    from tessera.errors import ConfigError
+
+    try:
+        socket.create_server((host, port)).close()  # SO_REUSEADDR, as uvicorn binds
+    except OSError as e:  # create_server reports a name it cannot resolve as an OSError too
+        if e.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"port {port} on {host} is in use (another server?); stop it, or choose another with --port"
+            ) from None
+        if e.errno == errno.EACCES:
+            raise ConfigError(f"port {port} needs privileges this user lacks; choose one above 1023") from None
+        reason = (e.strerror or str(e)).split(" (while attempting")[0]
+        raise ConfigError(
+            f"cannot listen on {host} ({reason}); give --host an address of this machine, e.g. 127.0.0.1 or 0.0.0.0"
+        ) from None
+
+
 def serve_command(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 to serve other hosts)"),
     port: int = typer.Option(8000, min=1, max=65535, help="Port"),
@@ -72,6 +95,7 @@ def serve_command(
 
     _logging(json_logs)
     settings = _settings(model=model, workers=workers, database_url=database_url, data_dir=data_dir)
+    _check_listen(host, port)
     app = create_app(settings)
     keys = app.state.tessera.keys
     if keys.count_active() == 0:

@@ -200,3 +200,17 @@ def test_keys_take_the_same_data_dir_as_the_server(tmp_path, monkeypatch):
 def test_serve_refuses_a_port_out_of_range_before_starting(tmp_path):
     result = runner.invoke(app, ["serve", "--port", "99999", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2 and "--port" in result.output and not any(tmp_path.iterdir())
+
+
+def test_serve_refuses_an_address_it_cannot_listen_on_before_any_work(tmp_path):
+    # uvicorn found out only after the model loaded and a first key was made, below a studio link to nowhere.
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = {"TESSERA_DATA_DIR": str(tmp_path / "data")}
+        result = runner.invoke(app, ["serve", "--port", str(port)], env=env)
+        assert f"port {port} on 127.0.0.1 is in use" in str(result.exception), result.output
+    result = runner.invoke(app, ["serve", "--host", "no-such-host.invalid", "--port", str(port)], env=env)
+    assert "cannot listen on no-such-host.invalid" in str(result.exception)
+    assert not (tmp_path / "data").exists() and "Studio:" not in result.output  # no key made, no link printed
