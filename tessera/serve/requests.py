@@ -73,13 +73,19 @@ class ModelInfo:
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: settings must be a JSON object, got {type(data).__name__}")
         return cls(
-            name or Path(folder).resolve().name,
+            name or _name_of(Path(folder).resolve()),
             tuple(data.get("sizes", ("64x64",))),
             float(data.get("fps", 8.0)),
             int(data.get("max_frames", 33)),
             int(path.stat().st_mtime),
             domain=data.get("domain"),
         )
+
+
+def _name_of(folder: Path) -> str:
+    """The id clients send as ``model``: the folder's name, or its run's for a training run's ``model/`` folder
+    (runs/dit-s/model is "dit-s"; every run's would be "model")."""
+    return folder.parent.name if folder.name == "model" and folder.parent.name else folder.name
 
 
 @dataclass

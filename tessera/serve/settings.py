@@ -21,7 +21,7 @@ class Settings:
     database_url: str = ""  # default: a SQLite file in data_dir; postgresql+psycopg://... for a shared queue
     storage: Path | None = None  # video assets; default data_dir/videos
     model: Path | None = None  # pipeline folder; default: the shipped models/tessera-world-s
-    model_name: str = ""  # the id clients send as `model`; default: the folder's name
+    model_name: str = ""  # the id clients send as `model`; default: the folder's name (a run's, for its model/)
     workers: int = 1  # in-process workers; 0 = this server only queues (run `tessera worker` elsewhere)
     max_attempts: int = 3  # a job interrupted this many times fails instead of running again
     lease_seconds: float = 60.0  # a claimed job whose worker stops renewing this long is taken back

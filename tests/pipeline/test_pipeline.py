@@ -270,6 +270,16 @@ def test_bad_configs_name_the_field():
             PipelineConfig(**{field: value})
 
 
+def test_a_served_model_is_named_by_its_folder_or_its_run(tmp_path):
+    from tessera.serve.requests import ModelInfo
+
+    for folder, name in ((tmp_path / "tessera-world-s", "tessera-world-s"), (tmp_path / "dit-s" / "model", "dit-s")):
+        folder.mkdir(parents=True)
+        (folder / "pipeline.json").write_text("{}")
+        assert ModelInfo.from_folder(folder).name == name  # a run's model/ folder was served as "model"
+    assert ModelInfo.from_folder(folder, "mine").name == "mine"
+
+
 def test_a_broken_pipeline_json_is_a_clear_error(tmp_path):
     from tessera.errors import ConfigError
     from tessera.serve.requests import ModelInfo
