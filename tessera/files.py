@@ -60,6 +60,13 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+def model_name(folder: str | os.PathLike) -> str:
+    """The name a model folder goes by (in C2PA manifests, and the id API clients send): the folder's, or its run's
+    for a training run's ``model/`` folder (runs/dit-s/model is "dit-s"; every run's would be "model")."""
+    folder = Path(folder).resolve()
+    return folder.parent.name if folder.name == "model" and folder.parent.name else folder.name
+
+
 def read_text(path: str | os.PathLike, what: str, error: type[Exception] = InvalidInputError) -> str:
     """A UTF-8 text file a user gave; anything else (a video or a binary given by mistake, another encoding)
     raises ``error`` saying what ``path`` should be, where a bare read raised UnicodeDecodeError."""

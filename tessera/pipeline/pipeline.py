@@ -56,7 +56,7 @@ from tessera.diffusion import (
     shift_for,
 )
 from tessera.errors import ConfigError, InvalidInputError, NotFoundError
-from tessera.files import atomic_write_text, read_text
+from tessera.files import atomic_write_text, model_name, read_text
 from tessera.media import Video, fit, image_rgb, read_video, resample
 from tessera.models.autoencoder import Autoencoder, to_frames, to_video
 from tessera.models.dit import DiT
@@ -308,7 +308,7 @@ class TextToVideoPipeline:
             guide=DiT.from_pretrained(directory / config.guide) if config.guide else None,
         )
         pipe.load_seconds = time.perf_counter() - t0
-        pipe.name = directory.resolve().name
+        pipe.name = model_name(directory)
         pipe.weights_sha256 = file_sha256(directory / config.transformer / "model.safetensors")
         if config.guide:
             pipe.guide_sha256 = file_sha256(directory / config.guide / "model.safetensors")

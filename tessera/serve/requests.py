@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tessera.errors import ConfigError, InvalidInputError, MediaError, NotFoundError
-from tessera.files import read_text
+from tessera.files import model_name, read_text
 from tessera.serve.settings import Settings
 
 VIDEO_ID = re.compile(r"^video_[0-9a-f]{32}$")
@@ -73,19 +73,13 @@ class ModelInfo:
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: settings must be a JSON object, got {type(data).__name__}")
         return cls(
-            name or _name_of(Path(folder).resolve()),
+            name or model_name(folder),
             tuple(data.get("sizes", ("64x64",))),
             float(data.get("fps", 8.0)),
             int(data.get("max_frames", 33)),
             int(path.stat().st_mtime),
             domain=data.get("domain"),
         )
-
-
-def _name_of(folder: Path) -> str:
-    """The id clients send as ``model``: the folder's name, or its run's for a training run's ``model/`` folder
-    (runs/dit-s/model is "dit-s"; every run's would be "model")."""
-    return folder.parent.name if folder.name == "model" and folder.parent.name else folder.name
 
 
 @dataclass

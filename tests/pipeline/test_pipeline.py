@@ -410,7 +410,11 @@ def test_save_and_load_round_trip_in_half_precision(pipe, tmp_path):
         (tmp_path / "p" / "pipeline.json").read_text().replace('"minilm"', '"toy:32"')
     )
     loaded = TextToVideoPipeline.from_pretrained(tmp_path / "p")
-    assert loaded.config.sizes == pipe.config.sizes
+    assert loaded.config.sizes == pipe.config.sizes and loaded.name == "p"  # the name its manifests record
+    (tmp_path / "run").mkdir()
+    (tmp_path / "p").rename(tmp_path / "run" / "model")  # a training run's model/ goes by the run's name
+    loaded = TextToVideoPipeline.from_pretrained(tmp_path / "run" / "model")
+    assert loaded.name == "run"
     pipe.config.watermark = loaded.config.watermark = False  # compare the models, not their (hash-keyed) marks
     a, b = pipe("a ball", **KW).frames[0].astype(int), loaded("a ball", **KW).frames[0].astype(int)
     pipe.config.watermark = True
