@@ -139,6 +139,7 @@ def eval_command(
         table.add_column(col)
     for name, a in agg.items():
         if a["n"]:
-            table.add_row(name, str(a["n"]), f"{a.get('mean', float('nan')):.3f}", f"{a['pass_rate']:.3f}")
+            mean = f"{a['mean']:.3f}" if "mean" in a else "-"  # the headline is a pass rate, with no score to average
+            table.add_row(name, str(a["n"]), mean, f"{a['pass_rate']:.3f}")
     console.print(table)
     console.print(f"[green]wrote[/] {out}/report.md ({len(scores)} clips in {time.perf_counter() - t0:.1f} s)")

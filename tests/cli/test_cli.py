@@ -152,6 +152,7 @@ def test_eval_refuses_a_frame_count_an_autoencoder_cannot_give_back(tmp_path):
         ["eval", "--autoencoder", str(tmp_path / "vae"), "--frames", "9", "--clips", "1", "--out", str(tmp_path / "r")],
     )
     assert result.exit_code == 0 and len(json.loads((tmp_path / "r" / "report.json").read_text())["clips"]) == 1
+    assert "nan" not in result.output  # the headline row has no mean score: it printed 'nan'
 
 
 def test_eval_on_a_folder_of_videos_writes_report_and_plots(tmp_path):
