@@ -187,7 +187,18 @@ def _metric_bars(path: Path, agg: dict, title: str) -> None:
     plt.close(fig)
 
 
+# The least height range a panel shows: a slide's object stays at one height, and the axis scaled to its few
+# millimetres made a parse within a pixel of the truth look like a miss across the whole panel.
+MIN_SPAN_M = 0.5
+
+
 def _trajectories(path: Path, samples: list[dict]) -> None:
+    fig = trajectory_figure(samples)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def trajectory_figure(samples: list[dict]):
     """Parsed centroids (dots) over the simulator's ground truth (lines), height above the floor vs time."""
     fig, axes = plt.subplots(1, max(len(samples), 1), figsize=(2.6 * max(len(samples), 1), 2.6), squeeze=False)
     for ax, sample in zip(axes[0], samples, strict=False):
@@ -201,11 +212,18 @@ def _trajectories(path: Path, samples: list[dict]) -> None:
                 for i, o in enumerate(rec["objects"]):
                     if o["colour"] == tr.colour:
                         ax.plot(t, np.asarray(rec["position"][i])[:, 1], "-", lw=1, color=colour)
+        lo, hi = ax.get_ylim()
+        if hi - lo < MIN_SPAN_M:
+            mid = (lo + hi) / 2
+            ax.set_ylim(mid - MIN_SPAN_M / 2, mid + MIN_SPAN_M / 2)
         ax.set_title(rec["scene"]["motion"] if rec else "", fontsize=8)
         ax.set_xlabel("s", fontsize=7)
         ax.tick_params(labelsize=6)
         ax.set_facecolor("#222")
     axes[0][0].set_ylabel("height (m)", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    key = [plt.Line2D([], [], ls="", marker="o", ms=3, color="0.4"), plt.Line2D([], [], lw=1, color="0.4")]
+    # Below the panels, where no data is: dots are what the benchmark read from the video, lines the truth.
+    fig.legend(key, ["read from the video", "simulator (ground truth)"], loc="lower center", ncol=2, fontsize=6,
+               frameon=False)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig

@@ -177,6 +177,18 @@ def test_model_and_autoencoder_sources_are_scored(tmp_path):
     assert (tmp_path / "r" / "report.md").exists() and agg["passed_all"]["n"] == 3
 
 
+def test_trajectory_panels_show_a_flat_path_at_a_readable_scale():
+    # A slide keeps its height: the axis scaled to its few millimetres made a parse within a pixel of the truth
+    # look like a miss across the whole panel.
+    from tessera.eval.report import MIN_SPAN_M, trajectory_figure
+
+    clip = sample_clip(1, "in-dist", motion="slide")
+    fig = trajectory_figure([{"frames": clip.frames, "fps": clip.fps, "record": clip.record}])
+    lo, hi = fig.axes[0].get_ylim()
+    assert hi - lo >= MIN_SPAN_M - 1e-9 and fig.axes[0].get_title() == "slide"
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["read from the video", "simulator (ground truth)"]
+
+
 def test_a_one_frame_clip_is_scored_without_velocities():
     """A still has no second frame: the re-simulated trajectory is not measured (it indexed frame 1 and failed)."""
     clip = sample_clip(0, "in-dist", frames=1)
