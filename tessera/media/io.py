@@ -16,7 +16,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tessera.errors import InvalidInputError, MediaError
 from tessera.files import atomic_path
@@ -101,12 +101,19 @@ def _check_frame(path: Path, height: int, width: int, limits: MediaLimits) -> No
         )
 
 
+ORIENTATION = 0x0112  # the EXIF tag of how a photo is turned
+
+
 def image_rgb(image: Image.Image) -> np.ndarray:
-    """A Pillow image of any mode as (H, W, 3) uint8 RGB.
+    """A Pillow image of any mode as (H, W, 3) uint8 RGB, turned upright as its EXIF orientation says.
 
     Why not ``convert("RGB")`` alone: Pillow clips the integer greys of a 16-bit PNG or TIFF to 255 rather than
-    scaling them, so a mid-grey came out white, and float images (TIFF) to 0 or 1, so they came out black.
+    scaling them, so a mid-grey came out white, and float images (TIFF) to 0 or 1, so they came out black. And
+    a phone stores a portrait photo as landscape pixels with an orientation tag, which viewers honour: read
+    without it, the photo a user sees upright came in on its side.
     """
+    if image.getexif().get(ORIENTATION, 1) != 1:
+        image = ImageOps.exif_transpose(image)
     if image.mode.startswith("I") or image.mode == "F":
         grey = np.asarray(image, dtype=np.float64)
         # 16-bit integers span 0..65535; floats are taken as 0..1 when they stay within it, else as 0..255.
@@ -210,7 +217,11 @@ def _decode(source: Path | io.BytesIO, limits: MediaLimits, label: Path | None =
         for frame in container.decode(stream):
             if len(frames) >= limits.max_frames:
                 raise MediaError(f"{label}: has more than {limits.max_frames} frames; trim it or lower its fps first")
-            frames.append(to_rgb.reformat(frame, format="rgb24").to_ndarray())
+            rgb = to_rgb.reformat(frame, format="rgb24").to_ndarray()
+            # A phone's portrait clip is landscape pixels with a display rotation that players apply (ffmpeg's
+            # autorotate); read without it, the clip came in on its side. rotation is counter-clockwise degrees.
+            turns = round(getattr(frame, "rotation", 0) / 90) % 4
+            frames.append(np.rot90(rgb, turns) if turns else rgb)
         expected = stream.frames  # from the container index; 0 when the container does not say
     if not frames:
         raise MediaError(f"{label}: contains no decodable frames; the file is empty or truncated")

@@ -105,6 +105,33 @@ def test_a_gif_plays_at_its_frame_rate(tmp_path, fps):
     assert len(delays) == (49 if fps <= 50 else len(resample(frames, fps, 50)))
 
 
+def test_phone_clips_and_photos_are_read_upright(tmp_path):
+    # A phone stores a portrait clip or photo as landscape pixels and a rotation that players honour; read
+    # without it, what the user saw upright came in on its side.
+    import imageio_ffmpeg
+
+    frames = np.zeros((5, 32, 48, 3), np.uint8)
+    frames[:, :8, :16] = 255  # a white block in the top-left corner, to see which way it turned
+    plain = write_mp4(tmp_path / "plain.mp4", frames, 8.0)
+    turned = tmp_path / "turned.mp4"
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    cmd = [ffmpeg, "-v", "error", "-display_rotation", "90", "-i", str(plain), "-c", "copy", str(turned)]
+    subprocess.run(cmd, check=True)
+    auto = tmp_path / "auto.png"  # ffmpeg's own reading: it turns the frame as a player does
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(turned), "-frames:v", "1", str(auto)], check=True)
+    got = read_video(turned).frames
+    assert got.shape == (5, 48, 32, 3) and np.array_equal(got[0], read_image(auto))
+    assert got[0, -16:, :8].mean() > 200  # counter-clockwise: the top-left corner went to the bottom left
+    photo = Image.fromarray(frames[0])
+    exif = photo.getexif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to view", what a phone held upright writes
+    photo.save(tmp_path / "photo.jpg", exif=exif, quality=95)
+    upright = read_image(tmp_path / "photo.jpg")
+    assert upright.shape == (48, 32, 3) and upright[:16, -8:].mean() > 200  # top-left went to the top right
+    upload = decode_video((tmp_path / "photo.jpg").read_bytes(), "photo.jpg").frames[0]
+    assert np.array_equal(upload, upright)
+
+
 def test_deep_and_float_images_keep_their_grey(tmp_path):
     """Pillow's convert("RGB") clipped a 16-bit mid-grey to white and a float one to black."""
     Image.fromarray(np.full((6, 8), 30000, np.uint16)).save(tmp_path / "deep.png")
