@@ -132,6 +132,23 @@ def test_phone_clips_and_photos_are_read_upright(tmp_path):
     assert np.array_equal(upload, upright)
 
 
+def test_a_variable_frame_rate_clip_keeps_its_timing(tmp_path):
+    # 3 s at 10 fps with frames 1.0-1.9 s dropped (a phone or screen recording's held screen): read as 20 evenly
+    # spaced frames at 6.7 fps, its motion ran at the wrong speed on both sides of the gap.
+    import imageio_ffmpeg
+
+    ffmpeg, path = imageio_ffmpeg.get_ffmpeg_exe(), tmp_path / "vfr.mp4"
+    source = ["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-t", "3"]
+    drop = ["-vf", r"select='not(between(n\,10\,19))'", "-fps_mode", "passthrough", "-c:v", "libx264"]
+    subprocess.run([ffmpeg, "-v", "error", *source, *drop, "-pix_fmt", "yuv420p", str(path)], check=True)
+    video = read_video(path)
+    assert video.fps == 10.0 and len(video.frames) == 30
+    assert all(np.array_equal(video.frames[k], video.frames[9]) for k in range(10, 20))  # held, as a player shows
+    assert not np.array_equal(video.frames[20], video.frames[9])
+    steady = read_video(write_mp4(tmp_path / "cfr.mp4", video.frames, 10.0))  # a constant-rate clip: as it is
+    assert steady.fps == 10.0 and len(steady.frames) == 30
+
+
 def test_deep_and_float_images_keep_their_grey(tmp_path):
     """Pillow's convert("RGB") clipped a 16-bit mid-grey to white and a float one to black."""
     Image.fromarray(np.full((6, 8), 30000, np.uint16)).save(tmp_path / "deep.png")
