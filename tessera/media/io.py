@@ -228,12 +228,12 @@ def _decode(source: Path | io.BytesIO, limits: MediaLimits, label: Path | None =
         raise MediaError(f"{label}: contains no decodable frames; the file is empty or truncated")
     if expected and len(frames) < expected:
         raise MediaError(f"{label}: only {len(frames)} of {expected} frames decode; the file is truncated or corrupt")
-    if steady := _steady(frames, times):
+    if steady := _steady(frames, times, label, limits):
         return steady
     return Video(np.stack(frames), float(rate) if rate else 0.0)
 
 
-def _steady(frames: list[np.ndarray], times: list[float | None]) -> Video | None:
+def _steady(frames: list[np.ndarray], times: list[float | None], label: Path, limits: MediaLimits) -> Video | None:
     """A variable-frame-rate clip (a phone's, a screen recording's) on a constant-rate grid, each grid time
     showing the frame on screen then, as a player shows it; None for a clip that is constant-rate already (or
     has no timestamps). Read as evenly spaced frames at the average rate, such a clip's motion ran at the wrong
@@ -245,7 +245,10 @@ def _steady(frames: list[np.ndarray], times: list[float | None]) -> Video | None
     step = float(np.median(gaps))
     if step <= 0 or np.all(np.abs(gaps - step) <= step / 2):
         return None
-    grid = t[0] + step * np.arange(int(round((t[-1] - t[0]) / step)) + 1)
+    count = int(round((t[-1] - t[0]) / step)) + 1
+    if count > limits.max_frames:  # a long hold at a high rate (a paused recording) is many frames
+        raise MediaError(f"{label}: is {count} frames at its {1 / step:.3g} fps; trim it or lower its fps first")
+    grid = t[0] + step * np.arange(count)
     shown = np.searchsorted(t, grid + step / 2, side="right") - 1  # the latest frame shown by each grid time
     rate = float(Fraction(1 / step).limit_denominator(1001))  # 10, 30000/1001: the rate the clip was made at
     return Video(np.stack([frames[i] for i in np.clip(shown, 0, len(frames) - 1)]), rate)

@@ -145,6 +145,8 @@ def test_a_variable_frame_rate_clip_keeps_its_timing(tmp_path):
     assert video.fps == 10.0 and len(video.frames) == 30
     assert all(np.array_equal(video.frames[k], video.frames[9]) for k in range(10, 20))  # held, as a player shows
     assert not np.array_equal(video.frames[20], video.frames[9])
+    with pytest.raises(MediaError, match="is 30 frames at its 10 fps; trim it"):  # the grid is what counts
+        read_video(path, MediaLimits(max_frames=25))
     steady = read_video(write_mp4(tmp_path / "cfr.mp4", video.frames, 10.0))  # a constant-rate clip: as it is
     assert steady.fps == 10.0 and len(steady.frames) == 30
 
