@@ -9,6 +9,14 @@ import numpy as np
 import torch
 
 
+def require_diffusers() -> None:
+    """The comparisons with diffusers need it, a benchmark-only dependency: say how to get it, not a traceback."""
+    try:
+        import diffusers  # noqa: F401
+    except ModuleNotFoundError:
+        raise SystemExit("this benchmark compares with diffusers, not installed here: pip install diffusers") from None
+
+
 def pipeline_folder(model: str | None) -> tuple[Path, str]:
     """The given pipeline folder, else the shipped model, else the `s` presets with random weights saved to a
     temporary folder (speed and memory do not depend on the weights). Returns (folder, description)."""

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 import torch
-from common import pipeline
+from common import pipeline, require_diffusers
 
 
 def best(fn, repeats: int):
@@ -33,17 +33,18 @@ def best(fn, repeats: int):
 
 
 def main() -> None:
-    from diffusers import FlowMatchEulerDiscreteScheduler
-
-    from tessera.diffusion import denoise, get_schedule, guided, shift_for
-    from tessera.media import psnr
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default=None)
     ap.add_argument("--steps", type=int, default=24)
     ap.add_argument("--guidance", type=float, default=4.0)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
+    require_diffusers()
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    from tessera.diffusion import denoise, get_schedule, guided, shift_for
+    from tessera.media import psnr
+
     pipe, name = pipeline(args.model)
     model = pipe.transformer
     shape = pipe._latent_shape(17, 64, 64)

@@ -17,6 +17,7 @@ import statistics
 import time
 
 import torch
+from common import require_diffusers
 
 
 def build(preset: str):
@@ -62,6 +63,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--compile", action="store_true", help="torch.compile both models first")
     args = ap.parse_args()
+    require_diffusers()
     torch.manual_seed(0)
     ours, ref = build(args.preset)
     if args.compile:
