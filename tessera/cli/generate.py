@@ -14,10 +14,37 @@ console = Console(stderr=True)
 
 
 def default_model() -> Path:
-    """The shipped model: ``models/tessera-world-s`` beside the package (a clone's root)."""
+    """The model a command uses when given none: ``TESSERA_MODEL`` (as the server reads it), else the shipped
+    ``models/tessera-world-s`` beside the package (a clone's root)."""
+    import os
+
     import tessera
 
+    if os.environ.get("TESSERA_MODEL"):
+        return Path(os.environ["TESSERA_MODEL"])
     return Path(tessera.__file__).resolve().parent.parent / "models" / "tessera-world-s"
+
+
+def model_folder(model: Path | None) -> Path:
+    """``model``, or the default one, checked to be a pipeline folder before anything loads."""
+    from tessera.errors import NotFoundError
+
+    folder = model or default_model()
+    if (folder / "pipeline.json").is_file():
+        return folder
+    if model is not None:
+        raise NotFoundError(f"no pipeline at {folder} (no pipeline.json); pass --model a pipeline folder")
+    root = folder.parent.parent
+    if not (root / "pyproject.toml").is_file():  # pip install . copied the package alone, not the clone's models/
+        raise NotFoundError(
+            "the shipped model lives in a clone's models/ folder, and Tessera is installed outside one "
+            f"({root}); install it with `pip install -e .` from the clone, or pass --model CLONE/models/"
+            "tessera-world-s (or set TESSERA_MODEL)"
+        )
+    raise NotFoundError(
+        f"the default model {folder} is not in this checkout yet; pass --model DIR (a `tessera train dit` "
+        "run's model/ folder), or train it with scripts/train_world_s.sh"
+    )
 
 
 def generate_command(
@@ -143,15 +170,7 @@ def generate_command(
             check_prompt(text).raise_if_blocked()
     # The given image or clips are read once, here, so a bad file is refused before the model loads.
     given = {path: read_video(path) for path in inputs}
-    if model is None:
-        model = default_model()
-        if not (model / "pipeline.json").is_file():
-            from tessera.errors import NotFoundError
-
-            raise NotFoundError(
-                f"the default model {model} is not in this checkout yet; pass --model DIR (a `tessera train dit` "
-                "run's model/ folder), or train it with scripts/train_world_s.sh"
-            )
+    model = model_folder(model)
     t0 = time.perf_counter()
     with console.status(f"loading {model}"):
         pipe = TextToVideoPipeline.from_pretrained(model)

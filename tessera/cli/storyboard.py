@@ -23,9 +23,8 @@ def storyboard_command(
     guidance: float | None = typer.Option(None, help="Guidance scale (default: the model's)"),
 ) -> None:
     """Render a storyboard: continuous shots extend the previous one; cuts start fresh."""
-    from tessera.cli.generate import default_model
+    from tessera.cli.generate import model_folder
     from tessera.cli.output import check_output
-    from tessera.errors import NotFoundError
     from tessera.media import parse_size, save
     from tessera.pipeline import TextToVideoPipeline
     from tessera.pipeline.storyboard import Storyboard, check_shots
@@ -36,9 +35,7 @@ def storyboard_command(
         board = dataclasses.replace(board, seed=seed)  # checked like the file's
     check_shots(board.shots)  # every shot, before the model is even loaded
     check_output(output, (".mp4", ".gif"))
-    model = model or default_model()
-    if not (model / "pipeline.json").is_file():
-        raise NotFoundError(f"no pipeline at {model}; pass --model DIR or train one (scripts/train_world_s.sh)")
+    model = model_folder(model)
     t0 = time.perf_counter()
     with console.status(f"loading {model}"):
         pipe = TextToVideoPipeline.from_pretrained(model)

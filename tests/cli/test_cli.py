@@ -215,3 +215,26 @@ def test_serve_refuses_an_address_it_cannot_listen_on_before_any_work(tmp_path):
     result = runner.invoke(app, ["serve", "--host", "no-such-host.invalid", "--port", str(port)], env=env)
     assert "cannot listen on no-such-host.invalid" in str(result.exception)
     assert not (tmp_path / "data").exists() and "Studio:" not in result.output  # no key made, no link printed
+
+
+def test_the_default_model_is_found_or_said_where_to_get(tmp_path, monkeypatch):
+    import tessera
+    from tessera.cli.generate import model_folder
+    from tessera.errors import NotFoundError
+
+    monkeypatch.delenv("TESSERA_MODEL", raising=False)
+    # pip install . (not -e): the package alone in site-packages, the clone's models/ left behind. It said the
+    # model was "not in this checkout yet" and named site-packages/models.
+    monkeypatch.setattr(tessera, "__file__", str(tmp_path / "site-packages" / "tessera" / "__init__.py"))
+    with pytest.raises(NotFoundError, match=r"installed outside one .*pip install -e \."):
+        model_folder(None)
+    (tmp_path / "site-packages").mkdir()
+    (tmp_path / "site-packages" / "pyproject.toml").write_text("")  # a clone without the model
+    with pytest.raises(NotFoundError, match="is not in this checkout yet"):
+        model_folder(None)
+    with pytest.raises(NotFoundError, match="no pipeline at"):
+        model_folder(tmp_path)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "pipeline.json").write_text("{}")
+    monkeypatch.setenv("TESSERA_MODEL", str(tmp_path / "mine"))  # as tessera serve reads it
+    assert model_folder(None) == tmp_path / "mine" and model_folder(tmp_path / "mine") == tmp_path / "mine"
