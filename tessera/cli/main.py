@@ -59,7 +59,10 @@ def info() -> None:
         table.add_row(dist, _version(dist))
     package = Path(tessera.__file__).parent
     table.add_row("package", str(package))
-    table.add_row("models folder", str(package.parent / "models"))
+    from tessera.cli.generate import default_model
+
+    model = default_model()
+    table.add_row("default model", f"{model}" + ("" if (model / "pipeline.json").is_file() else " (not found)"))
     from tessera.data.buckets import DEFAULT_BUCKETS
     from tessera.world import HELD_OUT, MOTIONS, SPLITS
 

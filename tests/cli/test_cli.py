@@ -55,9 +55,12 @@ def test_preview_and_make_dataset(tmp_path):
     assert (tmp_path / "ds" / "shard-000000.tar").exists()
 
 
-def test_info():
+def test_info(tmp_path, monkeypatch):
     result = runner.invoke(app, ["info"])
     assert result.exit_code == 0 and "held-out" in result.output
+    monkeypatch.setenv("TESSERA_MODEL", str(tmp_path / "gone"))  # where the default model is, and whether it is
+    monkeypatch.setenv("COLUMNS", "300")
+    assert f"default model │ {tmp_path / 'gone'} (not found)" in " ".join(runner.invoke(app, ["info"]).output.split())
 
 
 def test_user_errors_print_one_line_without_traceback(tmp_path):
