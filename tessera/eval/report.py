@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 from tessera.eval.metrics import METRIC_NAMES  # noqa: E402
 from tessera.eval.parse import parse_frames  # noqa: E402
 from tessera.eval.score import aggregate, score_clip  # noqa: E402
+from tessera.media import resample  # noqa: E402
 from tessera.world.palette import COLOURS  # noqa: E402
 
 
@@ -108,15 +109,19 @@ def evaluate_folder(folder: str | os.PathLike, progress: Callable[[int], None] |
         record = json.loads(rec_path.read_text()) if rec_path.exists() else None
         if record is not None and "record" in record:  # a shard-style {"caption", "record"} file
             record = record["record"]
+        frames, fps = sample["frames"], sample["fps"]
+        if record is not None:
+            # Scored against the record's frames: a clip re-encoded at another rate (an editor's 24 or 30 fps) is
+            # brought back to the record's, and a longer clip is scored on the span the record covers (either
+            # one stopped the metrics with a shape mismatch).
+            rate, count = float(record["scene"]["fps"]), int(record["scene"]["frames"])
+            if fps and abs(fps - rate) > 1e-3:
+                frames, fps = resample(frames, fps, rate), rate
+            frames = frames[:count]
         scores.append(
-            {
-                "key": sample["key"],
-                **score_clip(
-                    sample["frames"], sample["fps"], sample["caption"], record, start_fixed=record is not None
-                ),
-            }
+            {"key": sample["key"], **score_clip(frames, fps, sample["caption"], record, start_fixed=record is not None)}
         )
-        samples.append({"frames": sample["frames"], "fps": sample["fps"], "record": record})
+        samples.append({"frames": frames, "fps": fps, "record": record})
         if progress:
             progress(1)
     return scores, samples

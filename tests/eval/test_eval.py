@@ -177,6 +177,27 @@ def test_model_and_autoencoder_sources_are_scored(tmp_path):
     assert (tmp_path / "r" / "report.md").exists() and agg["passed_all"]["n"] == 3
 
 
+def test_a_folder_clip_at_another_rate_or_longer_than_its_record_is_scored(tmp_path):
+    # An editor's 24 fps re-encode of an 8 fps clip, or a clip that runs on past its record, stopped the metrics
+    # with a shape mismatch; they are scored on the record's frames.
+    import json
+
+    from tessera.eval.report import evaluate_folder
+    from tessera.media import resample, write_mp4
+
+    clip = sample_clip(2, "in-dist", 64, 64, 17, 8.0)
+    long = np.concatenate([clip.frames, np.repeat(clip.frames[-1:], 8, axis=0)])
+    for key, frames, fps in (("a24", resample(clip.frames, 8.0, 24.0), 24.0), ("long", long, 8.0)):
+        write_mp4(tmp_path / f"{key}.mp4", frames, fps, pix_fmt="yuv444p")
+        (tmp_path / f"{key}.json").write_text(json.dumps(clip.record))
+    (tmp_path / "captions.jsonl").write_text(
+        "".join(json.dumps({"file": f"{k}.mp4", "caption": clip.caption}) + "\n" for k in ("a24", "long"))
+    )
+    scores, samples = evaluate_folder(tmp_path)
+    assert [len(s["frames"]) for s in samples] == [17, 17] and all(s["fps"] == 8.0 for s in samples)
+    assert all(s["metrics"]["trajectory_error"]["passed"] for s in scores)
+
+
 def test_trajectory_panels_show_a_flat_path_at_a_readable_scale():
     # A slide keeps its height: the axis scaled to its few millimetres made a parse within a pixel of the truth
     # look like a miss across the whole panel.
