@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from tessera.errors import InvalidInputError
 from tessera.eval.parse import OBJECT_NAMES, label_pixels, parse_frames
 from tessera.eval.score import aggregate, score_clip, wilson
 from tessera.world import ObjectSpec, Scene, Trajectory, make_clip, sample_clip
@@ -187,15 +188,19 @@ def test_a_folder_clip_at_another_rate_or_longer_than_its_record_is_scored(tmp_p
 
     clip = sample_clip(2, "in-dist", 64, 64, 17, 8.0)
     long = np.concatenate([clip.frames, np.repeat(clip.frames[-1:], 8, axis=0)])
-    for key, frames, fps in (("a24", resample(clip.frames, 8.0, 24.0), 24.0), ("long", long, 8.0)):
+    big = clip.frames.repeat(4, axis=1).repeat(4, axis=2)  # upscaled 4x to be seen: ground truth failed adherence
+    for key, frames, fps in (("a24", resample(clip.frames, 8.0, 24.0), 24.0), ("big", big, 8.0), ("long", long, 8.0)):
         write_mp4(tmp_path / f"{key}.mp4", frames, fps, pix_fmt="yuv444p")
         (tmp_path / f"{key}.json").write_text(json.dumps(clip.record))
     (tmp_path / "captions.jsonl").write_text(
-        "".join(json.dumps({"file": f"{k}.mp4", "caption": clip.caption}) + "\n" for k in ("a24", "long"))
+        "".join(json.dumps({"file": f"{k}.mp4", "caption": clip.caption}) + "\n" for k in ("a24", "big", "long"))
     )
     scores, samples = evaluate_folder(tmp_path)
-    assert [len(s["frames"]) for s in samples] == [17, 17] and all(s["fps"] == 8.0 for s in samples)
-    assert all(s["metrics"]["trajectory_error"]["passed"] for s in scores)
+    assert [s["frames"].shape[:3] for s in samples] == [(17, 64, 64)] * 3 and all(s["fps"] == 8.0 for s in samples)
+    assert all(s["passed_all"] for s in scores)
+    write_mp4(tmp_path / "big.mp4", big[:, :, :128], 8.0)  # another shape: said, not scored distorted
+    with pytest.raises(InvalidInputError, match="big: 128x256 is not the shape of its record's 64x64 scene"):
+        evaluate_folder(tmp_path)
 
 
 def test_trajectory_panels_show_a_flat_path_at_a_readable_scale():
