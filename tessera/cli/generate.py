@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 
@@ -16,8 +17,6 @@ console = Console(stderr=True)
 def default_model() -> Path:
     """The model a command uses when given none: ``TESSERA_MODEL`` (as the server reads it), else the shipped
     ``models/tessera-world-s`` beside the package (a clone's root)."""
-    import os
-
     import tessera
 
     if os.environ.get("TESSERA_MODEL"):
@@ -34,6 +33,8 @@ def model_folder(model: Path | None) -> Path:
         return folder
     if model is not None:
         raise NotFoundError(f"no pipeline at {folder} (no pipeline.json); pass --model a pipeline folder")
+    if os.environ.get("TESSERA_MODEL"):
+        raise NotFoundError(f"TESSERA_MODEL is {folder}, which holds no pipeline.json; set it to a pipeline folder")
     root = folder.parent.parent
     if not (root / "pyproject.toml").is_file():  # pip install . copied the package alone, not the clone's models/
         raise NotFoundError(

@@ -241,3 +241,6 @@ def test_the_default_model_is_found_or_said_where_to_get(tmp_path, monkeypatch):
     (tmp_path / "mine" / "pipeline.json").write_text("{}")
     monkeypatch.setenv("TESSERA_MODEL", str(tmp_path / "mine"))  # as tessera serve reads it
     assert model_folder(None) == tmp_path / "mine" and model_folder(tmp_path / "mine") == tmp_path / "mine"
+    monkeypatch.setenv("TESSERA_MODEL", str(tmp_path / "gone"))
+    with pytest.raises(NotFoundError, match="TESSERA_MODEL is .*gone, which holds no pipeline.json"):
+        model_folder(None)
