@@ -117,14 +117,15 @@ def _dev_credentials(folder: Path) -> tuple[bytes, bytes]:
         fd = os.open(tmp / key_path.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # its owner's only
         with os.fdopen(fd, "wb") as f:
             f.write(private)
-        os.rename(tmp, folder)  # fails if the folder is there (another process's pair, or an empty one)
-    except OSError:
-        if not (chain_path.exists() and key_path.exists()):
-            raise ConfigError(
-                f"{folder} holds no complete development signer (chain.pem and signer.key); remove the folder "
-                "and Tessera makes a new one, or set TESSERA_C2PA_CERT and TESSERA_C2PA_KEY"
-            ) from None
-        return chain_path.read_bytes(), key_path.read_bytes()
+        try:
+            os.rename(tmp, folder)  # fails if the folder is there (another process's pair, or half of one)
+        except OSError:
+            if not (chain_path.exists() and key_path.exists()):
+                raise ConfigError(
+                    f"{folder} holds no complete development signer (chain.pem and signer.key); remove the folder "
+                    "and Tessera makes a new one, or set TESSERA_C2PA_CERT and TESSERA_C2PA_KEY"
+                ) from None
+            return chain_path.read_bytes(), key_path.read_bytes()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return chain, private
