@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import time
 
+import httpx
 import openai
 import pytest
 
@@ -61,6 +62,10 @@ def test_sdk_create_retrieve_list_download_remix_delete(server_factory, database
     path = tmp_path / "out.mp4"
     content.write_to_file(path)
     ffmpeg_plays(path)
+    # HEAD, which a download manager or `curl -I` asks first, answers as GET does without the body (it was a 405).
+    head = httpx.head(f"{server.url}/v1/videos/{video.id}/content", headers={"Authorization": f"Bearer {secret}"})
+    assert head.status_code == 200 and int(head.headers["content-length"]) == path.stat().st_size
+    assert head.content == b"" and head.headers["content-type"] == "video/mp4"
     report = verify(path)
     assert report.manifest.present and report.manifest.state == "Valid" and not report.manifest.tampered
     assert report.watermark_detected, report.verdict
@@ -136,15 +141,12 @@ def test_sdk_extend_an_upload_and_edit_by_id(server_factory, tmp_path):
     assert refused.value.code == "unsupported_feature" and "characters are not supported" in refused.value.message
     with pytest.raises(openai.BadRequestError, match="characters are not supported"):
         client.videos.get_character("char_123")
-    import httpx
-
     put = httpx.put(server.url + "/v1/videos", headers={"Authorization": f"Bearer {secret}"})
     assert put.status_code == 405 and "PUT is not allowed on /v1/videos; it takes GET, POST" in put.text
     assert put.headers["allow"] == "GET, POST"
 
 
 def test_storyboard_endpoint_renders_one_signed_clip_and_refuses_a_blocked_shot(server_factory, tmp_path):
-    import httpx
 
     from tessera.media import read_video
     from tessera.provenance import read_manifest

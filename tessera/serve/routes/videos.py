@@ -283,13 +283,18 @@ def delete_video(video_id: str, app: App, key: Key) -> JSONResponse:
     return JSONResponse({"id": video_id, "object": "video.deleted", "deleted": True})
 
 
-@router.get(
+@router.api_route(
     "/videos/{video_id}/content",
+    methods=["GET", "HEAD"],  # HEAD: what a download manager or `curl -I` asks first (it was a 405)
     response_class=FileResponse,
     responses={"200": {"description": "The file", "content": {"video/mp4": {}, "image/webp": {}, "image/jpeg": {}}}},
 )
 def download_content(
-    video_id: str, app: App, key: Key, variant: Literal["video", "thumbnail", "spritesheet"] = "video"
+    request: Request,
+    video_id: str,
+    app: App,
+    key: Key,
+    variant: Literal["video", "thumbnail", "spritesheet"] = "video",
 ) -> FileResponse:
     """The MP4 (watermarked and C2PA-signed), a thumbnail or a spritesheet of a completed video."""
     row = app.store.get(key.id, _checked(video_id))
@@ -299,7 +304,8 @@ def download_content(
     path = app.settings.storage / row.assets / name
     if not path.is_file():
         raise NotFoundError(f"the {variant} of video {row.id} is no longer stored")
-    app.store.audit("delivery", key.id, row.id, variant=variant)
+    if request.method == "GET":  # a HEAD delivers nothing
+        app.store.audit("delivery", key.id, row.id, variant=variant)
     return FileResponse(path, media_type=media_type, filename=f"{row.id}{path.suffix}")
 
 
