@@ -20,6 +20,8 @@ from tessera.eval.score import aggregate, score_clip  # noqa: E402
 from tessera.media import resample  # noqa: E402
 from tessera.world.palette import COLOURS  # noqa: E402
 
+PLOTTED = 6  # clips drawn in the report's trajectory plot; the only ones whose frames are kept
+
 
 def evaluate_world_set(
     split: str,
@@ -32,7 +34,8 @@ def evaluate_world_set(
     progress: Callable[[int], None] | None = None,
     source: Callable | None = None,
 ) -> tuple[list, list]:
-    """Score clips for a world split; returns (scores, samples).
+    """Score clips for a world split; returns (scores, samples): the first :data:`PLOTTED` clips' frames, for
+    the report's trajectory plot.
 
     Without ``source`` the clips are the ground-truth renders themselves (the calibration run). With
     ``source(clip, seed) -> (frames, start_fixed)`` they are what a model made for the same caption: a
@@ -51,7 +54,8 @@ def evaluate_world_set(
                 **score_clip(video, clip.fps, clip.caption, clip.record, start_fixed=start_fixed),
             }
         )
-        samples.append({"frames": video, "fps": clip.fps, "record": clip.record})
+        if len(samples) < PLOTTED:  # every clip's frames kept grew with the set: 2 GB for 10,000 small clips
+            samples.append({"frames": video, "fps": clip.fps, "record": clip.record})
         if progress:
             progress(1)
     return scores, samples
@@ -130,7 +134,8 @@ def evaluate_folder(folder: str | os.PathLike, progress: Callable[[int], None] |
         scores.append(
             {"key": sample["key"], **score_clip(frames, fps, sample["caption"], record, start_fixed=record is not None)}
         )
-        samples.append({"frames": frames, "fps": fps, "record": record})
+        if len(samples) < PLOTTED:
+            samples.append({"frames": frames, "fps": fps, "record": record})
         if progress:
             progress(1)
     return scores, samples
@@ -145,7 +150,7 @@ def write_report(out: str | os.PathLike, title: str, scores: list[dict], samples
         json.dumps({"title": title, "aggregate": agg, "clips": scores}, indent=1, default=_jsonable)
     )
     _metric_bars(out / "metrics.png", agg, title)
-    _trajectories(out / "trajectories.png", samples[:6])
+    _trajectories(out / "trajectories.png", samples[:PLOTTED])
     lines = [
         f"# {title}",
         "",

@@ -203,6 +203,14 @@ def test_a_folder_clip_at_another_rate_or_longer_than_its_record_is_scored(tmp_p
         evaluate_folder(tmp_path)
 
 
+def test_only_the_plotted_clips_frames_are_kept():
+    # Every clip's frames were kept for a plot that draws six: 2 GB for 10,000 small clips.
+    from tessera.eval.report import PLOTTED, evaluate_world_set
+
+    scores, samples = evaluate_world_set("in-dist", PLOTTED + 2)
+    assert len(scores) == PLOTTED + 2 and len(samples) == PLOTTED
+
+
 def test_trajectory_panels_show_a_flat_path_at_a_readable_scale():
     # A slide keeps its height: the axis scaled to its few millimetres made a parse within a pixel of the truth
     # look like a miss across the whole panel.
