@@ -113,6 +113,9 @@ def test_studio_builds_a_two_shot_storyboard_and_plays_it(server_factory, tmp_pa
         shots.nth(1).locator(".shot-up").click()  # reorder: the ball first
         assert shots.nth(0).locator(".shot-prompt").input_value() == "a red ball rolls in from the left"
         expect(page.locator("#timeline .segment")).to_have_text(["1 · 0–1.5 s", "2 · 1.5–2.5 s"])
+        # The first shot joins nothing, so it offers no join choice; the one now second does.
+        expect(shots.nth(0).locator(".shot-transition")).to_be_hidden()
+        expect(shots.nth(1).locator(".shot-transition")).to_be_visible()
         page.click("#render-board")
         card = page.locator(".card").first
         expect(card.locator(".meta")).to_contain_text("2.5 s")

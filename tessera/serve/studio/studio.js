@@ -262,8 +262,12 @@ function shots() {
 }
 
 function drawTimeline() {
-  // The first shot opens the film: it joins nothing, so its "join" choice is off.
-  [...$("shots").children].forEach((node, i) => { node.querySelector(".shot-transition").disabled = i === 0; });
+  // The first shot opens the film: it joins nothing, so it shows no "join" choice (a disabled one read
+  // "continuous", which it is not). visibility, not display: the row keeps its layout.
+  [...$("shots").children].forEach((node, i) => {
+    node.querySelector(".shot-transition").disabled = i === 0;
+    node.querySelector(".shot-join").style.visibility = i === 0 ? "hidden" : "";
+  });
   const list = shots();
   const total = list.reduce((s, x) => s + x.duration, 0) || 1;
   $("timeline").replaceChildren(...list.map((shot, i) => {
