@@ -91,6 +91,10 @@ def test_sdk_create_retrieve_list_download_remix_delete(server_factory, database
 
     models = client.models.list()
     assert [m.id for m in models.data] == ["tessera-tiny"]
+    # Retrieve, by its name or OpenAI's (which creates map to it); any other is a 404 naming the served one.
+    assert client.models.retrieve("tessera-tiny").id == client.models.retrieve("sora-2").id == "tessera-tiny"
+    with pytest.raises(openai.NotFoundError, match="this server has 'tessera-tiny'"):
+        client.models.retrieve("gpt-image-1")
 
     # The audit trail: requests, moderation decisions, the job's life, deliveries, deletion.
     from sqlalchemy import select

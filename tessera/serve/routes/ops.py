@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from tessera.errors import NotFoundError
 from tessera.serve import metrics
 from tessera.serve.deps import State, current_key, state
 from tessera.serve.keys import KeyInfo
@@ -55,6 +56,15 @@ def prometheus(app: App) -> Response:
 def list_models(app: App, _key: Annotated[KeyInfo, Depends(current_key)]) -> dict:
     m = app.model
     return {"object": "list", "data": [_model(app)]} if m else {"object": "list", "data": []}
+
+
+@router.get("/v1/models/{model_id}", tags=["models"])
+def retrieve_model(model_id: str, app: App, _key: Annotated[KeyInfo, Depends(current_key)]) -> dict:
+    """The served model, as OpenAI's retrieve-model answers (``client.models.retrieve``; it was a 404 for any id).
+    OpenAI's own names (``sora-2`` ...) answer with it too, as a create under them makes videos with it."""
+    if model_id != app.model.name and not model_id.startswith("sora-"):
+        raise NotFoundError(f"model {model_id[:80]!r} does not exist; this server has {app.model.name!r}")
+    return _model(app)
 
 
 def _model(app: State) -> dict:
