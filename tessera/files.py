@@ -1,4 +1,5 @@
-"""Files written whole or not at all: a reader (or a crash) never sees half a video, model or config."""
+"""Files: written whole or not at all (a reader, or a crash, never sees half a video, model or config), a user's
+text and JSON files read with errors that say what they should be, and the name a model folder goes by."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tessera.errors import InvalidInputError
+from tessera.errors import ConfigError, InvalidInputError
 
 
 def _umask() -> int:
@@ -65,6 +66,20 @@ def model_name(folder: str | os.PathLike) -> str:
     for a training run's ``model/`` folder (runs/dit-s/model is "dit-s"; every run's would be "model")."""
     folder = Path(folder).resolve()
     return folder.parent.name if folder.name == "model" and folder.parent.name else folder.name
+
+
+def read_json_object(path: str | os.PathLike, what: str) -> dict:
+    """A JSON object file (a pipeline's or a model's config); ``what`` says what it should be. Not UTF-8, not
+    JSON or not an object is a ConfigError naming the file (a list raised TypeError further on)."""
+    import json
+
+    try:
+        data = json.loads(read_text(path, what, ConfigError))
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON ({e}); {what}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: must be a JSON object, got {type(data).__name__}; {what}")
+    return data
 
 
 def read_text(path: str | os.PathLike, what: str, error: type[Exception] = InvalidInputError) -> str:

@@ -198,8 +198,7 @@ def _resimulate(pc: ParsedClip, ex: Expectation) -> dict | None:
         dt = 1 / pc.fps
         vx = (tr.cx[1] - tr.cx[0]) / pc.scale / dt
         vy = -(tr.cy[1] - tr.cy[0]) / pc.scale / dt + g * dt / 2  # centred difference, gravity corrected
-        shapes = [s for s in tr.shape[tr.clear] if s]
-        shape = max(set(shapes), key=shapes.count) if shapes else "circle"
+        shape = _shape(tr) or "circle"
         objs.append(
             ObjectSpec(
                 shape, tr.colour, size_class(pc, tr), tr.cx[0] / pc.scale, (pc.height - tr.cy[0]) / pc.scale, vx, vy
@@ -501,6 +500,12 @@ def _direction(pc: ParsedClip, motion: str | None) -> str | None:
     return names[int(round(math.atan2(-dy, dx) / (math.pi / 4))) % 8]
 
 
+def _shape(tr) -> str | None:
+    """The shape a track is read as most often while clearly seen (None if never)."""
+    shapes = [s for s in tr.shape[tr.clear] if s]
+    return max(set(shapes), key=shapes.count) if shapes else None
+
+
 def prompt_adherence(pc: ParsedClip, ex: Expectation) -> Metric:
     """Colours, shapes, sizes, count, motion type and direction match what the prompt asked for."""
     want = ex.prompt
@@ -513,29 +518,25 @@ def prompt_adherence(pc: ParsedClip, ex: Expectation) -> Metric:
             colourless = len(coloured) < len(want.objects)
             checks["colours"] = coloured <= set(seen) if colourless else coloured == set(seen)
 
-        def shape_of(tr) -> str | None:
-            shapes = [s for s in tr.shape[tr.clear] if s]
-            return max(set(shapes), key=shapes.count) if shapes else None
+        shape_of = {c: _shape(tr) for c, tr in seen.items()}  # each track's most-read shape, read once
+
+        def check(name: str, o, colour: str) -> None:
+            if o.shape and shape_of[colour]:
+                checks[f"{name}.shape"] = shape_of[colour] == o.shape
+            if o.size:
+                checks[f"{name}.size"] = size_class(pc, seen[colour]) == o.size
 
         for o in want.objects:
-            tr = seen.get(o.colour)
-            if tr is None:
-                continue
-            if o.shape and shape_of(tr):
-                checks[f"{o.colour}.shape"] = shape_of(tr) == o.shape
-            if o.size:
-                checks[f"{o.colour}.size"] = size_class(pc, tr) == o.size
+            if o.colour in seen:
+                check(o.colour, o, o.colour)
         # Each object without a colour takes an object no named colour claims, of its shape where one is left.
-        free = [tr for c, tr in seen.items() if c not in coloured]
+        free = [c for c in seen if c not in coloured]
         for i, o in enumerate(o for o in want.objects if not o.colour):
             if not free:
                 break  # fewer objects than asked: the count check says so
-            tr = next((t for t in free if shape_of(t) == o.shape), free[0])
-            free.remove(tr)
-            if o.shape and shape_of(tr):
-                checks[f"object{i + 1}.shape"] = shape_of(tr) == o.shape
-            if o.size:
-                checks[f"object{i + 1}.size"] = size_class(pc, tr) == o.size
+            colour = next((c for c in free if shape_of[c] == o.shape), free[0])
+            free.remove(colour)
+            check(f"object{i + 1}", o, colour)
     motion = classify_motion(pc)
     if want.motion:
         checks["motion"] = motion == want.motion

@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from tessera.errors import ConfigError, NotFoundError
-from tessera.files import atomic_path, atomic_write_text, read_text
+from tessera.files import atomic_path, atomic_write_text, read_json_object
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -56,12 +56,7 @@ def read_config(directory: str | os.PathLike, kind: str) -> dict:
     path = directory / CONFIG_NAME
     if not path.is_file():
         raise NotFoundError(f"{directory}: no {CONFIG_NAME}; give a folder written by save_pretrained")
-    try:
-        config = json.loads(read_text(path, f"{CONFIG_NAME} is a model's JSON config", ConfigError))
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: not valid JSON ({e})") from e
-    if not isinstance(config, dict):
-        raise ConfigError(f"{path}: a model's config must be a JSON object, got {type(config).__name__}")
+    config = read_json_object(path, f"{CONFIG_NAME} holds a model's settings")
     if config.get("kind") != kind:
         raise ConfigError(f"{path}: holds a {config.get('kind')!r} model, expected {kind!r}")
     return config

@@ -56,7 +56,7 @@ from tessera.diffusion import (
     shift_for,
 )
 from tessera.errors import ConfigError, InvalidInputError, NotFoundError
-from tessera.files import atomic_write_text, model_name, read_text
+from tessera.files import atomic_write_text, model_name, read_json_object
 from tessera.media import Video, fit, image_rgb, read_video, resample
 from tessera.models.autoencoder import Autoencoder, to_frames, to_video
 from tessera.models.dit import DiT
@@ -161,12 +161,7 @@ class PipelineConfig:
             raise NotFoundError(
                 f"{directory}: not a pipeline folder (no {CONFIG_NAME}); give e.g. models/tessera-world-s"
             )
-        try:
-            data = json.loads(read_text(path, "pipeline.json is JSON settings", ConfigError))
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{path}: not valid JSON ({e})") from e
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: settings must be a JSON object, got {type(data).__name__}")
+        data = read_json_object(path, "pipeline.json holds a pipeline's settings")
         unknown = sorted(set(data) - set(cls.__dataclass_fields__))
         if unknown:
             raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tessera.errors import ConfigError, InvalidInputError, MediaError, NotFoundError
-from tessera.files import model_name, read_text
+from tessera.errors import InvalidInputError, MediaError, NotFoundError
+from tessera.files import model_name, read_json_object
 from tessera.serve.settings import Settings
 
 VIDEO_ID = re.compile(r"^video_[0-9a-f]{32}$")
@@ -62,16 +62,12 @@ class ModelInfo:
     def from_folder(cls, folder: Path, name: str = "") -> ModelInfo:
         path = Path(folder) / "pipeline.json"
         try:
-            data = json.loads(read_text(path, "pipeline.json is JSON settings", ConfigError))
+            data = read_json_object(path, "pipeline.json holds a pipeline's settings")
         except FileNotFoundError:
             raise NotFoundError(
                 f"no pipeline at {folder} (missing pipeline.json); pass --model DIR (a `tessera train dit` run's "
                 "model/ folder), or train the default one with scripts/train_world_s.sh"
             ) from None
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{path}: not valid JSON ({e}); pass --model a pipeline folder") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: settings must be a JSON object, got {type(data).__name__}")
         return cls(
             name or model_name(folder),
             tuple(data.get("sizes", ("64x64",))),

@@ -282,16 +282,18 @@ def test_a_served_model_is_named_by_its_folder_or_its_run(tmp_path):
 
 def test_a_broken_pipeline_json_is_a_clear_error(tmp_path):
     from tessera.errors import ConfigError
+    from tessera.models.pretrained import read_config
     from tessera.serve.requests import ModelInfo
 
-    path = tmp_path / "pipeline.json"
     for content, message in (
-        (b"[1]", "settings must be a JSON object, got list"),  # was a TypeError from set(data)
+        (b"[1]", "must be a JSON object, got list"),  # was a TypeError from set(data)
         (b"{broken", "not valid JSON"),  # the server's reader raised JSONDecodeError
-        (b"\x00\x00\x00\x18ftypmp42\xe7\xff", "pipeline.json is not a UTF-8 text file (byte 12"),  # an MP4
+        (b"\x00\x00\x00\x18ftypmp42\xe7\xff", "is not a UTF-8 text file (byte 12"),  # an MP4 saved over it
     ):
-        path.write_bytes(content)
-        for read in (PipelineConfig.read, ModelInfo.from_folder):  # what tessera generate / serve read
+        (tmp_path / "pipeline.json").write_bytes(content)
+        (tmp_path / "config.json").write_bytes(content)
+        # what tessera generate and tessera serve read, and a model folder's config
+        for read in (PipelineConfig.read, ModelInfo.from_folder, lambda d: read_config(d, "dit")):
             with pytest.raises(ConfigError, match=re.escape(message)):
                 read(tmp_path)
 
