@@ -58,6 +58,10 @@ class ModelInfo:
     temporal_factor: int = 4  # frames per latent frame: storyboard shots come in multiples of it
     domain: str | None = None  # what it was trained on ("world": the physics world alone), where recorded
 
+    def answers_to(self, name: str) -> bool:
+        """Its own id, or one of OpenAI's (``sora-2`` ...), which clients send by default: those map to it."""
+        return name == self.name or str(name).startswith("sora-")
+
     @classmethod
     def from_folder(cls, folder: Path, name: str = "") -> ModelInfo:
         path = Path(folder) / "pipeline.json"
@@ -181,8 +185,7 @@ def _known(task: str, *names: dict) -> None:
 
 def _model(fields: dict, model: ModelInfo) -> str:
     name = fields.get("model") or model.name
-    # OpenAI clients default to their own model names; those map to the model this server has.
-    if name != model.name and not str(name).startswith("sora-"):
+    if not model.answers_to(name):
         raise RequestError(
             f"model {str(name)[:80]!r} does not exist; this server has {model.name!r}", "model", "model_not_found"
         )

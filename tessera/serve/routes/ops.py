@@ -60,9 +60,9 @@ def list_models(app: App, _key: Annotated[KeyInfo, Depends(current_key)]) -> dic
 
 @router.get("/v1/models/{model_id}", tags=["models"])
 def retrieve_model(model_id: str, app: App, _key: Annotated[KeyInfo, Depends(current_key)]) -> dict:
-    """The served model, as OpenAI's retrieve-model answers (``client.models.retrieve``; it was a 404 for any id).
-    OpenAI's own names (``sora-2`` ...) answer with it too, as a create under them makes videos with it."""
-    if model_id != app.model.name and not model_id.startswith("sora-"):
+    """The served model, as OpenAI's retrieve-model answers (``client.models.retrieve``; it was a 404 for any id),
+    for every id a create maps to it."""
+    if not app.model.answers_to(model_id):
         raise NotFoundError(f"model {model_id[:80]!r} does not exist; this server has {app.model.name!r}")
     return _model(app)
 
