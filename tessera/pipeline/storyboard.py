@@ -93,6 +93,8 @@ class Storyboard:
                     f"a gap of {start - t:g} s; start it at {t:g} s or lengthen the shot before"
                 )
             frames = shot.duration * fps
+            if not math.isfinite(frames):  # 1e308 s is finite, its frame count is not
+                raise InvalidInputError(f"shot {i} lasts {shot.duration:g} s; give it a few seconds")
             if shot.duration <= 0 or abs(frames / temporal_factor - round(frames / temporal_factor)) > 1e-6:
                 raise InvalidInputError(
                     f"shot {i} lasts {shot.duration:g} s; at {fps:g} fps durations must be "

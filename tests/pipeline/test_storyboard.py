@@ -83,6 +83,7 @@ def test_a_continuous_shot_starts_from_the_previous_shots_frames(pipe, monkeypat
         ([{"prompt": "a", "duration": 2, "at": 0}, {"prompt": "b", "duration": 2, "at": 3}], "gap"),
         ([{"prompt": "a", "duration": 0.3}], "multiples of 0.5 s"),
         ([{"prompt": "a", "duration": -1}], "multiples"),
+        ([{"prompt": "a", "duration": 1e308}], "shot 1 lasts 1e[+]308 s; give it a few seconds"),  # an OverflowError
         ([{"prompt": "", "duration": 1}], "prompt"),
         ([{"prompt": "a", "duration": 1, "transition": "wipe"}], "transition"),
         ([], "at least one shot"),
