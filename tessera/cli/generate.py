@@ -92,8 +92,8 @@ def generate_command(
     """Generate a video (or an image: -o NAME.png, or --seconds 0) from a prompt."""
     from tessera.cli.output import check_output
     from tessera.errors import InvalidInputError
-    from tessera.media import MAX_FPS, OUTPUT_SUFFIXES, nearest_size, parse_size, read_video, save
-    from tessera.pipeline import TextToVideoPipeline
+    from tessera.media import MAX_FPS, OUTPUT_SUFFIXES, covering_size, nearest_size, parse_size, read_video, save
+    from tessera.pipeline import PipelineConfig, TextToVideoPipeline
     from tessera.provenance import Generation, sign_file
 
     if not prompt.strip():  # refused before the model loads, like every other option
@@ -169,9 +169,11 @@ def generate_command(
     for text in (prompt, negative):  # refused before the model is even loaded
         if text:
             check_prompt(text).raise_if_blocked()
-    # The given image or clips are read once, here, so a bad file is refused before the model loads.
-    given = {path: read_video(path) for path in inputs}
     model = model_folder(model)
+    # The given image or clips are read once, here, so a bad file is refused before the model loads; at no more
+    # than the model's largest size covers, so a long 4K clip to extend takes megabytes, not gigabytes.
+    cover = covering_size(PipelineConfig.read(model).sizes)
+    given = {path: read_video(path, cover=cover) for path in inputs}
     t0 = time.perf_counter()
     with console.status(f"loading {model}"):
         pipe = TextToVideoPipeline.from_pretrained(model)

@@ -3,7 +3,17 @@
 Arrays are always uint8 RGB shaped (T, H, W, 3); a still image is a one-frame video.
 """
 
-from tessera.media.frames import fit, grid, nearest_size, parse_size, psnr, resample, spritesheet, thumbnail
+from tessera.media.frames import (
+    covering_size,
+    fit,
+    grid,
+    nearest_size,
+    parse_size,
+    psnr,
+    resample,
+    spritesheet,
+    thumbnail,
+)
 from tessera.media.io import (
     IMAGE_SUFFIXES,
     MAX_FPS,
@@ -29,6 +39,7 @@ __all__ = [
     "VIDEO_SUFFIXES",
     "MediaLimits",
     "Video",
+    "covering_size",
     "decode_video",
     "image_rgb",
     "fit",

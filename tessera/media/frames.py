@@ -22,6 +22,13 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def covering_size(sizes: Sequence[str]) -> tuple[int, int]:
+    """The (width, height) that covers every one of ``sizes`` ("WxH"): what a clip read to be fitted to any of
+    them needs to keep (``read_video(..., cover=)``)."""
+    dims = [parse_size(size) for size in sizes]
+    return max(w for w, _ in dims), max(h for _, h in dims)
+
+
 def nearest_size(width: int, height: int, sizes: Sequence[str]) -> str:
     """Of ``sizes`` ("WxH"), the one closest in aspect ratio to a width x height picture (ties: the first).
 

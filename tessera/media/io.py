@@ -34,9 +34,12 @@ class MediaLimits:
     max_bytes: int = 1 << 30
     max_frames: int = 10_000
     max_pixels: int = 4096 * 4096  # per frame
+    # Decoded frames, all together. Why, beyond the other three: video compresses without bound, so a file small
+    # enough to upload (67 KB: 999 still frames of 2048x2048) decoded to 12.6 GB and took every byte of memory.
+    max_decoded_bytes: int = 4 << 30
 
     def __post_init__(self) -> None:
-        for name in ("max_bytes", "max_frames", "max_pixels"):
+        for name in ("max_bytes", "max_frames", "max_pixels", "max_decoded_bytes"):
             if getattr(self, name) <= 0:
                 raise InvalidInputError(f"MediaLimits.{name} must be positive, got {getattr(self, name)}")
 
@@ -94,6 +97,28 @@ def _check_file(path: Path, limits: MediaLimits) -> None:
         )
 
 
+def _check_decoded(label: Path, count: int, frame: np.ndarray, limits: MediaLimits) -> None:
+    """Refuse a clip whose ``count`` frames like ``frame`` would exceed the decoded-bytes limit, before they do."""
+    if count * frame.nbytes > limits.max_decoded_bytes:
+        height, width = frame.shape[:2]
+        raise MediaError(
+            f"{label}: decodes to more than {limits.max_decoded_bytes / 2**30:.3g} GiB ({count} frames of "
+            f"{width}x{height} and more); trim it, lower its fps or downscale it first"
+        )
+
+
+def _covering(width: int, height: int, cover: tuple[int, int] | None) -> tuple[int, int]:
+    """The size a ``width`` x ``height`` frame shrinks to, its aspect kept, so that it still covers ``cover`` =
+    (width, height): every crop-and-resize to that size or a smaller one then sees as many pixels as it can use.
+    Never larger than the frame; the frame's own size without ``cover``."""
+    if cover is None:
+        return width, height
+    scale = max(cover[0] / width, cover[1] / height)
+    if scale >= 1:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def _check_frame(path: Path, height: int, width: int, limits: MediaLimits) -> None:
     if height * width > limits.max_pixels:
         raise MediaError(
@@ -135,19 +160,23 @@ def read_image(path: str | os.PathLike, limits: MediaLimits = DEFAULT_LIMITS) ->
         raise MediaError(f"{path}: not a readable image ({e}); use a PNG or JPEG file") from e
 
 
-def read_video(path: str | os.PathLike, limits: MediaLimits = DEFAULT_LIMITS) -> Video:
+def read_video(
+    path: str | os.PathLike, limits: MediaLimits = DEFAULT_LIMITS, cover: tuple[int, int] | None = None
+) -> Video:
     """Read a video (MP4, MOV, MKV, WebM, AVI, GIF) or a still image into a :class:`Video`.
 
-    A still image comes back as a one-frame video with fps 0.0.
+    A still image comes back as a one-frame video with fps 0.0. With ``cover`` = (width, height), frames are
+    shrunk as they decode to the smallest size that still covers it (see :func:`_covering`): a reader that will
+    fit them to a model's size needs no more, and a minute of 1080p then takes megabytes, not gigabytes.
     """
     path = Path(path)
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        return Video(read_image(path, limits)[None], 0.0)
+        return Video(_shrink(read_image(path, limits), cover)[None], 0.0)
     _check_file(path, limits)
     if path.suffix.lower() == ".gif":
-        return _read_gif(path, limits)
+        return _read_gif(path, limits, cover)
     try:
-        return _decode(path, limits)
+        return _decode(path, limits, cover=cover)
     except MediaError:
         raise
     except (av.FFmpegError, OSError, ValueError, EOFError) as e:
@@ -157,8 +186,11 @@ def read_video(path: str | os.PathLike, limits: MediaLimits = DEFAULT_LIMITS) ->
         ) from e
 
 
-def decode_video(data: bytes, name: str = "video.mp4", limits: MediaLimits = DEFAULT_LIMITS) -> Video:
-    """Decode a video held in memory (a shard member, an upload); ``name`` labels errors and picks stills."""
+def decode_video(
+    data: bytes, name: str = "video.mp4", limits: MediaLimits = DEFAULT_LIMITS, cover: tuple[int, int] | None = None
+) -> Video:
+    """Decode a video held in memory (a shard member, an upload); ``name`` labels errors and picks stills;
+    ``cover`` as for :func:`read_video`."""
     if not data:
         raise MediaError(f"{name}: is empty; re-export or re-upload it")
     if len(data) > limits.max_bytes:
@@ -170,15 +202,24 @@ def decode_video(data: bytes, name: str = "video.mp4", limits: MediaLimits = DEF
         if Path(name).suffix.lower() in IMAGE_SUFFIXES:
             with Image.open(source) as im:
                 _check_frame(Path(name), im.height, im.width, limits)
-                return Video(image_rgb(im)[None], 0.0)
-        return _decode(source, limits, Path(name))
+                return Video(_shrink(image_rgb(im), cover)[None], 0.0)
+        return _decode(source, limits, Path(name), cover)
     except MediaError:
         raise
     except (av.FFmpegError, UnidentifiedImageError, OSError, ValueError, EOFError) as e:
         raise MediaError(f"{name}: could not decode it ({type(e).__name__}: {e}); it is corrupt or not a video") from e
 
 
-def _read_gif(path: Path, limits: MediaLimits) -> Video:
+def _shrink(image: np.ndarray, cover: tuple[int, int] | None) -> np.ndarray:
+    """One (H, W, 3) image shrunk to cover ``cover`` (see :func:`_covering`); as it is when it is no larger."""
+    height, width = image.shape[:2]
+    size = _covering(width, height, cover)
+    if size == (width, height):
+        return image
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BICUBIC))
+
+
+def _read_gif(path: Path, limits: MediaLimits, cover: tuple[int, int] | None = None) -> Video:
     """GIFs have a delay per frame, and encoders merge repeated frames into one longer frame; expand them back
     to a constant frame rate (the shortest delay), so frame counts and timing survive a round trip."""
     try:
@@ -187,20 +228,24 @@ def _read_gif(path: Path, limits: MediaLimits) -> Video:
             frames, delays = [], []
             for k in range(getattr(im, "n_frames", 1)):
                 im.seek(k)
-                frames.append(image_rgb(im))
+                frames.append(_shrink(image_rgb(im), cover))
                 delays.append(im.info.get("duration") or 100)  # 100 ms: browsers' default for a missing delay
                 if len(frames) > limits.max_frames:
                     raise MediaError(f"{path}: has more than {limits.max_frames} frames; trim it first")
+                _check_decoded(path, len(frames), frames[-1], limits)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
         raise MediaError(f"{path}: not a readable GIF ({e}); the file is corrupt or truncated") from e
     base = min(delays)
     repeats = [max(1, round(d / base)) for d in delays]
     if sum(repeats) > limits.max_frames:
         raise MediaError(f"{path}: has more than {limits.max_frames} frames; trim it first")
+    _check_decoded(path, sum(repeats), frames[0], limits)
     return Video(np.repeat(np.stack(frames), repeats, axis=0), 1000.0 / base)
 
 
-def _decode(source: Path | io.BytesIO, limits: MediaLimits, label: Path | None = None) -> Video:
+def _decode(
+    source: Path | io.BytesIO, limits: MediaLimits, label: Path | None = None, cover: tuple[int, int] | None = None
+) -> Video:
     """Decode a file path or an in-memory file; ``label`` names it in errors (defaults to the path)."""
     label = label or Path(source)
     with av.open(str(source) if isinstance(source, Path) else source, mode="r") as container:
@@ -217,12 +262,22 @@ def _decode(source: Path | io.BytesIO, limits: MediaLimits, label: Path | None =
         for frame in container.decode(stream):
             if len(frames) >= limits.max_frames:
                 raise MediaError(f"{label}: has more than {limits.max_frames} frames; trim it or lower its fps first")
-            rgb = to_rgb.reformat(frame, format="rgb24").to_ndarray()
             # A phone's portrait clip is landscape pixels with a display rotation that players apply (ffmpeg's
             # autorotate); read without it, the clip came in on its side. rotation is counter-clockwise degrees.
             turns = round(getattr(frame, "rotation", 0) / 90) % 4
+            # Shrunk in the same colour conversion (swscale's area filter), so a large frame is never held whole.
+            upright = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
+            width, height = _covering(*upright, cover)
+            if turns % 2:
+                width, height = height, width
+            if (width, height) == (frame.width, frame.height):  # the conversion alone, as without cover
+                rgb = to_rgb.reformat(frame, format="rgb24").to_ndarray()
+            else:
+                rgb = to_rgb.reformat(frame, format="rgb24", width=width, height=height, interpolation="AREA")
+                rgb = rgb.to_ndarray()
             frames.append(np.rot90(rgb, turns) if turns else rgb)
             times.append(frame.time)
+            _check_decoded(label, len(frames), rgb, limits)
         expected = stream.frames  # from the container index; 0 when the container does not say
     if not frames:
         raise MediaError(f"{label}: contains no decodable frames; the file is empty or truncated")
@@ -248,6 +303,7 @@ def _steady(frames: list[np.ndarray], times: list[float | None], label: Path, li
     count = int(round((t[-1] - t[0]) / step)) + 1
     if count > limits.max_frames:  # a long hold at a high rate (a paused recording) is many frames
         raise MediaError(f"{label}: is {count} frames at its {1 / step:.3g} fps; trim it or lower its fps first")
+    _check_decoded(label, count, frames[0], limits)
     grid = t[0] + step * np.arange(count)
     shown = np.searchsorted(t, grid + step / 2, side="right") - 1  # the latest frame shown by each grid time
     rate = float(Fraction(1 / step).limit_denominator(1001))  # 10, 30000/1001: the rate the clip was made at

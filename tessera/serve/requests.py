@@ -58,6 +58,13 @@ class ModelInfo:
     temporal_factor: int = 4  # frames per latent frame: storyboard shots come in multiples of it
     domain: str | None = None  # what it was trained on ("world": the physics world alone), where recorded
 
+    @property
+    def cover(self) -> tuple[int, int]:
+        """(width, height) an upload's frames need to keep for every size the model makes (see read_video)."""
+        from tessera.media import covering_size
+
+        return covering_size(self.sizes)
+
     def answers_to(self, name: str) -> bool:
         """Its own id, or one of OpenAI's (``sora-2`` ...), which clients send by default: those map to it."""
         return name == self.name or str(name).startswith("sora-")
@@ -221,15 +228,17 @@ def check_image(upload: Upload, settings: Settings) -> bytes:
     return out.getvalue()
 
 
-def check_video(upload: Upload, settings: Settings, param: str = "video"):
-    """A video upload: a readable clip within the frame and pixel limits; returns (bytes, decoded clip)."""
+def check_video(upload: Upload, settings: Settings, cover: tuple[int, int], param: str = "video"):
+    """A video upload: a readable clip within the frame and pixel limits; returns (bytes, decoded clip). Its frames
+    are shrunk as they decode to what covers ``cover``: a 67 KB clip of 999 still 2048x2048 frames decoded whole
+    to 12.6 GB and took the server's memory."""
     from tessera.media import MediaLimits, decode_video
 
     if not upload.data:
         raise RequestError(f"{param} is empty; upload an MP4 clip", param)
     limits = MediaLimits(settings.max_request_bytes, settings.max_upload_frames, settings.max_upload_pixels)
     try:
-        clip = decode_video(upload.data, Path(upload.filename or "upload.mp4").name or "upload.mp4", limits)
+        clip = decode_video(upload.data, Path(upload.filename or "upload.mp4").name or "upload.mp4", limits, cover)
     except MediaError as e:
         raise RequestError(f"{param}: {e}", param) from None
     return upload.data, clip
@@ -298,10 +307,10 @@ def parse_create(fields: dict, files: dict[str, Upload], model: ModelInfo, setti
     return job
 
 
-def source_of(fields: dict, files: dict[str, Upload], settings: Settings):
+def source_of(fields: dict, files: dict[str, Upload], settings: Settings, model: ModelInfo):
     """The ``video`` of an extension or edit: an uploaded clip, or ``{"id": ...}`` of a completed video."""
     if "video" in files:
-        return None, check_video(files["video"], settings)
+        return None, check_video(files["video"], settings, model.cover)
     ref = fields.get("video")
     if isinstance(ref, str) and ref.startswith("{"):
         try:
@@ -330,7 +339,7 @@ def parse_edit(fields: dict, files: dict[str, Upload], model: ModelInfo, setting
         strength = _number(fields, "strength", float, 0.05, 1.0)
         params["strength"] = strength if strength is not None else settings.remix_strength
         seconds = "0"
-    source_id, upload = source_of(fields, files, settings)
+    source_id, upload = source_of(fields, files, settings, model)
     job = Job(prompt, _model(fields, model), seconds, model.sizes[0], task, params, source_id=source_id)
     if upload is not None:
         from tessera.media import nearest_size

@@ -84,11 +84,12 @@ class Renderer:
             out = pipe(row.prompt, num_frames=frames, image=image, **common)
             return out.frames[0], out.fps, out.watermarks[0], [inputs_dir / p["reference"]], "image-to-video", None
         if row.task in ("remix", "edit"):
-            clip = read_video(source).at_fps(fps)
+            clip = read_video(source, cover=(width, height)).at_fps(fps)
             out = pipe(row.prompt, num_frames=len(clip), video=clip, strength=p["strength"], **common)
             return out.frames[0], out.fps, out.watermarks[0], [source], "edit", None
         if row.task == "extend":
-            out = pipe.extend(row.prompt, read_video(source), float(p["extra_seconds"]), **common)
+            clip = read_video(source, cover=(width, height))
+            out = pipe.extend(row.prompt, clip, float(p["extra_seconds"]), **common)
             return out.frames[0], out.fps, out.watermarks[0], [source], "extend", None
         out = pipe(row.prompt, num_frames=frames, recaption=p.get("recaption"), **common)
         video, revised = out.frames[0], out.prompts[0] if out.prompts[0] != row.prompt else None

@@ -198,11 +198,33 @@ def test_an_input_is_never_the_output(model_dir, tmp_path, args):
     assert result.exit_code != 0 and "is both an input and the output" in str(result.exception)
 
 
-def test_a_bad_input_file_is_refused_before_loading_the_model(tmp_path):
+def test_a_bad_input_file_is_refused_before_loading_the_model(model_dir, tmp_path, monkeypatch):
+    def load(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(TextToVideoPipeline, "from_pretrained", load)
     (tmp_path / "empty.png").touch()
-    cmd = ["generate", "a ball", "--model", str(tmp_path / "none"), "--image", str(tmp_path / "empty.png")]
+    cmd = ["generate", "a ball", "--model", str(model_dir), "--image", str(tmp_path / "empty.png")]
     result = runner.invoke(app, cmd)
     assert result.exit_code != 0 and "the file is empty" in str(result.exception)
+
+
+def test_a_large_clip_is_read_no_larger_than_the_models_sizes_need(model_dir, tmp_path, monkeypatch):
+    # A minute of 4K to extend, decoded whole, is tens of gigabytes; this model makes 64x64, so the frames are
+    # shrunk as they decode to what covers that (the aspect kept).
+    seen = []
+    real = TextToVideoPipeline.extend
+
+    def spy(self, prompt, video, *args, **kwargs):
+        seen.append(video.frames.shape)
+        return real(self, prompt, video, *args, **kwargs)
+
+    monkeypatch.setattr(TextToVideoPipeline, "extend", spy)
+    big = write_mp4(tmp_path / "big.mp4", np.full((9, 360, 640, 3), 90, np.uint8), 8.0)
+    cmd = ["generate", "a ball", "--model", str(model_dir), "--extend", str(big), "--seconds", "1"]
+    result = runner.invoke(app, [*cmd, "-o", str(tmp_path / "more.mp4")])
+    assert result.exit_code == 0, result.output
+    assert seen == [(9, 64, 114, 3)] and read_video(tmp_path / "more.mp4").frames.shape[1:3] == (64, 64)
 
 
 def test_eval_takes_a_pipeline_folder_for_its_autoencoder(model_dir, tmp_path):

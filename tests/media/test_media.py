@@ -121,6 +121,7 @@ def test_phone_clips_and_photos_are_read_upright(tmp_path):
     subprocess.run([ffmpeg, "-v", "error", "-i", str(turned), "-frames:v", "1", str(auto)], check=True)
     got = read_video(turned).frames
     assert got.shape == (5, 48, 32, 3) and np.array_equal(got[0], read_image(auto))
+    assert read_video(turned, cover=(16, 16)).frames.shape == (5, 24, 16, 3)  # shrunk upright, not on its side
     assert got[0, -16:, :8].mean() > 200  # counter-clockwise: the top-left corner went to the bottom left
     photo = Image.fromarray(frames[0])
     exif = photo.getexif()
@@ -199,6 +200,45 @@ def test_oversized_inputs_are_refused(tmp_path, clip):
         read_video(path, MediaLimits(max_frames=5))
     with pytest.raises(MediaError, match="pixels"):
         read_video(path, MediaLimits(max_pixels=64 * 64))
+
+
+def test_a_clip_that_decodes_past_the_memory_limit_is_refused_as_it_decodes(tmp_path):
+    # Video compresses without bound: 999 still 2048x2048 frames were a 67 KB file that decoded to 12.6 GB and
+    # took all of a 24 GB machine's memory. Here 40 frames of 64x48 (368 KB decoded) against a 100 KB limit.
+    frames = np.full((40, 48, 64, 3), 90, np.uint8)
+    path = write_mp4(tmp_path / "still.mp4", frames, 8.0)
+    assert path.stat().st_size < 5_000
+    limits = MediaLimits(max_decoded_bytes=100_000)
+    with pytest.raises(MediaError, match=r"decodes to more than .* GiB \(11 frames of 64x48 and more\); trim it"):
+        read_video(path, limits)
+    with pytest.raises(MediaError, match="decodes to more than"):
+        decode_video(path.read_bytes(), "still.mp4", limits)
+    frames[:, :, :, 0] = np.arange(40)[:, None, None] * 5  # a GIF merges repeated frames: these all differ
+    write_gif(tmp_path / "moving.gif", frames, 8.0)
+    with pytest.raises(MediaError, match="decodes to more than"):
+        read_video(tmp_path / "moving.gif", limits)
+    assert len(read_video(path, MediaLimits(max_decoded_bytes=368_640)).frames) == 40  # exactly at the limit
+    with pytest.raises(InvalidInputError, match="max_decoded_bytes must be positive"):
+        MediaLimits(max_decoded_bytes=0)
+
+
+def test_cover_shrinks_frames_as_they_decode_to_what_a_model_size_needs(tmp_path, clip):
+    # A reader that fits frames to a model's size (64x64, 112x64 ...) needs no more than covers the largest: a
+    # 4K minute decoded whole is tens of gigabytes. The aspect is kept, so the crop and its content are the same.
+    big = resample(clip.frames, 8.0, size=(448, 256))
+    path = write_mp4(tmp_path / "big.mp4", big, 8.0)
+    whole, shrunk = read_video(path), read_video(path, cover=(112, 64))
+    assert whole.frames.shape == (17, 256, 448, 3) and shrunk.frames.shape == (17, 64, 112, 3)
+    assert shrunk.fps == whole.fps == 8.0
+    assert _psnr(fit(shrunk.frames, 64, 64), fit(whole.frames, 64, 64)) > 30
+    assert read_video(path, cover=(64, 112)).frames.shape == (17, 112, 196, 3)  # covers a tall size: 112 high
+    assert read_video(path, cover=(1000, 1000)).frames.shape == whole.frames.shape  # never enlarged
+    assert np.array_equal(read_video(path, cover=(448, 256)).frames, whole.frames)  # already the size: as read
+    assert decode_video(path.read_bytes(), "big.mp4", cover=(112, 64)).frames.shape == (17, 64, 112, 3)
+    write_gif(tmp_path / "big.gif", big[:5], 8.0)
+    assert read_video(tmp_path / "big.gif", cover=(56, 32)).frames.shape == (5, 32, 56, 3)
+    write_png(tmp_path / "big.png", big[0])
+    assert read_video(tmp_path / "big.png", cover=(56, 32)).frames.shape == (1, 32, 56, 3)
 
 
 def test_failed_write_keeps_the_existing_file(tmp_path, clip):

@@ -279,3 +279,27 @@ def test_a_missing_source_or_too_long_a_result_is_refused_and_leaves_nothing_on_
     )
     assert "at most 12 s" in error(too_long, 400)["message"]
     assert not (tmp_path / "videos").exists() or not any((tmp_path / "videos").iterdir())
+
+
+def test_an_upload_is_decoded_no_larger_than_the_models_sizes_need(app, client, tmp_path):
+    # Video compresses without bound: a 67 KB upload of 999 still 2048x2048 frames decoded whole to 12.6 GB and
+    # took all of a 24 GB server's memory. Frames are now shrunk as they decode to what covers the model's sizes.
+    import numpy as np
+
+    from tessera.media import read_video, write_mp4
+    from tessera.serve.requests import ModelInfo, Upload, check_video
+
+    big = write_mp4(tmp_path / "big.mp4", np.full((9, 576, 1024, 3), 90, np.uint8), 8.0).read_bytes()
+    model = ModelInfo("m", ("64x64", "112x64"), 8.0, 33)
+    assert model.cover == (112, 64)
+    data, clip = check_video(Upload("big.mp4", "video/mp4", big), app.state.tessera.settings, model.cover)
+    assert data == big and clip.frames.shape == (9, 64, 114, 3)  # 1024x576 at 64 high covers 112x64
+    edit = client.post(
+        "/v1/videos/edits",
+        files={"video": ("big.mp4", big, "video/mp4")},
+        data={"prompt": "a blue ball rolls"},
+        headers=key(app),
+    )
+    assert edit.status_code == 200 and edit.json()["size"] == "112x64"  # the nearest aspect, as before
+    stored = next((tmp_path / "videos").glob("*/inputs/source.mp4"))
+    assert stored.read_bytes() == big and read_video(stored).width == 1024  # kept as uploaded, for the worker
