@@ -173,9 +173,16 @@ class SampleListSource(BatchSource):
 
 
 def make_source(
-    data: str, buckets: tuple[Bucket, ...], seed: int = 0, window: bool = False, fps: float = 8.0, pool: int = 0
+    data: str,
+    buckets: tuple[Bucket, ...],
+    seed: int = 0,
+    window: bool = False,
+    fps: float = 8.0,
+    pool: int = 0,
+    captioned: bool = True,
 ) -> BatchSource:
-    """``world`` / ``world:SPLIT`` for clips rendered on the fly, a folder of shards, or a folder of videos."""
+    """``world`` / ``world:SPLIT`` for clips rendered on the fly, a folder of shards, or a folder of videos (with
+    ``captioned=False``, its videos without captions too)."""
     if data == "world" or data.startswith("world:"):
         split = data.partition(":")[2] or "train"
         return WorldSource(buckets, seed, window, split=split, fps=fps, pool=pool)
@@ -185,9 +192,12 @@ def make_source(
 
     from tessera.data.folder import VideoFolder
     from tessera.data.shards import ShardReader
-    from tessera.media import Video
+    from tessera.media import Video, covering_size
 
-    samples = list(ShardReader(data)) if any(Path(data).glob("*.tar")) else list(VideoFolder(data))
+    if any(Path(data).glob("*.tar")):
+        samples = list(ShardReader(data))
+    else:  # held in memory: decoded no larger than the buckets need (a folder of 1080p clips would fill it)
+        samples = list(VideoFolder(data, captioned, covering_size([b.size for b in buckets])))
     # One frame rate for training: a 24 fps video taken as 8 fps would teach motion three times too slow.
     samples = [{**s, "frames": Video(s["frames"], s.get("fps") or 0.0).at_fps(fps)} for s in samples]
     return SampleListSource(samples, buckets, seed, window, name=data)

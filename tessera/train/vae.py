@@ -105,7 +105,7 @@ def export_autoencoder(
     model.load_state_dict(state)
     model.eval()
     if not (extra["decoder_only"] or extra["encoder_only"]):
-        source = source or make_source(cfg.data, cfg.buckets(), cfg.seed, window=True)
+        source = source or make_source(cfg.data, cfg.buckets(), cfg.seed, window=True, captioned=False)
         model.with_latent_stats(*latent_stats(model, source, int(extra["stats_clips"])))
     model.save_pretrained(folder)
 
@@ -149,7 +149,7 @@ def train_vae(
         raise ConfigError(
             f"{frozen}_blocks grows the {frozen}, which this run freezes: its added blocks stay the identity"
         )
-    source = make_source(cfg.data, cfg.buckets(), cfg.seed, window=True)
+    source = make_source(cfg.data, cfg.buckets(), cfg.seed, window=True, captioned=False)  # frames alone
     start = Autoencoder.from_pretrained(extra["init"]) if extra["init"] else None
     torch.manual_seed(cfg.seed)  # the initial weights (with "init": the added blocks') are a function of the seed
     if start is not None:

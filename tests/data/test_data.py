@@ -6,6 +6,7 @@ import tarfile
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from tessera.data import (
     DEFAULT_BUCKETS,
@@ -19,7 +20,7 @@ from tessera.data import (
     nearest_bucket,
 )
 from tessera.errors import ConfigError, InvalidInputError, MediaError, NotFoundError
-from tessera.media import write_mp4
+from tessera.media import psnr, resample, write_mp4
 from tessera.world import sample_clip
 
 
@@ -81,6 +82,50 @@ def test_video_folder_with_jsonl_and_txt(tmp_path):
     write_mp4(other / "c.mp4", clip.frames, 8)
     (other / "c.txt").write_text("a caption beside the video\n")
     assert [s["caption"] for s in VideoFolder(other)] == ["a caption beside the video"]
+
+
+def test_an_autoencoder_takes_uncaptioned_videos_and_a_transformer_says_which_it_leaves_out(tmp_path, caplog):
+    # The autoencoder learns from frames alone: a folder of videos without captions was refused for it.
+    from tessera.cli.main import app
+
+    clip = sample_clip(0, frames=9)
+    for name in ("a", "b", "c"):
+        write_mp4(tmp_path / f"{name}.mp4", clip.frames, 8)
+    assert [s["caption"] for s in VideoFolder(tmp_path, captioned=False)] == ["", "", ""]
+    with pytest.raises(InvalidInputError, match="found no captioned videos"):
+        VideoFolder(tmp_path)
+    (tmp_path / "captions.jsonl").write_text(json.dumps({"file": "b.mp4", "caption": "listed"}))
+    assert [(s["key"], s["caption"]) for s in VideoFolder(tmp_path, captioned=False)] == [
+        ("b", "listed"),
+        ("a", ""),
+        ("c", ""),
+    ]
+    with caplog.at_level("WARNING"):
+        assert [s["key"] for s in VideoFolder(tmp_path)] == ["b"]
+    assert "2 of 3 videos have no caption and are left out: a.mp4, c.mp4" in caplog.text
+    out = tmp_path.parent / "vae-run"
+    cmd = ["train", "vae", "--preset", "tiny", "--out", str(out), "--data", str(tmp_path), "--steps", "2"]
+    result = CliRunner().invoke(app, [*cmd, "--batch-size", "2", "--frames", "9", "--sizes", "64x64"])
+    assert result.exit_code == 0, result.output
+    assert (out / "model" / "config.json").exists()
+    (tmp_path / "captions.jsonl").unlink()
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.mp4").unlink()
+    with pytest.raises(InvalidInputError, match="found no videos or images"):
+        VideoFolder(tmp_path, captioned=False)
+
+
+def test_a_folder_is_held_for_training_no_larger_than_its_buckets_need(tmp_path):
+    # Three 10 s 1080p clips took 7.8 GB to load for training (kept whole at 8 fps); 0.5 GB now.
+    from tessera.train.data import make_source
+
+    clip = sample_clip(0, frames=9, width=112, height=64)
+    write_mp4(tmp_path / "big.mp4", resample(clip.frames, 8, size=(448, 256)), 8)
+    (tmp_path / "big.txt").write_text("a big clip")
+    source = make_source(str(tmp_path), (Bucket(9, 64, 64), Bucket(9, 64, 112)), fps=8.0)
+    assert source.samples[0]["frames"].shape == (9, 64, 112, 3)  # covers 64x64 and 112x64, the aspect kept
+    frames = source.sample(0, Bucket(9, 64, 112), np.random.default_rng(0))[0]
+    assert psnr(frames, clip.frames) > 28
 
 
 def test_training_reads_a_folder_at_the_training_frame_rate(tmp_path):
