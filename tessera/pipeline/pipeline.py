@@ -180,12 +180,15 @@ class VideoPipelineOutput:
     prompts: list[str] = field(default_factory=list)  # per video, the prompt the model was given (re-captioned)
 
 
-def _as_frames(value, name: str, rate: float | None = None, fps: float | None = None) -> np.ndarray:
+def _as_frames(
+    value, name: str, rate: float | None = None, fps: float | None = None, cover: tuple[int, int] | None = None
+) -> np.ndarray:
     """A path, a Video, a PIL image (or a list of them) or an array -> uint8 (T, H, W, 3), resampled to ``rate``
     when given. A clip that knows its frame rate (a file or a Video) is resampled from it; PIL frames and arrays
-    are taken to be at ``fps`` (the call's rate)."""
+    are taken to be at ``fps`` (the call's rate). A file is read no larger than covers ``cover`` (the call's size:
+    its frames are fitted to it)."""
     if isinstance(value, str | os.PathLike):
-        value = read_video(value)  # an image file comes back as a one-frame Video
+        value = read_video(value, cover=cover)  # an image file comes back as a one-frame Video
     if hasattr(value, "convert"):  # a PIL image
         value = image_rgb(value)
     elif isinstance(value, list | tuple) and value and all(hasattr(v, "convert") for v in value):
@@ -609,10 +612,11 @@ class TextToVideoPipeline:
                 check_prompt(text).raise_if_blocked()
         if strength is not None and video is None:
             raise InvalidInputError("strength (editing) needs video= (the clip to edit)")
-        image = None if image is None else _as_frames(image, "image")
+        size = (width, height)
+        image = None if image is None else _as_frames(image, "image", cover=size)
         # Given clips are read once, at the model's rate, so they keep their speed beside the new frames.
-        video = None if video is None else _as_frames(video, "video", rate, fps)
-        end_video = None if end_video is None else _as_frames(end_video, "end_video", rate, fps)
+        video = None if video is None else _as_frames(video, "video", rate, fps, size)
+        end_video = None if end_video is None else _as_frames(end_video, "end_video", rate, fps, size)
         if end_video is not None and video is None:
             raise InvalidInputError("end_video (connecting two clips) also needs video= (the first clip)")
         given = sum(v is not None for v in (image, video)) + bool(loop)
@@ -781,7 +785,7 @@ class TextToVideoPipeline:
         # Every check before the first call's compute: a call's own (prompt, size, fps, direction, numbers; with
         # one frame, as its decode bound is not the chain's) ...
         self.check_inputs(prompt, 1, height, width, fps, steps, guidance, None, direction, "np", sampler)
-        clip = _as_frames(video, "video", rate, fps)
+        clip = _as_frames(video, "video", rate, fps, (width, height))
         add = round(seconds * rate)
         if add < 1:
             raise InvalidInputError(f"{seconds} s is less than one frame at {rate:g} fps; ask for more")

@@ -130,6 +130,27 @@ def test_a_clip_at_another_frame_rate_is_resampled_to_the_calls(pipe, tmp_path):
     assert np.array_equal(edit, pipe("a red ball", video=_clip(13), strength=0.5, **kw).frames[0])
 
 
+def test_a_file_is_read_no_larger_than_the_calls_size_needs(pipe, tmp_path, monkeypatch):
+    # A minute of 4K decoded whole is tens of gigabytes; the call fits its frames to 32x32, so no more is read.
+    import tessera.pipeline.pipeline as module
+    from tessera.media import read_video, write_mp4
+
+    seen = []
+
+    def spy(path, limits=None, cover=None):
+        video = read_video(path, cover=cover)
+        seen.append(video.frames.shape)
+        return video
+
+    monkeypatch.setattr(module, "read_video", spy)
+    path = write_mp4(tmp_path / "big.mp4", np.repeat(np.repeat(_clip(5), 8, axis=1), 12, axis=2), 8.0)
+    kw = dict(num_frames=9, watermark=False, **KW)
+    out = pipe("a red ball", video=path, **kw).frames[0]
+    pipe.extend("a red ball", path, 0.5, **KW)
+    pipe("a red ball", image=path, **kw)
+    assert seen == [(5, 32, 48, 3)] * 3 and out.shape == (9, 32, 32, 3)  # 256x384 read as 48x32
+
+
 def test_another_frame_rate_is_made_at_the_models_and_resampled(pipe):
     """The model knows motion at its own rate only: 1 s at 24 fps is the 8 fps second resampled (each frame shown
     about three times), not 25 frames of 8 fps motion played three times too fast; 4 fps takes every other frame."""
