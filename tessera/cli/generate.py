@@ -93,7 +93,7 @@ def generate_command(
     from tessera.cli.output import check_output
     from tessera.errors import InvalidInputError
     from tessera.media import MAX_FPS, OUTPUT_SUFFIXES, covering_size, nearest_size, parse_size, read_video, save
-    from tessera.pipeline import PipelineConfig, TextToVideoPipeline
+    from tessera.pipeline import MAX_STEPS, PipelineConfig, TextToVideoPipeline
     from tessera.provenance import Generation, sign_file
 
     if not prompt.strip():  # refused before the model loads, like every other option
@@ -152,8 +152,8 @@ def generate_command(
             "--recaption applies to text-to-video only (a scene written afresh could contradict the given frames, "
             "and the world's captions tell one-way events, not loops)"
         )
-    if steps is not None and steps < 1:
-        raise InvalidInputError(f"--steps must be at least 1, got {steps} (leave it out for the model's)")
+    if steps is not None and not 1 <= steps <= MAX_STEPS:
+        raise InvalidInputError(f"--steps must be from 1 to {MAX_STEPS}, got {steps} (leave it out for the model's)")
     if refine is not None and refine < 0:
         raise InvalidInputError(f"--refine must be >= 0 (Adam steps; 0 turns refinement off), got {refine}")
     check_output(output, OUTPUT_SUFFIXES)

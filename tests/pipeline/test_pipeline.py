@@ -530,6 +530,8 @@ def test_guidance_interval_guides_only_its_steps_saves_and_marks_the_video(pipe,
         ({"num_frames": 9, "loop": True}, r"a loop is at most 5 frames \(0.5 s\)"),
         ({"num_frames": 21, "video": _clip()}, "at most 9 frames"),
         ({"num_frames": 9.5}, "whole number"),
+        ({"num_inference_steps": 0}, "num_inference_steps must be a whole number from 1 to 1000, got 0"),
+        ({"num_inference_steps": 10**6}, "from 1 to 1000, got 1000000"),  # hours of sampling, not an error
         ({"negative_prompt": 5}, "negative_prompt must be a string"),
         ({"generator": "x"}, "torch.Generator"),
         ({"seed": 1, "generator": torch.Generator().manual_seed(1)}, "not both"),
