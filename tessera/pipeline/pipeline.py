@@ -131,6 +131,8 @@ class PipelineConfig:
         for name in ("steps", "overlap", "decode_chunk"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.steps > MAX_STEPS:  # else every call of the pipeline would be refused for its default
+            raise ConfigError(f"steps must be at most {MAX_STEPS}, got {self.steps}")
         if self.refine < 0:
             raise ConfigError(f"refine must be >= 0 (Adam steps), got {self.refine}")
         if not (0 < self.fps < math.inf and 0 <= self.guidance < math.inf and 0 <= self.shift < math.inf):

@@ -282,6 +282,7 @@ def test_bad_configs_name_the_field():
     for field, value in (
         ("refine", -1),
         ("steps", 0),
+        ("steps", 1001),  # every call would be refused for its default
         ("max_frames", 8),
         ("sampler", "ddim"),
         ("fps", float("nan")),
