@@ -91,13 +91,14 @@ def make_dataset(
     layout: str = typer.Option("shards", help="shards (tar, for training) or folder (MP4 + JSON per clip)"),
 ) -> None:
     """Render world clips into WebDataset-style tar shards, or a folder of MP4s with captions and records."""
-    from tessera.data import make_world_dataset
+    from tessera.data.shards import check_world_dataset, make_world_dataset
     from tessera.errors import ConfigError
 
     if clips < 1 or shard_size < 1 or workers < 1:
         raise ConfigError("--clips, --shard-size and --workers must be at least 1")
     width, height = parse_size(size)
     check_output_folder(out)
+    check_world_dataset(out, width, height, frames, fps, split, seed, layout)  # before the progress bar shows
     t0 = time.perf_counter()
     with Progress(
         TextColumn("[bold]rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console

@@ -138,6 +138,28 @@ class _Inline:
         return map(fn, items)
 
 
+def check_world_dataset(
+    out: str | os.PathLike,
+    width: int,
+    height: int,
+    frames: int,
+    fps: float,
+    split: str,
+    seed: int = 0,
+    layout: str = "shards",
+) -> None:
+    """Refuse what :func:`make_world_dataset` cannot write, before any clip renders (or a progress bar shows)."""
+    from tessera.world import sample_scene
+
+    if layout not in ("shards", "folder"):
+        raise ConfigError(f"layout must be 'shards' or 'folder', got {layout!r}")
+    sample_scene(seed, split, width, height, frames, fps)  # bad parameters fail here, before any worker starts
+    # Into a folder that holds files, new shards would overwrite some and sit beside others (a reader takes every
+    # *.tar), and a folder layout would replace its captions.jsonl: refuse, so nothing stored there is lost.
+    if Path(out).is_dir() and any(Path(out).iterdir()):
+        raise InvalidInputError(f"{out} already holds files; give a new or empty folder (or remove it first)")
+
+
 def make_world_dataset(
     out: str | os.PathLike,
     clips: int,
@@ -155,13 +177,8 @@ def make_world_dataset(
     """Render ``clips`` world clips under ``out`` — tar shards, or (``layout="folder"``) one MP4 + JSON record
     per clip with ``captions.jsonl`` — and write ``dataset.json`` describing them."""
     from tessera.data.folder import write_folder
-    from tessera.world import sample_scene
 
-    sample_scene(seed, split, width, height, frames, fps)  # fail fast on bad parameters, before any worker starts
-    # Into a folder that holds files, new shards would overwrite some and sit beside others (a reader takes every
-    # *.tar), and a folder layout would replace its captions.jsonl: refuse, so nothing stored there is lost.
-    if Path(out).is_dir() and any(Path(out).iterdir()):
-        raise InvalidInputError(f"{out} already holds files; give a new or empty folder (or remove it first)")
+    check_world_dataset(out, width, height, frames, fps, split, seed, layout)
     jobs = [(i, seed, split, width, height, frames, fps) for i in range(clips)]
 
     def produced() -> Iterator[dict]:
@@ -171,8 +188,6 @@ def make_world_dataset(
                     progress(1)
                 yield sample
 
-    if layout not in ("shards", "folder"):
-        raise ConfigError(f"layout must be 'shards' or 'folder', got {layout!r}")
     paths = write_shards(out, produced(), clips_per_shard) if layout == "shards" else write_folder(out, produced())
     manifest = {
         "clips": clips,

@@ -115,6 +115,21 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path, m
     )
 
 
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--fps", "0"], "fps must be in (0, 120]"),
+        (["--split", "nope"], "split must be one of"),
+        (["--layout", "zip"], "layout must be 'shards' or 'folder'"),
+    ],
+)
+def test_make_dataset_refuses_bad_settings_before_its_progress_bar(tmp_path, args, message):
+    out = tmp_path / "ds"
+    result = runner.invoke(app, ["world", "make-dataset", "--out", str(out), "--clips", "2", *args])
+    assert result.exit_code != 0 and message in str(result.exception)
+    assert "rendering" not in result.output and not out.exists()  # the bar showed 0/2 above the error
+
+
 def test_a_file_error_the_commands_could_not_foresee_is_one_line(monkeypatch, capsys):
     import tessera.cli.main as cli
 
