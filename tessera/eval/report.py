@@ -21,6 +21,9 @@ from tessera.media import resample  # noqa: E402
 from tessera.world.palette import COLOURS  # noqa: E402
 
 PLOTTED = 6  # clips drawn in the report's trajectory plot; the only ones whose frames are kept
+# The short side a clip without a world record is scored at: the world's own clips' (64x64, 112x64, 64x112), the
+# scale the parser's pixel thresholds were measured at. A 1080p clip read at its own size asked for 111 GiB.
+WORLD_SHORT_SIDE = 64
 
 
 def evaluate_world_set(
@@ -106,15 +109,25 @@ def evaluate_folder(folder: str | os.PathLike, progress: Callable[[int], None] |
     """Score a folder of world-style videos with captions; a ``KEY.json`` world record beside a video is used
     as ground truth for the trajectory, gravity and bounce metrics."""
     from tessera.data import VideoFolder
+    from tessera.media import read_video
 
     folder = Path(folder)
     scores, samples = [], []
-    for sample in VideoFolder(folder):
-        rec_path = folder / f"{sample['key']}.json"
+    for path, caption in VideoFolder(folder).items:
+        key = path.stem
+        rec_path = folder / f"{key}.json"
         record = json.loads(rec_path.read_text()) if rec_path.exists() else None
         if record is not None and "record" in record:  # a shard-style {"caption", "record"} file
             record = record["record"]
-        frames, fps = sample["frames"], sample["fps"]
+        # Decoded no larger than it is scored at (below): the record's size, or the world's scale.
+        scene = record["scene"] if record is not None else None
+        cover = (scene["width"], scene["height"]) if scene else (WORLD_SHORT_SIDE, WORLD_SHORT_SIDE)
+        video = read_video(path, cover=cover)
+        frames, fps = video.frames, video.fps
+        if record is None and min(frames.shape[1:3]) != WORLD_SHORT_SIDE:  # smaller: brought up to it
+            h, w = frames.shape[1:3]
+            scale = WORLD_SHORT_SIDE / min(h, w)
+            frames = resample(frames, fps, size=(max(1, round(w * scale)), max(1, round(h * scale))))
         if record is not None:
             # Scored against the record's frames: a clip re-encoded at another rate (an editor's 24 or 30 fps) or
             # size (upscaled to be seen) is brought back to the record's, and a longer clip is scored on the span
@@ -125,15 +138,13 @@ def evaluate_folder(folder: str | os.PathLike, progress: Callable[[int], None] |
             h, w = frames.shape[1:3]
             if abs(w / h - width / height) > 0.02 * width / height:
                 raise InvalidInputError(
-                    f"{sample['key']}: {w}x{h} is not the shape of its record's {width}x{height} scene; export the "
-                    f"clip at {width}x{height} (or any size of that aspect ratio)"
+                    f"{key}: its aspect ratio {w / h:.3g} is not that of its record's {width}x{height} scene "
+                    f"({width / height:.3g}); export the clip at {width}x{height} (or any size of that aspect ratio)"
                 )
             frames = resample(frames, fps or rate, rate if fps and abs(fps - rate) > 1e-3 else None, (width, height))
             fps = rate
             frames = frames[:count]
-        scores.append(
-            {"key": sample["key"], **score_clip(frames, fps, sample["caption"], record, start_fixed=record is not None)}
-        )
+        scores.append({"key": key, **score_clip(frames, fps, caption, record, start_fixed=record is not None)})
         if len(samples) < PLOTTED:
             samples.append({"frames": frames, "fps": fps, "record": record})
         if progress:

@@ -199,8 +199,31 @@ def test_a_folder_clip_at_another_rate_or_longer_than_its_record_is_scored(tmp_p
     assert [s["frames"].shape[:3] for s in samples] == [(17, 64, 64)] * 3 and all(s["fps"] == 8.0 for s in samples)
     assert all(s["passed_all"] for s in scores)
     write_mp4(tmp_path / "big.mp4", big[:, :, :128], 8.0)  # another shape: said, not scored distorted
-    with pytest.raises(InvalidInputError, match="big: 128x256 is not the shape of its record's 64x64 scene"):
+    said = r"big: its aspect ratio 0.5 is not that of its record's 64x64 scene \(1\); export the clip at 64x64"
+    with pytest.raises(InvalidInputError, match=said):
         evaluate_folder(tmp_path)
+
+
+def test_a_folder_clip_without_a_record_is_scored_at_the_worlds_scale(tmp_path):
+    # Read at its own size, a 1080p clip asked the parser for 111 GiB, and ground truth upscaled 4x without its
+    # record failed adherence in 2 clips of 12; a clip with no record is scored at the world's 64 px short side.
+    import json
+
+    from tessera.eval.report import WORLD_SHORT_SIDE, evaluate_folder
+    from tessera.media import resample, write_mp4
+
+    clip = sample_clip(5, "in-dist", 112, 64, 17, 8.0)
+    sizes = {"native": (112, 64), "big": (448, 256), "small": (56, 32)}
+    for key, size in sizes.items():
+        write_mp4(tmp_path / f"{key}.mp4", resample(clip.frames, 8.0, size=size), 8.0, pix_fmt="yuv444p")
+    (tmp_path / "captions.jsonl").write_text(
+        "".join(json.dumps({"file": f"{k}.mp4", "caption": clip.caption}) + "\n" for k in sizes)
+    )
+    scores, samples = evaluate_folder(tmp_path)
+    assert WORLD_SHORT_SIDE == 64 and [s["frames"].shape[1:3] for s in samples] == [(64, 112)] * 3
+    native, big = scores[0]["metrics"], scores[1]["metrics"]
+    assert native["prompt_adherence"]["passed"] and big["prompt_adherence"]["passed"]
+    assert {k: v["passed"] for k, v in big.items()} == {k: v["passed"] for k, v in native.items()}
 
 
 def test_only_the_plotted_clips_frames_are_kept():
