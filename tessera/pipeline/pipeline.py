@@ -190,16 +190,18 @@ class VideoPipelineOutput:
 def _as_frames(
     value, name: str, rate: float | None = None, fps: float | None = None, cover: tuple[int, int] | None = None
 ) -> np.ndarray:
-    """A path, a Video, a PIL image (or a list of them) or an array -> uint8 (T, H, W, 3), resampled to ``rate``
-    when given. A clip that knows its frame rate (a file or a Video) is resampled from it; PIL frames and arrays
-    are taken to be at ``fps`` (the call's rate). A file is read no larger than covers ``cover`` (the call's size:
-    its frames are fitted to it)."""
+    """A path, a Video, a PIL image (or a list of them), an array or a tensor -> uint8 (T, H, W, 3), resampled to
+    ``rate`` when given. A clip that knows its frame rate (a file or a Video) is resampled from it; PIL frames,
+    arrays and tensors are taken to be at ``fps`` (the call's rate). A file is read no larger than covers
+    ``cover`` (the call's size: its frames are fitted to it)."""
     if isinstance(value, str | os.PathLike):
         value = read_video(value, cover=cover)  # an image file comes back as a one-frame Video
     if hasattr(value, "convert"):  # a PIL image
         value = image_rgb(value)
     elif isinstance(value, list | tuple) and value and all(hasattr(v, "convert") for v in value):
         value = np.stack([image_rgb(v) for v in value])  # PIL frames, as diffusers pipelines take (any mode)
+    elif isinstance(value, torch.Tensor) or (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
+        value = _from_floats(value, name)
     if isinstance(value, Video):
         value = value.frames if rate is None else value.at_fps(rate)
     elif rate is not None and fps is not None and abs(fps - rate) > 1e-6 and np.ndim(value) == 4:
@@ -210,9 +212,30 @@ def _as_frames(
         arr = arr[None]
     if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8 or 0 in arr.shape:
         raise InvalidInputError(
-            f"{name} must be uint8 RGB frames (T, H, W, 3), one (H, W, 3) image or an image file, got {given}"
+            f"{name} must be uint8 RGB frames (T, H, W, 3), one (H, W, 3) image or an image file (or floats in "
+            f"[0, 1], as output_type='pt' gives), got {given}"
         )
     return arr
+
+
+def _from_floats(value, name: str) -> np.ndarray:
+    """Frames as diffusers pipelines take them and ``output_type="pt"`` gives them (floats in [0, 1]; a tensor
+    channels first, (T, 3, H, W) or (3, H, W), or last) as a channels-last array, uint8 where they were floats.
+    Why: handing a result back (to extend or edit it) was refused for not being uint8."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        if value.ndim in (3, 4) and value.shape[-3] == 3 and value.shape[-1] != 3:
+            value = value.movedim(-3, -1)
+        value = value.float().numpy() if value.is_floating_point() else value.numpy()
+    if value.dtype.kind != "f":
+        return value
+    if value.size and not (np.isfinite(value).all() and value.min() >= 0 and value.max() <= 1):
+        seen = f"from {value.min():g} to {value.max():g}" if np.isfinite(value).all() else "NaN or infinity"
+        raise InvalidInputError(
+            f"{name}: float frames must be finite and in [0, 1] (scale 0..255 values by 1/255, or give uint8), "
+            f"got {seen}"
+        )
+    return np.rint(value * 255).astype(np.uint8)
 
 
 def _digest(*frames: np.ndarray | None) -> str:

@@ -130,6 +130,24 @@ def test_a_clip_at_another_frame_rate_is_resampled_to_the_calls(pipe, tmp_path):
     assert np.array_equal(edit, pipe("a red ball", video=_clip(13), strength=0.5, **kw).frames[0])
 
 
+def test_frames_in_diffusers_float_form_are_taken_as_their_uint8_equals(pipe):
+    # output_type="pt" gives float (T, 3, H, W) in [0, 1], as diffusers does; handing it back to extend or edit, or
+    # giving a float image as diffusers pipelines take one, was refused for not being uint8.
+    kw = dict(num_frames=9, watermark=False, **KW)
+    made = pipe("a red ball", output_type="pt", **kw).frames[0]
+    assert made.shape == (9, 3, 32, 32) and made.dtype == torch.float32
+    as_uint8 = (made.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()
+    for given in (made, made.permute(0, 2, 3, 1), made.permute(0, 2, 3, 1).numpy()):  # channels first or last
+        assert np.array_equal(
+            pipe("it rolls on", video=given, **kw).frames[0], pipe("it rolls on", video=as_uint8, **kw).frames[0]
+        )
+    image = _clip(1)[0]
+    assert np.array_equal(
+        pipe("a red ball", image=torch.from_numpy(image).permute(2, 0, 1) / 255.0, **kw).frames[0],
+        pipe("a red ball", image=image, **kw).frames[0],
+    )
+
+
 def test_a_file_is_read_no_larger_than_the_calls_size_needs(pipe, tmp_path, monkeypatch):
     # A minute of 4K decoded whole is tens of gigabytes; the call fits its frames to 32x32, so no more is read.
     import tessera.pipeline.pipeline as module
@@ -523,7 +541,9 @@ def test_guidance_interval_guides_only_its_steps_saves_and_marks_the_video(pipe,
         ({"end_video": _clip()}, "also needs video"),
         ({"direction": "sideways", "video": _clip()}, "direction"),
         ({"image": np.zeros((4, 4), np.uint8)}, "uint8 RGB"),
-        ({"video": np.zeros((3, 32, 32), np.uint8)}, r"an image file, got uint8 \(3, 32, 32\)"),
+        ({"video": np.zeros((3, 32, 32), np.uint8)}, r"an image file .*, got uint8 \(3, 32, 32\)"),
+        ({"image": np.full((32, 32, 3), 255.0)}, r"float frames must be finite and in \[0, 1\] .* from 255 to 255"),
+        ({"video": torch.full((5, 3, 32, 32), float("nan"))}, "must be finite and in .*, got NaN or infinity"),
         ({"width": None}, "whole numbers of pixels, got height=32, width=None; supported sizes"),  # said "Nonex32"
         ({"loop": True, "image": _clip(1)[0]}, "choose one task"),
         ({"output_type": "tensor"}, "output_type"),
