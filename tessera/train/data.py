@@ -8,6 +8,7 @@ process with the combined batch.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ import torch
 from tessera.data.buckets import Bucket, fit_to_bucket
 from tessera.errors import ConfigError, InvalidInputError
 from tessera.models.autoencoder import to_video
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -151,6 +154,16 @@ class SampleListSource(BatchSource):
         self.samples = [s for s in samples if len(s["frames"]) >= shortest]
         if not self.samples:
             raise InvalidInputError(f"{name}: no video has {shortest} frames or more; add longer videos")
+        if short := [s.get("key", "?") for s in samples if len(s["frames"]) < shortest]:  # not left out unsaid
+            log.warning(
+                "%s: %d of %d clips are shorter than the shortest bucket (%d frames at the model's rate) and are "
+                "left out: %s",
+                name,
+                len(short),
+                len(samples),
+                shortest,
+                ", ".join(map(str, short[:5])) + (" ..." if len(short) > 5 else ""),
+            )
         self._orders: dict[int, np.ndarray] = {}
 
     def _position(self, index: int) -> int:

@@ -128,6 +128,21 @@ def test_a_folder_is_held_for_training_no_larger_than_its_buckets_need(tmp_path)
     assert psnr(frames, clip.frames) > 28
 
 
+def test_clips_too_short_for_every_bucket_are_named_when_left_out(tmp_path, caplog):
+    from tessera.train.data import make_source
+
+    clip = sample_clip(0, frames=9)
+    write_mp4(tmp_path / "long.mp4", clip.frames, 8)
+    write_mp4(tmp_path / "short.mp4", clip.frames[:5], 8)
+    for name in ("long", "short"):
+        (tmp_path / f"{name}.txt").write_text("a clip")
+    with caplog.at_level("WARNING"):
+        source = make_source(str(tmp_path), (Bucket(9, 64, 64),), fps=8.0)
+    assert [s["key"] for s in source.samples] == ["long"]
+    assert "1 of 2 clips are shorter than the shortest bucket (9 frames at the model's rate)" in caplog.text
+    assert "left out: short" in caplog.text
+
+
 def test_training_reads_a_folder_at_the_training_frame_rate(tmp_path):
     """A 24 fps video trains an 8 fps model as every third frame, so its motion keeps its speed."""
     from tessera.media import read_video
