@@ -11,7 +11,8 @@ smaller than 256x256, and Tessera's default clips are 64x64. This mark works on 
   prediction carries it and dropped frames do not matter.
 - Detection removes the picture as far as it can (a wide high-pass, pixels near steep edges zeroed), folds
   every frame into one ``TILE x TILE`` accumulator, whitens its spectrum inside the band, and correlates
-  with every pattern at every cyclic phase (so crops are fine), for a few rescalings (so resizes are fine).
+  with every pattern at every cyclic phase (so crops are fine), for a ladder of rescalings (so downscales to
+  half and upscales to 8x are fine).
   Under "no mark" each correlation is zero-mean with a known variance, so the statistic — sync plus the
   payload correlations with their best signs — has a known null mean and spread; its z at the best phase,
   Bonferroni-corrected over phases and scales, is the p-value. Bits are the signs at that phase.
@@ -33,7 +34,10 @@ MIN_SIZE = 32
 PAYLOAD_BITS = 32
 DEFAULT_KEY = 0x7E55E7A  # "tessera": a fixed public key, so anyone can check Tessera's own outputs
 DEFAULT_STRENGTH = 3.0  # RMS of the mark in 0-255 units: about 38.6 dB PSNR
-SCALES = (1.0, 0.71, 0.5, 1.41)  # rescalings tried by the detector (the received size vs the original)
+# Rescalings tried by the detector (the received size vs the original), a step of sqrt(2) apart. Upscales up to 8x:
+# a 64x64 clip is upscaled to be seen or shared, and at 2x (128x128) the mark went unseen (p = 0.43) when the
+# ladder stopped at 1.41. A scale that leaves the frame under MIN_SIZE is skipped, so small frames cost no more.
+SCALES = (1.0, 0.71, 0.5, 1.41, 2.0, 2.83, 4.0, 5.66, 8.0)
 DETECTION_P = 1e-6  # p-value below which a mark counts as present
 EDGE_SLOPE = 4.0  # levels per pixel: about the mark's steepest slope at the default strength
 SYNC_WEIGHT = 4.0  # sync amplitude vs one bit's: 16 / (16 + 32) of the energy
