@@ -241,6 +241,16 @@ def test_cover_shrinks_frames_as_they_decode_to_what_a_model_size_needs(tmp_path
     assert read_video(tmp_path / "big.png", cover=(56, 32)).frames.shape == (1, 32, 56, 3)
 
 
+def test_first_decodes_only_the_first_frames(tmp_path, clip):
+    # A reader that needs a few frames (the watermark check) no longer decodes a long file whole.
+    path = write_mp4(tmp_path / "c.mp4", clip.frames, 8.0)
+    head = read_video(path, MediaLimits(max_frames=5), first=5)  # the limit is not reached: the rest is not read
+    assert np.array_equal(head.frames, read_video(path).frames[:5]) and head.fps == 8.0
+    assert len(read_video(path, first=100).frames) == 17
+    write_gif(tmp_path / "c.gif", clip.frames, 8.0)
+    assert np.array_equal(read_video(tmp_path / "c.gif", first=4).frames, read_video(tmp_path / "c.gif").frames[:4])
+
+
 def test_failed_write_keeps_the_existing_file(tmp_path, clip):
     path = write_mp4(tmp_path / "c.mp4", clip.frames, 8.0)
     before = path.read_bytes()

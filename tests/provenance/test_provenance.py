@@ -63,6 +63,12 @@ def test_mark_survives_an_upscale_to_be_seen_and_an_upscaled_unmarked_clip_stays
         found = detect(big)
         assert found.detected and found.scale == size / 64 and found.payload == payload
     assert not detect(resample(clip, 8.0, size=(256, 256))).detected
+    # verify reads what the check needs (64 frames, 256 px on the short side): at 1024x1024, 16x, the clip read
+    # whole was past the ladder's 8x (and took 30 s); 96 frames are more than it reads.
+    signed = tmp_path / "big.mp4"
+    write_mp4(signed, resample(np.concatenate([marked] * 6), 8.0, size=(1024, 1024)), 8.0)
+    report = verify(signed)
+    assert report.watermark_detected and report.watermark_payload == f"{payload:08x}"
 
 
 def test_bad_inputs(clip):
