@@ -60,9 +60,12 @@ def write_shards(
 
 
 class ShardReader:
-    """Iterate the samples of one or more shards (a folder, a glob of paths, or a list)."""
+    """Iterate the samples of one or more shards (a folder, a glob of paths, or a list); ``cover`` as for
+    ``read_video`` (frames decoded no larger than covers that size)."""
 
-    def __init__(self, source: str | os.PathLike | list, decode: bool = True) -> None:
+    def __init__(
+        self, source: str | os.PathLike | list, decode: bool = True, cover: tuple[int, int] | None = None
+    ) -> None:
         if isinstance(source, list | tuple):
             self.paths = [Path(p) for p in source]
         else:
@@ -74,7 +77,7 @@ class ShardReader:
                 f"no shards found at {source if not missing else missing[0]}; run "
                 "`tessera world make-dataset --out DIR` first"
             )
-        self.decode = decode
+        self.decode, self.cover = decode, cover
 
     def __iter__(self) -> Iterator[dict]:
         for path in self.paths:
@@ -104,7 +107,7 @@ class ShardReader:
             "mp4": parts["mp4"],
         }
         if self.decode:
-            sample["frames"] = decode_video(parts["mp4"], f"{path}:{key}.mp4").frames
+            sample["frames"] = decode_video(parts["mp4"], f"{path}:{key}.mp4", cover=self.cover).frames
         return sample
 
 

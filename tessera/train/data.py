@@ -207,10 +207,12 @@ def make_source(
     from tessera.data.shards import ShardReader
     from tessera.media import Video, covering_size
 
+    # Held in memory, so decoded no larger than the buckets need: three 10 s 1080p clips took 7.8 GB.
+    cover = covering_size([b.size for b in buckets])
     if any(Path(data).glob("*.tar")):
-        samples = list(ShardReader(data))
-    else:  # held in memory: decoded no larger than the buckets need (a folder of 1080p clips would fill it)
-        samples = list(VideoFolder(data, captioned, covering_size([b.size for b in buckets])))
+        samples = list(ShardReader(data, cover=cover))
+    else:
+        samples = list(VideoFolder(data, captioned, cover))
     # One frame rate for training: a 24 fps video taken as 8 fps would teach motion three times too slow.
     samples = [{**s, "frames": Video(s["frames"], s.get("fps") or 0.0).at_fps(fps)} for s in samples]
     return SampleListSource(samples, buckets, seed, window, name=data)

@@ -126,6 +126,10 @@ def test_a_folder_is_held_for_training_no_larger_than_its_buckets_need(tmp_path)
     assert source.samples[0]["frames"].shape == (9, 64, 112, 3)  # covers 64x64 and 112x64, the aspect kept
     frames = source.sample(0, Bucket(9, 64, 112), np.random.default_rng(0))[0]
     assert psnr(frames, clip.frames) > 28
+    shards = tmp_path / "shards"  # shards made at a large size (make-dataset goes to 2048 px) likewise
+    make_world_dataset(shards, 2, 448, 256, 9, 8.0)
+    source = make_source(str(shards), (Bucket(9, 64, 64), Bucket(9, 64, 112)), fps=8.0)
+    assert [s["frames"].shape for s in source.samples] == [(9, 64, 112, 3)] * 2
 
 
 def test_clips_too_short_for_every_bucket_are_named_when_left_out(tmp_path, caplog):
