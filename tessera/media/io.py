@@ -264,7 +264,7 @@ def _decode(
         stream.thread_type = "AUTO"
         _check_frame(label, stream.codec_context.height, stream.codec_context.width, limits)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        frames, times = [], []
+        frames, times, size = [], [], None
         # One reformatter for the whole clip: frame.to_ndarray(format=...) sets up a new colour converter per
         # frame, which costs milliseconds even for a 64x64 frame (measured: 5 ms vs 0.07 ms).
         to_rgb = av.video.reformatter.VideoReformatter()
@@ -276,9 +276,12 @@ def _decode(
             # A phone's portrait clip is landscape pixels with a display rotation that players apply (ffmpeg's
             # autorotate); read without it, the clip came in on its side. rotation is counter-clockwise degrees.
             turns = round(getattr(frame, "rotation", 0) / 90) % 4
-            # Shrunk in the same colour conversion (swscale's area filter), so a large frame is never held whole.
+            # Shrunk in the same colour conversion (swscale's area filter), so a large frame is never held whole;
+            # and every frame at the first one's size, as ffmpeg brings a stream that changes size mid-way (a
+            # screen recording's, joined segments'): such a clip was refused as corrupt.
             upright = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
-            width, height = _covering(*upright, cover)
+            size = size or _covering(*upright, cover)
+            width, height = size
             if turns % 2:
                 width, height = height, width
             if (width, height) == (frame.width, frame.height):  # the conversion alone, as without cover

@@ -241,6 +241,31 @@ def test_cover_shrinks_frames_as_they_decode_to_what_a_model_size_needs(tmp_path
     assert read_video(tmp_path / "big.png", cover=(56, 32)).frames.shape == (1, 32, 56, 3)
 
 
+def test_a_stream_that_changes_size_midway_is_read_at_its_first_size_as_ffmpeg_reads_it(tmp_path):
+    # Joined segments or a screen recording can change resolution mid-stream; ffmpeg plays it at the first size,
+    # and it was refused as corrupt ("all input arrays must have the same shape").
+    import imageio_ffmpeg
+
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    parts = []
+    for size in ("160x120", "320x240"):
+        parts.append(tmp_path / f"{size}.ts")
+        source = ["-f", "lavfi", "-i", f"testsrc=size={size}:rate=10", "-t", "1", "-c:v", "libx264"]
+        subprocess.run([ffmpeg, "-v", "error", *source, "-pix_fmt", "yuv420p", str(parts[-1])], check=True)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    mkv = tmp_path / "joined.mkv"
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(joined), "-c", "copy", str(mkv)], check=True)
+    video = read_video(mkv)
+    ours = ["-v", "error", "-i", str(mkv), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    theirs = np.frombuffer(subprocess.run([ffmpeg, *ours], capture_output=True, check=True).stdout, np.uint8)
+    theirs = theirs.reshape(-1, 120, 160, 3)
+    assert video.frames.shape == theirs.shape == (20, 120, 160, 3) and video.fps == 10.0
+    assert np.array_equal(video.frames[:10], theirs[:10])  # the first segment as ffmpeg decodes it
+    assert np.abs(video.frames[10:].astype(int) - theirs[10:]).mean() < 4  # the second scaled to it (filters differ)
+    assert read_video(mkv, cover=(80, 60)).frames.shape == (20, 60, 80, 3)
+
+
 def test_first_decodes_only_the_first_frames(tmp_path, clip):
     # A reader that needs a few frames (the watermark check) no longer decodes a long file whole.
     path = write_mp4(tmp_path / "c.mp4", clip.frames, 8.0)
