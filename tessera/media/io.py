@@ -264,6 +264,7 @@ def _decode(
         stream.thread_type = "AUTO"
         _check_frame(label, stream.codec_context.height, stream.codec_context.width, limits)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio or 1  # None or 0: square
         frames, times, size = [], [], None
         # One reformatter for the whole clip: frame.to_ndarray(format=...) sets up a new colour converter per
         # frame, which costs milliseconds even for a 64x64 frame (measured: 5 ms vs 0.07 ms).
@@ -279,7 +280,10 @@ def _decode(
             # Shrunk in the same colour conversion (swscale's area filter), so a large frame is never held whole;
             # and every frame at the first one's size, as ffmpeg brings a stream that changes size mid-way (a
             # screen recording's, joined segments'): such a clip was refused as corrupt.
-            upright = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
+            # Non-square pixels (anamorphic DV, broadcast) are shown stretched by their aspect ratio; read as
+            # stored, a 16:9 picture came in squeezed to 3:2 and a ball as an oval.
+            shown = (max(1, round(frame.width * sar)), frame.height)
+            upright = shown[::-1] if turns % 2 else shown
             size = size or _covering(*upright, cover)
             width, height = size
             if turns % 2:

@@ -266,6 +266,21 @@ def test_a_stream_that_changes_size_midway_is_read_at_its_first_size_as_ffmpeg_r
     assert read_video(mkv, cover=(80, 60)).frames.shape == (20, 60, 80, 3)
 
 
+def test_non_square_pixels_are_read_as_a_player_shows_them(tmp_path):
+    # Anamorphic video (DV, broadcast) stores 16:9 in narrower pixels that players stretch; read as stored, the
+    # picture came in squeezed and a ball as an oval.
+    import imageio_ffmpeg
+
+    ffmpeg, path = imageio_ffmpeg.get_ffmpeg_exe(), tmp_path / "wide.mp4"
+    source = ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "1", "-vf", "setsar=2", "-c:v", "libx264"]
+    subprocess.run([ffmpeg, "-v", "error", *source, "-pix_fmt", "yuv420p", str(path)], check=True)
+    shown = ["-v", "error", "-i", str(path), "-vf", "scale=iw*sar:ih", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    theirs = np.frombuffer(subprocess.run([ffmpeg, *shown], capture_output=True, check=True).stdout, np.uint8)
+    video = read_video(path)
+    assert video.frames.shape == (10, 120, 320, 3)
+    assert np.abs(video.frames.astype(int) - theirs.reshape(10, 120, 320, 3)).mean() < 4  # the filters differ
+
+
 def test_first_decodes_only_the_first_frames(tmp_path, clip):
     # A reader that needs a few frames (the watermark check) no longer decodes a long file whole.
     path = write_mp4(tmp_path / "c.mp4", clip.frames, 8.0)
