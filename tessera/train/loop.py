@@ -318,7 +318,22 @@ class Trainer:
             self.ema.load_state_dict(ema_state)
             self.opt.load_state_dict(opt_state)
         self.step = int(state["step"])
+        if self.dist.main and (changed := self._changed_since(state.get("train", {}))):
+            log.warning("resuming with other settings than the checkpoint's: %s", "; ".join(changed))
         return self.step
+
+    # Settings a resumed run may change without changing what it computes (a longer run is how runs go on).
+    BOOKKEEPING = ("out", "steps", "log_every", "ckpt_every", "keep", "tensorboard", "compile", "grad_checkpointing")
+
+    def _changed_since(self, before: dict) -> list[str]:
+        """The training settings that differ from a checkpoint's: the same command resumes bit for bit, and another
+        batch size, data set or learning rate went on from a checkpoint without a word."""
+        now = json.loads(json.dumps(asdict(self.cfg)))  # tuples as lists, as the checkpoint has them
+        return [
+            f"{key} {before[key]!r} -> {value!r}"
+            for key, value in now.items()
+            if key in before and key not in self.BOOKKEEPING and before[key] != value
+        ]
 
     # -- the loop ---------------------------------------------------------------------------------------------
     @torch.no_grad()

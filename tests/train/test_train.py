@@ -120,7 +120,9 @@ def test_resume_continues_bit_for_bit(tmp_path, vae_dir, caplog):
     interrupted = train_dit(PRESETS["tiny"], _dit_cfg(tmp_path / "b", vae_dir, steps=4, extra={"pool": 0}), until=2)
     assert interrupted is None
     assert [p.name for p in checkpoint_dirs(tmp_path / "b")] == ["step-00000002"]
-    resumed = train_dit(PRESETS["tiny"], _dit_cfg(tmp_path / "b", vae_dir, steps=4, extra={"pool": 0}))
+    with caplog.at_level(logging.WARNING, logger="tessera"):
+        resumed = train_dit(PRESETS["tiny"], _dit_cfg(tmp_path / "b", vae_dir, steps=4, extra={"pool": 0}))
+    assert "other settings" not in caplog.text  # the same command, longer: nothing to say
     a = load_file(straight / "transformer" / "model.safetensors")
     b = load_file(resumed / "transformer" / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -135,6 +137,12 @@ def test_resume_continues_bit_for_bit(tmp_path, vae_dir, caplog):
     assert "already at step 4 of the 3 asked for: nothing to train" in caplog.text
     c = load_file(again / "transformer" / "model.safetensors")
     assert all(torch.equal(b[k], c[k]) for k in b)
+    # Another batch size or learning rate goes on from the checkpoint, and is said (it went on without a word).
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="tessera"):
+        train_dit(PRESETS["tiny"], _dit_cfg(tmp_path / "b", vae_dir, steps=5, batch_size=4, lr=1e-3, extra={"pool": 0}))
+    said = "resuming with other settings than the checkpoint's: batch_size 2 -> 4; lr 0.003 -> 0.001"
+    assert said in caplog.text
 
 
 def test_a_compiled_run_trains_like_an_eager_one_and_shares_its_checkpoints(tmp_path, vae_dir):
