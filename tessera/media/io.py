@@ -176,7 +176,7 @@ def read_video(
     """
     path = Path(path)
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        return Video(_shrink(read_image(path, limits), cover)[None], 0.0)
+        return Video(shrink(read_image(path, limits), cover)[None], 0.0)
     _check_file(path, limits)
     if path.suffix.lower() == ".gif":
         return _read_gif(path, limits, cover, first)
@@ -207,7 +207,7 @@ def decode_video(
         if Path(name).suffix.lower() in IMAGE_SUFFIXES:
             with Image.open(source) as im:
                 _check_frame(Path(name), im.height, im.width, limits)
-                return Video(_shrink(image_rgb(im), cover)[None], 0.0)
+                return Video(shrink(image_rgb(im), cover)[None], 0.0)
         return _decode(source, limits, Path(name), cover)
     except MediaError:
         raise
@@ -215,8 +215,9 @@ def decode_video(
         raise MediaError(f"{name}: could not decode it ({type(e).__name__}: {e}); it is corrupt or not a video") from e
 
 
-def _shrink(image: np.ndarray, cover: tuple[int, int] | None) -> np.ndarray:
-    """One (H, W, 3) image shrunk to cover ``cover`` (see :func:`_covering`); as it is when it is no larger."""
+def shrink(image: np.ndarray, cover: tuple[int, int] | None) -> np.ndarray:
+    """One (H, W, 3) image shrunk, its aspect kept, to the smallest size that still covers ``cover`` = (width,
+    height) (see :func:`_covering`); as it is when it is no larger, or without ``cover``."""
     height, width = image.shape[:2]
     size = _covering(width, height, cover)
     if size == (width, height):
@@ -233,7 +234,7 @@ def _read_gif(path: Path, limits: MediaLimits, cover: tuple[int, int] | None = N
             frames, delays = [], []
             for k in range(min(getattr(im, "n_frames", 1), first or math.inf)):
                 im.seek(k)
-                frames.append(_shrink(image_rgb(im), cover))
+                frames.append(shrink(image_rgb(im), cover))
                 delays.append(im.info.get("duration") or 100)  # 100 ms: browsers' default for a missing delay
                 if len(frames) > limits.max_frames:
                     raise MediaError(f"{path}: has more than {limits.max_frames} frames; trim it first")

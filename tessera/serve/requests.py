@@ -199,11 +199,13 @@ def _model(fields: dict, model: ModelInfo) -> str:
     return model.name
 
 
-def check_image(upload: Upload, settings: Settings) -> bytes:
-    """An image upload: decodable, of sane dimensions; returned as PNG bytes (no metadata carried on)."""
+def check_image(upload: Upload, settings: Settings, cover: tuple[int, int]) -> bytes:
+    """An image upload: decodable, of sane dimensions; returned as PNG bytes (no metadata carried on), no larger
+    than covers ``cover`` (the model's sizes; its aspect kept): a 12 MP photo was kept whole as a 36 MB PNG,
+    written in 2.3 s while the request waited."""
     from PIL import Image, UnidentifiedImageError
 
-    from tessera.media import image_rgb
+    from tessera.media import image_rgb, shrink
 
     if not upload.data:
         raise RequestError("input_reference is empty; upload a PNG, JPEG or WebP image", "input_reference")
@@ -217,9 +219,11 @@ def check_image(upload: Upload, settings: Settings) -> bytes:
                     f"{settings.max_upload_pixels} pixels",
                     "input_reference",
                 )
+            if image.format == "JPEG":  # decoded at 1/2, 1/4 or 1/8 scale where that still covers (either way up)
+                image.draft("RGB", (max(cover), max(cover)))
             image.load()
             out = io.BytesIO()
-            Image.fromarray(image_rgb(image)).save(out, format="PNG")
+            Image.fromarray(shrink(image_rgb(image), cover)).save(out, format="PNG")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise RequestError(
             f"input_reference is not a readable image ({type(e).__name__}); upload a PNG, JPEG or WebP",
@@ -295,7 +299,7 @@ def parse_create(fields: dict, files: dict[str, Upload], model: ModelInfo, setti
             )
         job.params["recaption"] = recaption
     if reference is not None:
-        job.uploads["reference.png"] = png = check_image(reference, settings)
+        job.uploads["reference.png"] = png = check_image(reference, settings, model.cover)
         job.task, job.params["reference"] = "image-to-video", "reference.png"
         if fields.get("size") in (None, ""):  # no size asked for: the image's, as for an uploaded clip
             from PIL import Image
