@@ -95,7 +95,7 @@ def _pick_objects(rng, n, motion, split, wanted: list[ObjectAttrs], forced: tupl
             if any(colour == c for _, c, _ in chosen):
                 if want.colour:
                     raise ConfigError(
-                        f"two objects are both {colour}; give each object its own colour (the benchmark tells "
+                        f"more than one object is {colour}; give each object its own colour (the benchmark tells "
                         "objects apart by colour)"
                     )
                 continue

@@ -224,6 +224,8 @@ def test_bad_object_and_request_errors_are_tessera_errors():
         ObjectSpec("circle", "mauve", "small", 1, 1)
     with pytest.raises(TesseraError, match="own colour"):
         sample_clip(0, prompt="a red ball and a red square fall")
+    with pytest.raises(TesseraError, match="more than one object is red; give each"):  # said "two" for three
+        sample_clip(0, prompt="3 red balls fall")
     with pytest.raises(TesseraError, match="recognised nothing in 'a purple elephant dances'.*circle"):
         sample_clip(0, prompt="a purple elephant dances")
     # A count the world cannot read made one object captioned as many; "boxes" was not read at all.
@@ -240,7 +242,7 @@ def test_bad_object_and_request_errors_are_tessera_errors():
         ("red", "square"),
         ("blue", "circle"),
     ]
-    with pytest.raises(TesseraError, match="both blue"):
+    with pytest.raises(TesseraError, match="more than one object is blue"):
         sample_clip(0, prompt="two blue boxes collide")
     with pytest.raises(TesseraError, match="split"):
         sample_scene(0, split="validation")
