@@ -205,7 +205,7 @@ def check_image(upload: Upload, settings: Settings, cover: tuple[int, int]) -> b
     written in 2.3 s while the request waited."""
     from PIL import Image, UnidentifiedImageError
 
-    from tessera.media import image_rgb, shrink
+    from tessera.media import image_rgb
 
     if not upload.data:
         raise RequestError("input_reference is empty; upload a PNG, JPEG or WebP image", "input_reference")
@@ -219,11 +219,8 @@ def check_image(upload: Upload, settings: Settings, cover: tuple[int, int]) -> b
                     f"{settings.max_upload_pixels} pixels",
                     "input_reference",
                 )
-            if image.format == "JPEG":  # decoded at 1/2, 1/4 or 1/8 scale where that still covers (either way up)
-                image.draft("RGB", (max(cover), max(cover)))
-            image.load()
             out = io.BytesIO()
-            Image.fromarray(shrink(image_rgb(image), cover)).save(out, format="PNG")
+            Image.fromarray(image_rgb(image, cover)).save(out, format="PNG")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise RequestError(
             f"input_reference is not a readable image ({type(e).__name__}); upload a PNG, JPEG or WebP",

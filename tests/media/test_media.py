@@ -131,6 +131,9 @@ def test_phone_clips_and_photos_are_read_upright(tmp_path):
     assert upright.shape == (48, 32, 3) and upright[:16, -8:].mean() > 200  # top-left went to the top right
     upload = decode_video((tmp_path / "photo.jpg").read_bytes(), "photo.jpg").frames[0]
     assert np.array_equal(upload, upright)
+    # Read to cover a size, the photo is decoded at a reduced JPEG scale, still upright and still covering it.
+    small = read_video(tmp_path / "photo.jpg", cover=(16, 16)).frames[0]
+    assert small.shape == (24, 16, 3) and small[:8, -4:].mean() > 200
 
 
 def test_a_variable_frame_rate_clip_keeps_its_timing(tmp_path):
