@@ -142,4 +142,5 @@ def eval_command(
             mean = f"{a['mean']:.3f}" if "mean" in a else "-"  # the headline is a pass rate, with no score to average
             table.add_row(name, str(a["n"]), mean, f"{a['pass_rate']:.3f}")
     console.print(table)
-    console.print(f"[green]wrote[/] {out}/report.md ({len(scores)} clips in {time.perf_counter() - t0:.1f} s)")
+    n = len(scores)
+    console.print(f"[green]wrote[/] {out}/report.md ({n} clip{'s' * (n != 1)} in {time.perf_counter() - t0:.1f} s)")

@@ -120,4 +120,4 @@ def make_dataset(
         )
     dt = time.perf_counter() - t0
     what = f"{len(paths)} shard(s)" if layout == "shards" else "a folder"
-    console.print(f"[green]wrote[/] {clips} clips in {what} to {out} ({clips / dt:.0f} clips/s)")
+    console.print(f"[green]wrote[/] {clips} clip{'s' * (clips != 1)} in {what} to {out} ({clips / dt:.0f} clips/s)")
