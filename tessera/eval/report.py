@@ -119,23 +119,17 @@ def evaluate_folder(folder: str | os.PathLike, progress: Callable[[int], None] |
         record = json.loads(rec_path.read_text()) if rec_path.exists() else None
         if record is not None and "record" in record:  # a shard-style {"caption", "record"} file
             record = record["record"]
-        # Decoded no larger than it is scored at (below): the record's size, or the world's scale.
         scene = record["scene"] if record is not None else None
-        cover = (scene["width"], scene["height"]) if scene else (WORLD_SHORT_SIDE, WORLD_SHORT_SIDE)
-        video = read_video(path, cover=cover)
+        # Decoded no larger than it is scored at: the record's size, or the world's scale.
+        video = read_video(path, cover=(scene["width"], scene["height"]) if scene else (WORLD_SHORT_SIDE,) * 2)
         frames, fps = video.frames, video.fps
-        if record is None and min(frames.shape[1:3]) != WORLD_SHORT_SIDE:  # smaller: brought up to it
-            h, w = frames.shape[1:3]
-            scale = WORLD_SHORT_SIDE / min(h, w)
-            frames = resample(frames, fps, size=(max(1, round(w * scale)), max(1, round(h * scale))))
-        if record is not None:
+        h, w = frames.shape[1:3]
+        if scene is not None:
             # Scored against the record's frames: a clip re-encoded at another rate (an editor's 24 or 30 fps) or
             # size (upscaled to be seen) is brought back to the record's, and a longer clip is scored on the span
             # the record covers. Another rate or length stopped the metrics with a shape mismatch; at 4x the size,
             # the parser's pixel thresholds failed the ground truth itself on adherence in 4 clips of 6.
-            scene = record["scene"]
             rate, count, width, height = float(scene["fps"]), int(scene["frames"]), scene["width"], scene["height"]
-            h, w = frames.shape[1:3]
             if abs(w / h - width / height) > 0.02 * width / height:
                 raise InvalidInputError(
                     f"{key}: its aspect ratio {w / h:.3g} is not that of its record's {width}x{height} scene "
@@ -144,6 +138,9 @@ def evaluate_folder(folder: str | os.PathLike, progress: Callable[[int], None] |
             frames = resample(frames, fps or rate, rate if fps and abs(fps - rate) > 1e-3 else None, (width, height))
             fps = rate
             frames = frames[:count]
+        elif min(h, w) != WORLD_SHORT_SIDE:  # smaller than the world's scale: brought up to it
+            scale = WORLD_SHORT_SIDE / min(h, w)
+            frames = resample(frames, fps, size=(max(1, round(w * scale)), max(1, round(h * scale))))
         scores.append({"key": key, **score_clip(frames, fps, caption, record, start_fixed=record is not None)})
         if len(samples) < PLOTTED:
             samples.append({"frames": frames, "fps": fps, "record": record})
