@@ -40,6 +40,14 @@ _AGES = (
     "dix-sept) ans|(?:zwei|drei|vier|funf|sechs|sieben|acht|neun|zehn|elf|zwolf|dreizehn|vierzehn|funfzehn|"
     "sechzehn|siebzehn)[- ]?(?:jahre|jahrige\\w*)"
 )
+# The subject as its own object ("hangs himself") and one's own body, for self-harm shown as it happens.
+_SELF = r"(?:him|her|them|my|your|one)sel(?:f|ves)"
+_BODY = (
+    r"(?:his|her|their|my|your) (?:own )?(?:arms?|wrists?|forearms?|thighs?|legs?|skin|stomach|belly|body|flesh|"
+    r"veins|throat)"
+)
+# Places one jumps from (with a sign of intent: a bungee jump or a dive is not one).
+_HIGH = r"(?:bridge|roof|rooftop|ledge|balcony|building|skyscraper|tower|cliff|window|parking garage|overpass)s?"
 MINOR = _any(
     "child, children, kid, kids, minor, minors, underage, under-age, preteen, pre-teen, toddler, infant, baby,"
     "schoolgirl, schoolboy, little (?:girl|boy), young (?:girl|boy), (?:[1-9]|1[0-7])[- ]?(?:year|yr)s?[- ]?old,"
@@ -187,6 +195,71 @@ TERMS: dict[str, list[str]] = {
         r"se matar",
         r"pulsadern",
         r"(?:encourag\w+|glorif\w+|romantici[sz]\w+) (?:suicide|self[- ]harm)",
+        # A suicide or self-injury shown as it happens (a probe, data/redteam_fresh5.jsonl, found 11 of 20 let
+        # through: "a man hanging from a ceiling fan by his neck" read 0.01). The act with its own subject as the
+        # object ("hangs himself"), or with a sign of intent; a bungee jump off a bridge, a barber's razor, a
+        # selfie "shooting herself" or a nurse's pills name neither.
+        r"(?:hang\w*|hanged) " + _SELF + r"(?! upside| by (?:his|her|their) (?:hands|arms|feet|legs|knees))",
+        r"(?:drown\w*) " + _SELF + r"(?! in (?:\w*work|sorrows?|coffee|books?|music|perfume|debt|noise))",
+        r"(?:stab\w*|poison\w*|electrocut\w*|immolat\w*|strangl\w*|suffocat\w*|starv\w*) " + _SELF,
+        r"(?:shoot\w*|shot) " + _SELF + r" (?:in the (?:head|temple|heart|chest|mouth|face)|dead|with (?:a|his|her|"
+        r"their) (?:gun|pistol|revolver|rifle|shotgun|handgun))",
+        r"(?:set\w*|light\w*|lit) " + _SELF + r" (?:on fire|alight|ablaze|aflame)",
+        r"self[- ]immolat\w*",
+        r"(?:douse\w*|dousing|pour\w*|drench\w*|soak\w*|splash\w*) (?:\w+ ){0,3}?"
+        r"(?:gasoline|petrol|kerosene|fuel|lighter fluid|paraffin) (?:\w+ ){0,2}?(?:over|on|onto) " + _SELF,
+        r"(?:douse\w*|dousing|drench\w*|soak\w*) " + _SELF + r" (?:in|with) (?:gasoline|petrol|kerosene|fuel)",
+        r"(?:throw\w*|threw|hurl\w*|fling\w*|flung|launch\w*|let\w*) " + _SELF + r" (?:fall |drop )?(?:off|from) "
+        r"(?:\w+ ){0,3}?" + _HIGH,
+        r"(?:throw\w*|threw|hurl\w*|fling\w*|flung) " + _SELF + r" (?:in front of|under) (?:a |an |the )?(?:\w+ )?"
+        r"(?:train|subway|tram|truck|lorry|bus|car)s?\b|(?:throw\w*|threw) " + _SELF + r" onto the (?:tracks|rails)",
+        r"(?:cut\w*|slash\w*|slit\w*|burn\w*|harm\w*|hurt\w*|injur\w*|mutilat\w*|scratch\w*|carv\w*) "
+        + _SELF
+        + r" (?:on purpose|deliberately|intentionally|repeatedly|over and over|to feel|until|with (?:a |an |the )?"
+        r"(?:\w+ )?(?:razors?|blades?|glass|shards?|lighter|cigarettes?))",
+        # A blade or a burn to one's own body.
+        r"(?:cut\w*|slash\w*|slic\w*|slit\w*|carv\w*|scratch\w*|gouge\w*|burn\w*|open\w*) (?:\w+ ){0,3}?"
+        r"(?:into |open )?" + _BODY + r" (?:\w+ ){0,4}?(?:with|using) (?:a |an |the |some |broken |his |her |their )?"
+        r"(?:\w+ )?(?:razors?|blades?|knife|knives|glass|shards?|scissors|lighter|cigarettes?|compass|box cutter)",
+        r"(?:cut\w*|slash\w*|slic\w*|carv\w*|scratch\w*|burn\w*) (?:\w+ ){0,3}?"
+        + _BODY
+        + r" (?:\w+ ){0,3}?until (?:they|it|the \w+) (?:bleed|bled|bleeds|blister\w*)",
+        r"(?:cut\w*|slash\w*|slit\w*|open\w*) (?:his|her|their|my|your) (?:own )?(?:wrists?|veins)",
+        r"(?:cut\w*|slash\w*|slit\w*) (?:his|her|their|my|your) own throat",
+        r"(?:press\w*|hold\w*|held|put\w*) (?:a |the )?(?:hot|red-hot|burning|lit|heated) (?:iron|poker|knife|blade|"
+        r"metal|coal|cigarette|match|lighter|spoon|coin|nail|brand\w*) (?:onto|on|against|to|into) "
+        r"(?:his|her|their|my|your) own",
+        # A gun turned on oneself.
+        r"(?:puts?|putting|points?|pointing|pointed|holds?|holding|held|press\w*|rais\w*|aim\w*) "
+        r"(?:a |the |his |her |their )?(?:gun|pistol|revolver|rifle|shotgun|handgun|barrel|muzzle) (?:\w+ ){0,2}?"
+        r"(?:to|at|against|under|in|into) (?:his|her|their|my|your) own (?:head|temple|chin|mouth|throat)",
+        r"(?:gun|pistol|revolver|rifle|shotgun|handgun|barrel|muzzle) (?:\w+ ){0,2}?(?:to|at|against|under|in|into) "
+        r"(?:his|her|their|my|your) (?:head|temple|chin|mouth) and (?:fires|pulls the trigger|shoots)",
+        # Hanging, jumping, the tracks, poison, pills and fumes with a sign of intent.
+        r"(?:hang\w*|hung|dangl\w*|swing\w*) (?:\w+ ){0,4}?by (?:his|her|their|the) neck",
+        r"noose (?:around|round) (?:his|her|their|my|your) (?:own )?neck",
+        r"(?:kicks?|kicked|kicking) away the (?:chair|stool)",
+        r"(?:dangl\w*|hang\w*|hung|swing\w*) (?:\w+ ){0,6}?(?:rope|noose|belt|sheet)\w* (?:\w+ ){0,6}?lifeless",
+        r"lifeless (?:\w+ ){0,3}?(?:dangl\w*|hang\w*|swing\w*)",
+        r"(?:end|take|ending|taking|ended|took|ends|takes) (?:his|her|their|my|your) (?:own )?li(?:fe|ves)\b"
+        r"(?!'| savings| in(?:to)? (?:his|her|their|my|your) (?:own )?hands| back)",
+        r"(?:jump\w*|leap\w*|step\w*|plung\w*) (?:off|from) (?:\w+ ){0,4}?" + _HIGH + r" (?:\w+ ){0,4}?"
+        r"(?:to (?:die|end|kill|his death|her death|their death)|on purpose|and (?:hits|hit) the (?:pavement|ground|"
+        r"street|sidewalk|concrete)|\w+ (?:floors|stories|storeys) (?:up|high|down))",
+        r"(?:step\w*|jump\w*|leap\w*|lies|lay|lying|laid) (?:down )?in front of (?:a |an |the )?(?:\w+ )?"
+        r"(?:train|subway|tram|truck|lorry|bus)\b(?! stop| station| shelter| window| depot| platform)",
+        r"(?:lies|lay|lying|laid) (?:down )?(?:on|across) (?:the )?(?:railway |train )?(?:tracks|rails)"
+        r"(?! of (?:a |the |his |her )?(?:toy|model)) (?:\w+ ){0,5}?(?:train|waiting)",
+        r"(?:drink\w*|drank|swallow\w*|gulp\w*|down\w*) (?:a |the |some )?(?:\w+ )?(?:of )?"
+        r"(?:bleach|pesticide|weedkiller|weed killer|antifreeze|rat poison|drain cleaner|insecticide|paraquat|cyanide)",
+        r"(?:swallow\w*|tak\w*|took|down\w*|gulp\w*|eat\w*|ate) (?:\w+ ){0,2}?(?:a (?:whole |full )?(?:bottle|jar|box) "
+        r"of |(?:whole|entire) (?:bottle|jar|box|pack|packet)s? of |a handful of |handfuls of |a fistful of |"
+        r"dozens of )(?:\w+ ){0,2}?(?:pills?|tablets?|painkillers|capsules|medication)",
+        r"overdos\w* (?:\w+ ){0,4}?(?:on purpose|deliberately|intentionally|to die)",
+        r"(?:closed|sealed|shut|locked) garage (?:\w+ ){0,4}?engine running",
+        r"exhaust (?:fumes )?(?:\w+ ){0,3}?(?:through|into|via|from) (?:a |the )?hose|"
+        r"hose (?:\w+ ){0,3}?(?:from|to|on|into) (?:the |his |her |their )?(?:car'?s? )?exhaust",
+        r"(?:purg\w*|vomit\w*|throw\w* up|throwing up) after (?:every|each) meal",
     ],
     "hate": [
         # Dehumanising a group: the group and the slur in one clause.
@@ -208,6 +281,24 @@ TERMS: dict[str, list[str]] = {
         r"race war now",
         r"(?:kill|exterminate|eradicate) all (?:the )?\w+s\b",
         r"(?:jews|muslims|christians|blacks|gays|immigrants|women) (?:are|r) (?:vermin|animals|subhuman|a disease)",
+        # Hate acts shown (the probe found 3 of 4 let through: "a burning cross in front of a black family's house").
+        r"(?:burn\w*|flaming|blazing|fiery) (?:\w+ )?cross(?:es)?\b(?!-)|cross[- ]?burning\w*|"
+        r"cross(?:es)? (?:is |was |are |were )?(?:set )?(?:on fire|ablaze|alight|aflame)",
+        r"lynch(?:ing|ed|es|ings)\b",
+        r"(?:klansm[ae]n|ku klux klan|kkk)\b (?:\w+ ){0,6}?"
+        r"(?:burn|torch|lynch|hang|attack|beat|chas|terrori[sz]|threat)",
+        r"(?:hang\w*|hung|left|leav\w*|ti\w*|nail\w*) (?:a |the )?noose (?:on|at|outside|in front of|from|to) "
+        r"(?:a |the |his |her |their )?(?:\w+ ){0,3}?(?:door|locker|desk|office|classroom|workstation|house|home|car)",
+        # Not "painting" alone: the swastika is a sacred sign in Hindu and Buddhist art.
+        r"(?:spray\w*|daub\w*|scrawl\w*) (?:\w+ ){0,2}?(?:swastikas?|racial slurs|slurs|racist graffiti)",
+        r"(?:paint\w*|carv\w*|writ\w*) (?:\w+ ){0,2}?(?:racial slurs|slurs|racist graffiti)",
+        r"(?:swastikas?|slurs|racist graffiti) (?:\w+ ){0,3}?(?:on|onto|across|over) (?:a |the )?(?:\w+ )?"
+        r"(?:synagogue|mosque|church|gurdwara|jewish cemetery|graves|headstones?)",
+        r"(?:vandali[sz]\w*|desecrat\w*|defac\w*|firebomb\w*|torch(?:ed|ing)|smash\w*|attack\w*) (?:\w+ ){0,4}?"
+        r"(?:synagogue|mosque|gurdwara|jewish cemetery|muslim cemetery)s?\b",
+        r"(?:beat\w*|kill\w*|attack\w*|hang\w*|hanged|stab\w*|burn\w*|shot|shoot\w*|murder\w*|assault\w*|spit\w* on) "
+        r"(?:\w+ ){0,6}?(?:because (?:of )?(?:his|her|their) (?:race|skin|colou?r|religion|faith|ethnicity|sexuality)|"
+        r"for being (?:black|jewish|a jew|muslim|gay|lesbian|trans|mexican|asian|an immigrant|a refugee))",
     ],
     "extremism": [
         r"(?:bomb|blow up|attack|shoot up|massacre|strike) (?:a |the )?crowded \w+",
