@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from tessera.errors import InvalidInputError, NotFoundError
+from tessera.errors import InvalidInputError, MediaError, NotFoundError
 from tessera.files import read_text
 from tessera.media.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_video
 
@@ -83,9 +83,20 @@ class VideoFolder:
         return len(self.items)
 
     def __iter__(self) -> Iterator[dict]:
+        """Decoded samples; a video that cannot be read (corrupt, truncated, past the media limits) is left out
+        with a warning naming it and why, as one bad file in a thousand should not stop a training run. None
+        readable at all is an error."""
+        read = 0
         for path, caption in self.items:
-            video = read_video(path, cover=self.cover)
+            try:
+                video = read_video(path, cover=self.cover)
+            except MediaError as e:
+                log.warning("left out %s, which could not be read: %s", path.name, e)
+                continue
+            read += 1
             yield {"key": path.stem, "frames": video.frames, "fps": video.fps, "caption": caption, "record": None}
+        if not read:
+            raise MediaError(f"{self.root}: none of its {len(self.items)} videos could be read (see the warnings)")
 
 
 def write_folder(out: str | os.PathLike, samples: Iterable[dict]) -> list[Path]:

@@ -84,6 +84,24 @@ def test_video_folder_with_jsonl_and_txt(tmp_path):
     assert [s["caption"] for s in VideoFolder(other)] == ["a caption beside the video"]
 
 
+def test_a_video_folder_leaves_out_a_corrupt_video_with_a_warning(tmp_path, caplog):
+    # One bad file among many stopped a training run with an error; it is now named and left out.
+    clip = sample_clip(0, frames=9)
+    write_mp4(tmp_path / "a.mp4", clip.frames, 8)
+    write_mp4(tmp_path / "b.mp4", clip.frames, 8)
+    (tmp_path / "b.mp4").write_bytes((tmp_path / "b.mp4").read_bytes()[:300])  # a truncated download
+    write_mp4(tmp_path / "c.mp4", clip.frames, 8)
+    for name in "abc":
+        (tmp_path / f"{name}.txt").write_text(f"clip {name}")
+    with caplog.at_level("WARNING"):
+        assert [s["key"] for s in VideoFolder(tmp_path)] == ["a", "c"]
+    assert "left out b.mp4, which could not be read" in caplog.text
+    for name in "ac":
+        (tmp_path / f"{name}.mp4").write_bytes(b"not a video")
+    with pytest.raises(MediaError, match="none of its 3 videos could be read"):
+        list(VideoFolder(tmp_path))
+
+
 def test_an_autoencoder_takes_uncaptioned_videos_and_a_transformer_says_which_it_leaves_out(tmp_path, caplog):
     # The autoencoder learns from frames alone: a folder of videos without captions was refused for it.
     from tessera.cli.main import app
