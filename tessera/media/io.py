@@ -22,6 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tessera.errors import InvalidInputError, MediaError
 from tessera.files import atomic_path
 from tessera.media.frames import resample
+from tessera.media.hdr import is_hdr, to_sdr
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -295,11 +296,17 @@ def _decode(
             width, height = size
             if turns % 2:
                 width, height = height, width
+            # HDR (a phone's HLG or PQ clip) is read at 16 bits and tone-mapped as a player shows it on an SDR
+            # screen; taken as 8-bit BT.709 it came in washed out and grey.
+            hdr = is_hdr(frame.color_trc)
+            fmt = "rgb48le" if hdr else "rgb24"
             if (width, height) == (frame.width, frame.height):  # the conversion alone, as without cover
-                rgb = to_rgb.reformat(frame, format="rgb24").to_ndarray()
+                rgb = to_rgb.reformat(frame, format=fmt).to_ndarray()
             else:
-                rgb = to_rgb.reformat(frame, format="rgb24", width=width, height=height, interpolation="AREA")
+                rgb = to_rgb.reformat(frame, format=fmt, width=width, height=height, interpolation="AREA")
                 rgb = rgb.to_ndarray()
+            if hdr:
+                rgb = to_sdr(rgb, frame.color_trc)
             frames.append(np.rot90(rgb, turns) if turns else rgb)
             times.append(frame.time)
             _check_decoded(label, len(frames), rgb, limits)
