@@ -25,6 +25,12 @@ log = logging.getLogger("tessera.safety")
 DEFAULT_OFF = ("copyright",)  # an operator option: on for a public service, off for private use
 
 
+SELF_HARM_HELP = (
+    "If you are thinking about hurting yourself, you don't have to face it alone: https://findahelpline.com lists "
+    "free, confidential helplines in your country, or call your local emergency number"
+)
+
+
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
@@ -35,9 +41,13 @@ class Decision:
 
     def raise_if_blocked(self) -> None:
         if not self.allowed:
-            raise BlockedPromptError(
+            message = (
                 f"prompt blocked by the safety policy ({CATEGORIES[self.category]}); rephrase it without that content"
             )
+            # Whoever types a suicide may be thinking of one: say where help is, as the large services do.
+            if self.category == "self_harm":
+                message += f". {SELF_HARM_HELP}"
+            raise BlockedPromptError(message)
 
 
 @dataclass
