@@ -22,6 +22,10 @@ from tessera.safety.rules import CATEGORIES, match
 
 log = logging.getLogger("tessera.safety")
 
+# The acts classifier (tessera.safety.acts) only adds blocks, so it is held to a higher bar than the linear
+# classifier's 0.5: chosen by 4-fold cross-validation over its hand-written training prompts (docs/safety.md), the
+# lowest that blocked at most 1 in 100 of the held-out everyday scenes.
+ACTS_THRESHOLD = 0.9
 DEFAULT_OFF = ("copyright",)  # an operator option: on for a public service, off for private use
 
 
@@ -54,6 +58,10 @@ class Decision:
 class Policy:
     categories: tuple[str, ...] = tuple(c for c in CATEGORIES if c not in DEFAULT_OFF)
     threshold: float = 0.5  # classifier probability of a harmful category that blocks
+    # The acts classifier (tessera.safety.acts), an operator option: it blocks far more attacks and suicides told
+    # in everyday words, and some everyday accidents with them (docs/safety.md). None: TESSERA_SAFETY_ACTS=1 or off.
+    acts: bool | None = None
+    acts_threshold: float = ACTS_THRESHOLD  # its probability that blocks what the linear classifier allowed
     use_classifier: bool = True
     extra_people: tuple[str, ...] = field(default_factory=tuple)
 
@@ -61,9 +69,12 @@ class Policy:
         unknown = sorted(set(self.categories) - set(CATEGORIES))
         if unknown:
             raise ConfigError(f"unknown safety categories {', '.join(unknown)}; known: {', '.join(CATEGORIES)}")
-        if not 0 < self.threshold <= 1:
-            raise ConfigError(f"threshold must be in (0, 1], got {self.threshold}")
+        for name in ("threshold", "acts_threshold"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
         self.categories = tuple(self.categories)
+        if self.acts is None:
+            self.acts = os.environ.get("TESSERA_SAFETY_ACTS", "") == "1"
         people = os.environ.get("TESSERA_SAFETY_PEOPLE")
         if people:
             if not Path(people).is_file():
@@ -93,9 +104,34 @@ class Policy:
             for i, texts in pending.items():
                 decisions[i] = self._classified(probs[start : start + len(texts)])
                 start += len(texts)
+            if self.acts:
+                self._acts(decisions, pending)
         for prompt, decision in zip(prompts, decisions, strict=True):
             self._log(prompt, decision)
         return decisions
+
+    def _acts(self, decisions: list[Decision], pending: dict[int, list[str]]) -> None:
+        """The acts classifier's second reading of what the linear one allowed, for violence and self-harm shown as
+        they happen (tessera.safety.acts): it adds blocks, never lifts one."""
+        from tessera.safety.acts import ACTS, ActsClassifier
+        from tessera.safety.classifier import LABELS
+
+        watched = [c for c in ACTS if c in self.categories]
+        allowed = {i: texts for i, texts in pending.items() if decisions[i].allowed}
+        if not watched or not allowed:
+            return
+        probs = ActsClassifier.shipped().probabilities([t for texts in allowed.values() for t in texts])
+        probs = probs[:, [LABELS.index(c) for c in watched]]
+        start = 0
+        for i, texts in allowed.items():
+            rows = probs[start : start + len(texts)]
+            start += len(texts)
+            best = int(rows.max(axis=0).argmax())
+            score = float(rows[:, best].max())
+            if score >= self.acts_threshold:
+                category = watched[best]
+                reason = f"the acts classifier reads it as {category} ({score:.2f})"
+                decisions[i] = Decision(False, category, score, reason, "classifier")
 
     def _log(self, prompt: str, decision: Decision) -> None:
         digest = hashlib.sha256(prompt.encode()).hexdigest()[:12]
