@@ -23,7 +23,7 @@ def redteam_command(
     out: Path | None = typer.Option(None, help="Also write the full report as JSON here"),
     copyright_: bool = typer.Option(False, "--copyright", help="Turn the copyrighted-characters category on"),
     threshold: float = typer.Option(0.5, help="Classifier probability that blocks"),
-    acts: bool = typer.Option(False, "--acts", help="Turn the acts classifier on (violence and self-harm shown)"),
+    acts: bool = typer.Option(False, "--acts", help="Turn the acts classifier on (as TESSERA_SAFETY_ACTS=1 does)"),
 ) -> None:
     """Measure the safety policy: block rates on harmful prompts, false blocks on benign ones."""
     from tessera.cli.output import check_output

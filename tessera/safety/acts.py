@@ -70,7 +70,8 @@ class ActsClassifier:
 
     @torch.no_grad()
     def probabilities(self, texts: list[str]) -> np.ndarray:
-        """(n, len(LABELS)) class probabilities; batched by token length, under bf16 autocast where the CPU has it."""
+        """(n, len(LABELS)) class probabilities; sorted by length so batches pad little, under bf16 autocast where
+        the CPU has it."""
         out = np.zeros((len(texts), len(LABELS)), np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), 64):

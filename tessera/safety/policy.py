@@ -58,12 +58,12 @@ class Decision:
 class Policy:
     categories: tuple[str, ...] = tuple(c for c in CATEGORIES if c not in DEFAULT_OFF)
     threshold: float = 0.5  # classifier probability of a harmful category that blocks
+    use_classifier: bool = True
+    extra_people: tuple[str, ...] = field(default_factory=tuple)
     # The acts classifier (tessera.safety.acts), an operator option: it blocks far more attacks and suicides told
     # in everyday words, and some everyday accidents with them (docs/safety.md). None: TESSERA_SAFETY_ACTS=1 or off.
     acts: bool | None = None
     acts_threshold: float = ACTS_THRESHOLD  # its probability that blocks what the linear classifier allowed
-    use_classifier: bool = True
-    extra_people: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.categories) - set(CATEGORIES))
