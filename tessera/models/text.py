@@ -239,14 +239,18 @@ class TextEncoder(nn.Module):
     def _encode_new(self, prompts: list[str]) -> list[torch.Tensor]:
         if self.model is None:
             return [self._toy(p) for p in prompts]
-        rows = self.token_ids(prompts)
-        lengths = [len(r) for r in rows]
-        ids = torch.zeros(len(rows), max(lengths), dtype=torch.long)
-        mask = torch.zeros(len(rows), max(lengths), dtype=torch.bool)
+        ids, mask = self.padded_ids(prompts)
+        states = self.model(ids, mask).float()
+        return [states[i, :n].clone() for i, n in enumerate(mask.sum(1).tolist())]
+
+    def padded_ids(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids (B, L) padded with zeros and their mask (B, L) bool: what the encoder's model takes."""
+        rows = self.token_ids(texts)
+        ids = torch.zeros(len(rows), max(len(r) for r in rows), dtype=torch.long)
+        mask = torch.zeros(ids.shape, dtype=torch.bool)
         for i, r in enumerate(rows):
             ids[i, : len(r)], mask[i, : len(r)] = torch.tensor(r), True
-        states = self.model(ids, mask).float()
-        return [states[i, :n].clone() for i, n in enumerate(lengths)]
+        return ids, mask
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
         """Each text's token ids as the encoder sees them (special tokens added, cut at ``max_tokens``); for the

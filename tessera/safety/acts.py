@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from tessera.models.precision import autocast_bf16
-from tessera.safety.classifier import LABELS, _encoder, augmented
+from tessera.safety.classifier import LABELS, _encoder, augmented, pooled
 
 ACTS = ("violence", "self_harm")
 WEIGHTS = "data/acts.safetensors"
@@ -48,20 +48,9 @@ class _Adapted(nn.Module):
         return self.base(x) + (x @ self.a.T) @ self.b.T
 
 
-def _batch(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    rows = _encoder().token_ids(texts)
-    ids = torch.zeros(len(rows), max(len(r) for r in rows), dtype=torch.long)
-    mask = torch.zeros(ids.shape, dtype=torch.bool)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)], mask[i, : len(r)] = torch.tensor(r), True
-    return ids, mask
-
-
 def _logits(bert: nn.Module, head: nn.Linear, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    states = bert(ids, mask).float()
-    weights = mask.unsqueeze(-1).float()
-    pooled = F.normalize((states * weights).sum(1) / weights.sum(1), dim=-1)
-    return head(20 * pooled)  # the linear classifier's temperature: unit vectors span few logits otherwise
+    # The linear classifier's sentence embedding and temperature: unit vectors span few logits otherwise.
+    return head(20 * pooled(bert(ids, mask), mask))
 
 
 class ActsClassifier:
@@ -76,7 +65,7 @@ class ActsClassifier:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), 64):
             batch = order[start : start + 64]
-            ids, mask = _batch([texts[i] for i in batch])
+            ids, mask = _encoder().padded_ids([texts[i] for i in batch])
             with autocast_bf16("cpu"):
                 logits = _logits(self.bert, self.head, ids, mask)
             out[batch] = F.softmax(logits.float(), -1).numpy()
@@ -121,7 +110,7 @@ def train(rows: list[dict], epochs: int = 8, seed: int = 0) -> dict[str, torch.T
         order = torch.randperm(len(rows), generator=generator).tolist()
         for start in range(0, len(order), 32):
             batch = order[start : start + 32]
-            ids, mask = _batch([rows[i]["prompt"] for i in batch])
+            ids, mask = _encoder().padded_ids([rows[i]["prompt"] for i in batch])
             loss = F.cross_entropy(_logits(bert, head, ids, mask), y[batch], weight=class_weight)
             opt.zero_grad()
             loss.backward()

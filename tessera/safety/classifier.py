@@ -55,10 +55,15 @@ def embed(texts: list[str]) -> np.ndarray:
         batch = order[i : i + 128]
         with autocast_bf16("cpu"):
             states, mask = encoder([texts[j] for j in batch])
-        weights = mask.unsqueeze(-1).float()
-        pooled = (states.float() * weights).sum(1) / weights.sum(1).clamp(min=1)
-        out[batch] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+        out[batch] = pooled(states, mask).numpy()
     return out
+
+
+def pooled(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The sentence embedding: token states (B, L, D) mean-pooled over the mask, L2-normalised (B, D) float32."""
+    weights = mask.unsqueeze(-1).float()
+    mean = (states.float() * weights).sum(1) / weights.sum(1).clamp(min=1)
+    return torch.nn.functional.normalize(mean, dim=-1)
 
 
 class Classifier:

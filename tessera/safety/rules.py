@@ -183,7 +183,6 @@ TERMS: dict[str, list[str]] = {
     "self_harm": [
         r"how to (?:kill|hang|cut|hurt|harm) (?:myself|yourself|oneself)",
         r"suicide (?:method|tutorial|guide|instructions)",
-        r"(?:slit|slitting|cutting) (?:my|her|his|their|your) wrists",
         r"self[- ]harm (?:tutorial|guide|tips)",
         r"pro[- ]ana",
         r"thinspo\w*",

@@ -359,17 +359,20 @@ def test_nearest_size_keeps_the_aspect_ratio():
 
 def _hdr_clip(path, frames: np.ndarray, transfer: str) -> None:
     """SDR frames as a phone's HDR clip shows them: SDR white at HDR reference white (203 nits, BT.2408), BT.2020
-    primaries, PQ or HLG coded, HEVC 10-bit tagged as such."""
+    primaries, PQ or HLG coded, HEVC 10-bit tagged as such. Written from the standards' own numbers, not
+    tessera.media.hdr's, so an error there cannot cancel out in the round trip."""
     import av
 
-    from tessera.media.hdr import BT2020_TO_BT709, HLG_PEAK, REFERENCE_WHITE, nits_to_pq
-
-    nits = ((frames / 255.0) ** 2.4) @ np.linalg.inv(BT2020_TO_BT709).T * REFERENCE_WHITE
-    if transfer == "pq":
-        signal, tag = nits_to_pq(np.maximum(nits, 0)), "smpte2084"
-    else:  # BT.2100 HLG: the inverse OOTF to scene light, then the OETF
-        luma = np.maximum(nits @ [0.2627, 0.6780, 0.0593], 1e-9) / HLG_PEAK
-        scene = np.maximum(nits, 0) / HLG_PEAK / luma[..., None] ** (0.2 / 1.2)
+    bt709_to_bt2020 = np.array(
+        [[0.6274, 0.3293, 0.0433], [0.0691, 0.9195, 0.0114], [0.0164, 0.0880, 0.8956]]
+    )  # BT.2087
+    nits = ((frames / 255.0) ** 2.4) @ bt709_to_bt2020.T * 203
+    if transfer == "pq":  # SMPTE ST 2084's inverse EOTF
+        y = (np.maximum(nits, 0) / 10000) ** (2610 / 16384)
+        signal, tag = ((3424 / 4096 + 2413 / 128 * y) / (1 + 2392 / 128 * y)) ** (2523 / 32), "smpte2084"
+    else:  # BT.2100 HLG: the inverse OOTF to scene light (a 1000-nit display), then the OETF
+        luma = np.maximum(nits @ [0.2627, 0.6780, 0.0593], 1e-9) / 1000
+        scene = np.maximum(nits, 0) / 1000 / luma[..., None] ** (0.2 / 1.2)
         a, b, c = 0.17883277, 0.28466892, 0.55991073
         signal, tag = (
             np.where(scene <= 1 / 12, np.sqrt(3 * scene), a * np.log(np.maximum(12 * scene - b, 1e-9)) + c),

@@ -199,13 +199,20 @@ def test_classifier_catches_paraphrase_and_operator_options():
     ],
 )
 def test_the_acts_classifier_blocks_what_the_linear_one_let_through(prompt, category):
-    from tessera.safety.acts import ActsClassifier
-
-    assert Policy().check(prompt).allowed  # an operator option
+    assert Policy(acts=False).check(prompt).allowed  # what the policy without it lets through
     d = Policy(acts=True).check(prompt)
     assert not d.allowed and d.category == category and "acts classifier" in d.reason
     assert Policy(categories=("sexual",), acts=True).check(prompt).allowed  # only the categories a policy watches
-    assert ActsClassifier.shipped().probabilities([prompt]).sum() == pytest.approx(1, abs=1e-4)
+
+
+def test_the_acts_classifier_is_an_operator_option(monkeypatch):
+    monkeypatch.delenv("TESSERA_SAFETY_ACTS", raising=False)
+    assert Policy().acts is False and Policy().check("a hospital ward bombed with patients still in their beds").allowed
+    monkeypatch.setenv("TESSERA_SAFETY_ACTS", "1")  # how a server's operator turns it on
+    assert (
+        Policy().acts is True and not Policy().check("a hospital ward bombed with patients still in their beds").allowed
+    )
+    assert Policy(acts=False).acts is False  # an explicit choice wins over the environment
 
 
 @pytest.mark.parametrize(
