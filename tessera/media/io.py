@@ -17,6 +17,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tessera.errors import InvalidInputError, MediaError
@@ -25,8 +26,13 @@ from tessera.media.frames import resample
 from tessera.media.hdr import is_hdr, to_sdr
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".heic", ".heif", ".avif")
 OUTPUT_SUFFIXES = (".mp4", ".gif", ".png")  # what save writes
+
+# A phone's photo is HEIC, its pixels a grid of 512x512 HEVC tiles. FFmpeg reads each tile as a stream of its own,
+# so read as a video it came in as the top-left tile alone; libheif (through pillow-heif) joins the grid and turns
+# it upright. Pillow reads AVIF itself.
+pillow_heif.register_heif_opener()
 
 
 @dataclass(frozen=True)
@@ -157,7 +163,8 @@ def image_rgb(image: Image.Image, cover: tuple[int, int] | None = None) -> np.nd
 def read_image(
     path: str | os.PathLike, limits: MediaLimits = DEFAULT_LIMITS, cover: tuple[int, int] | None = None
 ) -> np.ndarray:
-    """Read a still image (PNG, JPEG, WebP, BMP) as (H, W, 3) uint8 RGB; ``cover`` as for :func:`image_rgb`."""
+    """Read a still image (PNG, JPEG, WebP, BMP, HEIC, AVIF) as (H, W, 3) uint8 RGB; ``cover`` as for
+    :func:`image_rgb`."""
     path = Path(path)
     _check_file(path, limits)
     try:

@@ -208,11 +208,13 @@ def check_image(upload: Upload, settings: Settings, cover: tuple[int, int]) -> b
     from tessera.media import image_rgb
 
     if not upload.data:
-        raise RequestError("input_reference is empty; upload a PNG, JPEG or WebP image", "input_reference")
+        raise RequestError("input_reference is empty; upload a PNG, JPEG, WebP or HEIC image", "input_reference")
     try:
         with Image.open(io.BytesIO(upload.data)) as image:  # reads the header only
-            if image.format not in ("PNG", "JPEG", "WEBP", "GIF", "BMP"):
-                raise RequestError(f"input_reference is {image.format}; upload PNG, JPEG or WebP", "input_reference")
+            if image.format not in ("PNG", "JPEG", "WEBP", "GIF", "BMP", "HEIF", "AVIF"):
+                raise RequestError(
+                    f"input_reference is {image.format}; upload PNG, JPEG, WebP or HEIC", "input_reference"
+                )
             if image.width * image.height > settings.max_upload_pixels or min(image.size) < 1:
                 raise RequestError(
                     f"input_reference is {image.width}x{image.height}; the limit is "
@@ -223,7 +225,7 @@ def check_image(upload: Upload, settings: Settings, cover: tuple[int, int]) -> b
             Image.fromarray(image_rgb(image, cover)).save(out, format="PNG")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise RequestError(
-            f"input_reference is not a readable image ({type(e).__name__}); upload a PNG, JPEG or WebP",
+            f"input_reference is not a readable image ({type(e).__name__}); upload a PNG, JPEG, WebP or HEIC",
             "input_reference",
         ) from None
     return out.getvalue()

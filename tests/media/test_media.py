@@ -29,6 +29,7 @@ from tessera.media import (
     write_png,
 )
 from tessera.world import sample_clip
+from tests.media.heic import gridded_heic
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +135,33 @@ def test_phone_clips_and_photos_are_read_upright(tmp_path):
     # Read to cover a size, the photo is decoded at a reduced JPEG scale, still upright and still covering it.
     small = read_video(tmp_path / "photo.jpg", cover=(16, 16)).frames[0]
     assert small.shape == (24, 16, 3) and small[:8, -4:].mean() > 200
+
+
+@pytest.mark.parametrize("quarter_turns", [0, 1, 3])
+def test_a_phone_heic_photo_is_read_whole_and_upright(tmp_path, quarter_turns):
+    # A phone's HEIC is a grid of HEVC tiles plus a turn; FFmpeg reads each tile as a stream of its own, so read
+    # as a video the photo came in as its top-left tile alone, on its side.
+    photo = np.zeros((100, 150, 3), np.uint8)
+    photo[..., 0] = np.linspace(0, 255, 150, dtype=np.uint8)[None]
+    photo[..., 1] = np.linspace(0, 255, 100, dtype=np.uint8)[:, None]
+    photo[:20, :30, 2] = 255  # a blue corner, to see which way it turned
+    path = tmp_path / "IMG_0001.HEIC"
+    path.write_bytes(gridded_heic(photo, tile=64, quarter_turns=quarter_turns))
+    upright = np.rot90(photo, quarter_turns)  # irot turns anticlockwise, as rot90 does
+    got = read_image(path)
+    assert got.shape == upright.shape and np.abs(got.astype(int) - upright).mean() < 2  # HEVC at quality 95
+    assert np.array_equal(read_video(path).frames[0], got)
+    assert np.array_equal(decode_video(path.read_bytes(), "upload.heic").frames[0], got)
+    small = read_video(path, cover=(16, 16)).frames[0]
+    assert small.shape[:2] == ((16, 24) if quarter_turns % 2 == 0 else (24, 16))
+
+
+def test_an_avif_photo_is_read(tmp_path):
+    photo = np.zeros((40, 60, 3), np.uint8)
+    photo[:, 30:] = (30, 30, 200)
+    Image.fromarray(photo).save(tmp_path / "photo.avif", quality=95)
+    got = read_video(tmp_path / "photo.avif").frames[0]
+    assert got.shape == (40, 60, 3) and np.abs(got.astype(int) - photo).mean() < 3
 
 
 def test_a_variable_frame_rate_clip_keeps_its_timing(tmp_path):

@@ -186,6 +186,25 @@ def test_a_real_image_upload_is_accepted_and_stored_as_png(app, client, tmp_path
     assert upload(1600, 1200) == ((112, 84), "112x64")
 
 
+def test_a_phone_heic_photo_upload_is_accepted_whole(app, client, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from tests.media.heic import gridded_heic
+
+    photo = np.zeros((84, 112, 3), np.uint8)
+    photo[:, 56:] = (30, 30, 200)  # the right half blue: the top-left tile alone has none of it
+    response = client.post(
+        "/v1/videos",
+        files={"input_reference": ("IMG_0001.HEIC", gridded_heic(photo, tile=64), "image/heic")},
+        data={"prompt": "a ball falls", "seconds": "1"},
+        headers=key(app),
+    )
+    assert response.status_code == 200, response.text
+    stored = np.asarray(Image.open(tmp_path / "videos" / response.json()["id"] / "inputs" / "reference.png"))
+    assert stored.shape == (84, 112, 3) and stored[:, 60:, 2].mean() > 190
+
+
 @pytest.mark.parametrize("size,expected", [(None, "112x64"), ("64x64", "64x64")])
 def test_an_image_sets_the_size_unless_one_is_asked_for(app, client, size, expected):
     from PIL import Image
