@@ -5,7 +5,7 @@ The linear classifier (:mod:`tessera.safety.classifier`) reads MiniLM's frozen s
 prompt by its topic: "a man hangs from the banister" sits beside banisters, "a bomb explodes in a crowded market"
 beside markets. Retrained on such acts it blocked "Darth Vader cooking pasta" as self-harm (docs/safety.md). Here
 the encoder learns too, through low-rank adapters (LoRA, rank 16, on every linear map of its six layers; 0.6M
-numbers against its 22M), from the training split plus ``data/acts_train.jsonl`` (158 acts; 346 everyday scenes
+numbers against its 22M), from the training split plus ``data/acts_train.jsonl`` (158 acts; 385 everyday scenes
 beside them and 300 of the world's captions). Only its violence and self-harm readings are used (its hate reading
 took "a mid-sized white circle" for hate), after the rules and the linear classifier: it adds blocks and never
 lifts one. An operator option (``Policy(acts=True)`` or ``TESSERA_SAFETY_ACTS=1``), as it also blocks some
