@@ -33,6 +33,9 @@ OUTPUT_SUFFIXES = (".mp4", ".gif", ".png")  # what save writes
 # so read as a video it came in as the top-left tile alone; libheif (through pillow-heif) joins the grid and turns
 # it upright. Pillow reads AVIF itself.
 pillow_heif.register_heif_opener()
+# Formats whose further frames are an animation, read as a clip like a GIF; a HEIC's further images are other photos
+# (a burst, a stereo pair), so it is read as its primary photo.
+ANIMATED_FORMATS = ("GIF", "WEBP", "PNG", "AVIF")
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,8 @@ def read_video(
     cover: tuple[int, int] | None = None,
     first: int | None = None,
 ) -> Video:
-    """Read a video (MP4, MOV, MKV, WebM, AVI, GIF) or a still image into a :class:`Video`.
+    """Read a video (MP4, MOV, MKV, WebM, AVI, GIF, animated WebP, PNG or AVIF) or a still image into a
+    :class:`Video`.
 
     A still image comes back as a one-frame video with fps 0.0. With ``cover`` = (width, height), frames are
     shrunk as they decode to the smallest size that still covers it (see :func:`_covering`): a reader that will
@@ -189,11 +193,11 @@ def read_video(
     ``first``, only the first that many frames are decoded (the rest of the file is not read).
     """
     path = Path(path)
-    if path.suffix.lower() in IMAGE_SUFFIXES:
+    if path.suffix.lower() in IMAGE_SUFFIXES and not _is_animation(path):
         return Video(read_image(path, limits, cover)[None], 0.0)
     _check_file(path, limits)
-    if path.suffix.lower() == ".gif":
-        return _read_gif(path, limits, cover, first)
+    if path.suffix.lower() in (".gif", *IMAGE_SUFFIXES):
+        return _read_animation(path, path, limits, cover, first)
     try:
         return _decode(path, limits, cover=cover, first=first)
     except MediaError:
@@ -220,6 +224,8 @@ def decode_video(
     try:
         if Path(name).suffix.lower() in IMAGE_SUFFIXES:
             with Image.open(source) as im:
+                if _animated(im):
+                    return _read_animation(source, Path(name), limits, cover)
                 _check_frame(Path(name), im.height, im.width, limits)
                 return Video(image_rgb(im, cover)[None], 0.0)
         return _decode(source, limits, Path(name), cover)
@@ -239,11 +245,32 @@ def _shrink(image: np.ndarray, cover: tuple[int, int] | None) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BICUBIC))
 
 
-def _read_gif(path: Path, limits: MediaLimits, cover: tuple[int, int] | None = None, first: int | None = None) -> Video:
-    """GIFs have a delay per frame, and encoders merge repeated frames into one longer frame; expand them back
-    to a constant frame rate (the shortest delay), so frame counts and timing survive a round trip."""
+def _animated(image: Image.Image) -> bool:
+    return image.format in ANIMATED_FORMATS and getattr(image, "n_frames", 1) > 1
+
+
+def _is_animation(path: Path) -> bool:
+    """Whether an image file holds an animation (an animated WebP, PNG or AVIF); an unreadable one is left to
+    :func:`read_image` to report."""
     try:
         with Image.open(path) as im:
+            return _animated(im)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        return False
+
+
+def _read_animation(
+    source: Path | io.BytesIO,
+    path: Path,
+    limits: MediaLimits,
+    cover: tuple[int, int] | None = None,
+    first: int | None = None,
+) -> Video:
+    """A GIF or an animated WebP, PNG or AVIF (``path`` labels errors). They have a delay per frame, and encoders
+    merge repeated frames into one longer frame; expand them back to a constant frame rate (the shortest delay),
+    so frame counts and timing survive a round trip."""
+    try:
+        with Image.open(source) as im:
             _check_frame(path, im.height, im.width, limits)
             frames, delays = [], []
             for k in range(min(getattr(im, "n_frames", 1), first or math.inf)):
@@ -254,7 +281,7 @@ def _read_gif(path: Path, limits: MediaLimits, cover: tuple[int, int] | None = N
                     raise MediaError(f"{path}: has more than {limits.max_frames} frames; trim it first")
                 _check_decoded(path, len(frames), frames[-1], limits)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
-        raise MediaError(f"{path}: not a readable GIF ({e}); the file is corrupt or truncated") from e
+        raise MediaError(f"{path}: not a readable animation ({e}); the file is corrupt or truncated") from e
     base = min(delays)
     repeats = [max(1, round(d / base)) for d in delays]
     if sum(repeats) > limits.max_frames:

@@ -156,6 +156,22 @@ def test_a_phone_heic_photo_is_read_whole_and_upright(tmp_path, quarter_turns):
     assert small.shape[:2] == ((16, 24) if quarter_turns % 2 == 0 else (24, 16))
 
 
+@pytest.mark.parametrize("suffix", [".webp", ".png", ".avif"])
+def test_an_animated_webp_png_or_avif_is_read_as_a_clip(tmp_path, suffix):
+    # As a GIF is: read as a still, a clip given to extend or edit came in as its first frame alone.
+    frames = [Image.fromarray(np.full((32, 48, 3), 20 * i, np.uint8)) for i in range(9)]
+    path = tmp_path / f"clip{suffix}"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=125, loop=0)
+    clip = read_video(path)
+    assert clip.frames.shape == (9, 32, 48, 3) and clip.fps == 8.0
+    assert np.abs(clip.frames[:, 0, 0, 0].astype(int) - np.arange(0, 180, 20)).max() <= 2
+    upload = decode_video(path.read_bytes(), f"upload{suffix}")
+    assert upload.fps == 8.0 and np.array_equal(upload.frames, clip.frames)
+    assert read_video(path, first=3).frames.shape[0] == 3
+    frames[0].save(tmp_path / f"still{suffix}")  # one frame: still an image
+    assert read_video(tmp_path / f"still{suffix}").fps == 0.0
+
+
 def test_an_avif_photo_is_read(tmp_path):
     photo = np.zeros((40, 60, 3), np.uint8)
     photo[:, 30:] = (30, 30, 200)
