@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from tessera.errors import BlockedPromptError, ConfigError
 from tessera.files import read_text
 from tessera.safety.normalize import readings, segments
@@ -26,6 +28,9 @@ log = logging.getLogger("tessera.safety")
 # classifier's 0.5: chosen by 4-fold cross-validation over its hand-written training prompts (docs/safety.md), the
 # lowest that blocked at most 1 in 100 of the held-out everyday scenes.
 ACTS_THRESHOLD = 0.9
+# Below this it lifts the linear classifier's violence or self-harm block ("a nurse handing a patient their morning
+# pills"): on the red-team sets it then lifted 7 of 12 such false blocks and no harmful prompt (at 0.1: 2 harmful).
+ACTS_LIFT = 0.05
 DEFAULT_OFF = ("copyright",)  # an operator option: on for a public service, off for private use
 
 
@@ -64,12 +69,13 @@ class Policy:
     # in everyday words, and some everyday accidents with them (docs/safety.md). None: TESSERA_SAFETY_ACTS=1 or off.
     acts: bool | None = None
     acts_threshold: float = ACTS_THRESHOLD  # its probability that blocks what the linear classifier allowed
+    acts_lift: float = ACTS_LIFT  # below it (violence and self-harm both), a linear-classifier block of them is lifted
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.categories) - set(CATEGORIES))
         if unknown:
             raise ConfigError(f"unknown safety categories {', '.join(unknown)}; known: {', '.join(CATEGORIES)}")
-        for name in ("threshold", "acts_threshold"):
+        for name in ("threshold", "acts_threshold", "acts_lift"):
             if not 0 < getattr(self, name) <= 1:
                 raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
         self.categories = tuple(self.categories)
@@ -100,38 +106,48 @@ class Policy:
 
             flat = [text for texts in pending.values() for text in texts]
             probs = Classifier.shipped().probabilities(flat)
-            start = 0
+            linear, start = {}, 0
             for i, texts in pending.items():
-                decisions[i] = self._classified(probs[start : start + len(texts)])
+                linear[i] = probs[start : start + len(texts)]
+                decisions[i] = self._classified(linear[i])
                 start += len(texts)
             if self.acts:
-                self._acts(decisions, pending)
+                self._acts(decisions, pending, linear)
         for prompt, decision in zip(prompts, decisions, strict=True):
             self._log(prompt, decision)
         return decisions
 
-    def _acts(self, decisions: list[Decision], pending: dict[int, list[str]]) -> None:
-        """The acts classifier's second reading of what the linear one allowed, for violence and self-harm shown as
-        they happen (tessera.safety.acts): it adds blocks, never lifts one."""
+    def _acts(self, decisions: list[Decision], pending: dict[int, list[str]], linear: dict[int, np.ndarray]) -> None:
+        """The acts classifier's second reading, for violence and self-harm shown as they happen
+        (tessera.safety.acts), of what the rules allowed: it blocks what the linear classifier allowed and it reads
+        as one of them, and lifts a linear-classifier block of one of them that it reads as neither. A block by the
+        rules, or by the linear classifier in another category, stands."""
         from tessera.safety.acts import ACTS, ActsClassifier
         from tessera.safety.classifier import LABELS
 
         watched = [c for c in ACTS if c in self.categories]
-        allowed = {i: texts for i, texts in pending.items() if decisions[i].allowed}
-        if not watched or not allowed:
+        read = {i: texts for i, texts in pending.items() if decisions[i].allowed or decisions[i].category in watched}
+        if not watched or not read:
             return
-        probs = ActsClassifier.shipped().probabilities([t for texts in allowed.values() for t in texts])
-        probs = probs[:, [LABELS.index(c) for c in watched]]
+        columns = [LABELS.index(c) for c in watched]
+        probs = ActsClassifier.shipped().probabilities([t for texts in read.values() for t in texts])[:, columns]
         start = 0
-        for i, texts in allowed.items():
+        for i, texts in read.items():
             rows = probs[start : start + len(texts)]
             start += len(texts)
             best = int(rows.max(axis=0).argmax())
             score = float(rows[:, best].max())
-            if score >= self.acts_threshold:
+            if decisions[i].allowed and score >= self.acts_threshold:
                 category = watched[best]
                 reason = f"the acts classifier reads it as {category} ({score:.2f})"
                 decisions[i] = Decision(False, category, score, reason, "classifier")
+            elif not decisions[i].allowed and score < self.acts_lift:
+                others = linear[i].copy()
+                others[:, columns] = 0  # the linear classifier's other readings still decide
+                decisions[i] = self._classified(others)
+                if decisions[i].allowed:
+                    reason = f"allowed: the acts classifier reads it as neither {' nor '.join(watched)} ({score:.2f})"
+                    decisions[i] = Decision(True, None, score, reason, "classifier")
 
     def _log(self, prompt: str, decision: Decision) -> None:
         digest = hashlib.sha256(prompt.encode()).hexdigest()[:12]
