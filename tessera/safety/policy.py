@@ -29,7 +29,8 @@ log = logging.getLogger("tessera.safety")
 # lowest that blocked at most 1 in 100 of the held-out everyday scenes.
 ACTS_THRESHOLD = 0.9
 # Below this it lifts the linear classifier's violence or self-harm block ("a nurse handing a patient their morning
-# pills"): on the red-team sets it then lifted 7 of 12 such false blocks and no harmful prompt (at 0.1: 2 harmful).
+# pills"): on the red-team sets seen in development it lifted 8 false blocks and no harmful prompt (at 0.1: 2
+# harmful); on fresh set 13, written after, it lifted nothing (docs/safety.md).
 ACTS_LIFT = 0.05
 DEFAULT_OFF = ("copyright",)  # an operator option: on for a public service, off for private use
 

@@ -210,3 +210,20 @@ def test_a_chosen_image_sets_the_size_and_starts_the_video(server_factory, tmp_p
         playing(page)
         assert video.evaluate("v => v.videoWidth") == 112
         assert not errors, errors
+
+
+def test_an_image_the_browser_cannot_read_is_sized_by_the_server(server_factory, tmp_path):
+    # Chrome reads no HEIC, so the studio cannot size a phone's photo itself; the server, which reads it, does.
+    import numpy as np
+    from playwright.sync_api import expect
+
+    from tests.media.heic import gridded_heic
+
+    (tmp_path / "IMG_0001.HEIC").write_bytes(gridded_heic(np.full((84, 150, 3), 120, np.uint8), tile=64))
+    with studio(server_factory, tmp_path) as (page, errors):
+        page.set_input_files("#image", str(tmp_path / "IMG_0001.HEIC"))
+        page.fill("#prompt", "a red ball falls")
+        page.select_option("#seconds", "1")
+        page.click("#submit")
+        expect(page.locator(".card .meta").first).to_contain_text("112x64", timeout=15_000)  # 64x64 selected
+        assert not errors, errors

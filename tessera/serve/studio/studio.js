@@ -192,7 +192,8 @@ async function submit(event) {
   try {
     const form = new FormData();
     form.append("prompt", $("prompt").value);
-    form.append("size", $("size").value);
+    // An image this browser cannot read (a phone's HEIC in Chrome) leaves the size to the server, which reads it.
+    if (!($("image").files[0] && state.sizeFromServer)) form.append("size", $("size").value);
     form.append("seconds", $("seconds").value);
     form.append("seed", $("seed").value || "0");
     if ($("keep-words").checked) form.append("recaption", "false");
@@ -210,6 +211,7 @@ async function submit(event) {
 // so a wide image is not cropped to a square; the size can still be changed after.
 async function sizeFromImage() {
   const file = $("image").files[0];
+  state.sizeFromServer = false;
   if (!file || !state.model) return;
   try {
     const bitmap = await createImageBitmap(file);
@@ -217,7 +219,9 @@ async function sizeFromImage() {
     bitmap.close();
     const distance = (size) => { const [w, h] = size.split("x").map(Number); return Math.abs(Math.log(w / h / ratio)); };
     $("size").value = state.model.sizes.reduce((best, s) => (distance(s) < distance(best) ? s : best));
-  } catch (_) { /* not an image the browser reads: the API says so on submit */ }
+  } catch (_) {
+    state.sizeFromServer = true; // not an image this browser reads: the server sizes it, or says what is wrong
+  }
 }
 
 // -- storyboard: shots on a timeline, each a prompt, a duration and how it joins the previous one ----------
@@ -307,5 +311,6 @@ $("key-form").addEventListener("submit", (event) => {
 });
 $("create-form").addEventListener("submit", submit);
 $("image").addEventListener("change", sizeFromImage);
+$("size").addEventListener("change", () => { state.sizeFromServer = false; }); // a size chosen by hand is kept
 loadKey();
 if (state.key) connect();
