@@ -8,6 +8,7 @@ file where a finished one was expected, and an existing file is only replaced by
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pillow_heif
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from tessera.errors import InvalidInputError, MediaError
 from tessera.files import atomic_path
@@ -148,8 +149,10 @@ def image_rgb(image: Image.Image, cover: tuple[int, int] | None = None) -> np.nd
     Why not ``convert("RGB")`` alone: Pillow clips the integer greys of a 16-bit PNG or TIFF to 255 rather than
     scaling them, so a mid-grey came out white, and float images (TIFF) to 0 or 1, so they came out black. And
     a phone stores a portrait photo as landscape pixels with an orientation tag, which viewers honour: read
-    without it, the photo a user sees upright came in on its side.
+    without it, the photo a user sees upright came in on its side. Its colours are in the colour space its ICC
+    profile names (a phone's photo: Display P3), converted to sRGB as a browser shows them.
     """
+    icc = image.info.get("icc_profile")
     if cover is not None and image.format == "JPEG":  # the scale is chosen before any orientation: either way up
         image.draft("RGB", (max(cover), max(cover)))
     if image.getexif().get(ORIENTATION, 1) != 1:
@@ -160,7 +163,28 @@ def image_rgb(image: Image.Image, cover: tuple[int, int] | None = None) -> np.nd
         scale = 255 / 65535 if image.mode.startswith("I") else (255.0 if grey.max(initial=0) <= 1 else 1.0)
         grey = np.clip(np.rint(grey * scale), 0, 255).astype(np.uint8)
         return _shrink(np.repeat(grey[..., None], 3, axis=-1), cover)
-    return _shrink(np.asarray(image.convert("RGB"), dtype=np.uint8).copy(), cover)
+    rgb = _shrink(np.asarray(image.convert("RGB"), dtype=np.uint8).copy(), cover)
+    transform = _to_srgb(icc) if icc else None
+    if transform is None:
+        return rgb
+    # After shrinking: a colour conversion is per pixel, so it need not touch the pixels a shrink drops.
+    return np.asarray(ImageCms.applyTransform(Image.fromarray(rgb), transform), dtype=np.uint8).copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _to_srgb(icc: bytes) -> ImageCms.ImageCmsTransform | None:
+    """The conversion from an RGB ICC profile to sRGB; None for a profile that is not RGB, or that lcms cannot
+    read (the pixels are then taken as sRGB, as browsers take an image without a profile)."""
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if profile.profile.xcolor_space.strip() != "RGB":
+            return None
+        return ImageCms.buildTransform(profile, _SRGB, "RGB", "RGB")
+    except (OSError, ImageCms.PyCMSError):
+        return None
+
+
+_SRGB = ImageCms.createProfile("sRGB")
 
 
 def read_image(

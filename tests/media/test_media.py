@@ -172,6 +172,40 @@ def test_an_animated_webp_png_or_avif_is_read_as_a_clip(tmp_path, suffix):
     assert read_video(tmp_path / f"still{suffix}").fps == 0.0
 
 
+def test_a_display_p3_photo_is_read_in_srgb_as_a_browser_shows_it(tmp_path):
+    # A phone's photo is in Display P3; read as sRGB its colours came in duller, by up to 40 of 255 here.
+    from PIL import ImageCms
+
+    from tests.media.icc import display_p3_icc
+
+    def linear(v):
+        v = v / 255
+        return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+    def encoded(v):
+        v = np.clip(v, 0, 1)
+        return 255 * np.where(v <= 0.0031308, 12.92 * v, 1.055 * v ** (1 / 2.4) - 0.055)
+
+    # sRGB and Display P3 to XYZ (IEC 61966-2-1, SMPTE EG 432-1): the colours a viewer should see, in P3's numbers.
+    srgb_xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+    p3_xyz = np.array([[0.4866, 0.2657, 0.1982], [0.2290, 0.6917, 0.0793], [0.0000, 0.0451, 1.0439]])
+    shown = np.array([[200, 60, 40], [40, 160, 70], [60, 80, 200], [128, 128, 128]], float)
+    stored = np.rint(encoded(linear(shown) @ (np.linalg.inv(p3_xyz) @ srgb_xyz).T)).astype(np.uint8)
+    pixels = np.repeat(np.repeat(stored[None], 32, axis=0), 32, axis=1)  # four 32x32 blocks side by side
+    Image.fromarray(pixels).save(tmp_path / "p3.png", icc_profile=display_p3_icc())
+    got = read_image(tmp_path / "p3.png")[16, 16::32].astype(int)
+    assert np.abs(got - shown).max() <= 2 and np.abs(stored.astype(int) - shown).max() >= 35
+    # A JPEG read to cover a smaller size: converted after it is shrunk, to the same colours.
+    Image.fromarray(pixels).save(tmp_path / "p3.jpg", icc_profile=display_p3_icc(), quality=100)
+    small = read_video(tmp_path / "p3.jpg", cover=(16, 16)).frames[0]
+    assert small.shape == (16, 64, 3) and np.abs(small[8, 8::16].astype(int) - shown).max() <= 4
+    # An sRGB profile, or one lcms cannot read, leaves the pixels as they are.
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    for icc in (srgb, b"not a profile"):
+        Image.fromarray(pixels).save(tmp_path / "other.png", icc_profile=icc)
+        assert np.abs(read_image(tmp_path / "other.png").astype(int) - pixels).max() <= 1
+
+
 def test_an_avif_photo_is_read(tmp_path):
     photo = np.zeros((40, 60, 3), np.uint8)
     photo[:, 30:] = (30, 30, 200)
