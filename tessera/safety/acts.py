@@ -7,9 +7,10 @@ beside markets. Retrained on such acts it blocked "Darth Vader cooking pasta" as
 the encoder learns too, through low-rank adapters (LoRA, rank 16, on every linear map of its six layers; 0.6M
 numbers against its 22M), from the training split plus ``data/acts_train.jsonl`` (158 acts; 385 everyday scenes
 beside them and 300 of the world's captions). Only its violence and self-harm readings are used (its hate reading
-took "a mid-sized white circle" for hate), after the rules and the linear classifier: it adds blocks and never
-lifts one. An operator option (``Policy(acts=True)`` or ``TESSERA_SAFETY_ACTS=1``), as it also blocks some
-everyday accidents. Train with ``python -m tessera.safety.acts`` (about 3 minutes on 2 cores).
+took "a mid-sized white circle" for hate), after the rules and the linear classifier. By default it only lifts the
+linear classifier's violence and self-harm blocks that it reads as neither ("a nurse handing a patient their morning
+pills"); its own blocks are an operator option (``Policy(acts=True)`` or ``TESSERA_SAFETY_ACTS=1``), as they also
+fall on some everyday scenes. Train with ``python -m tessera.safety.acts`` (about 3 minutes on 2 cores).
 """
 
 from __future__ import annotations

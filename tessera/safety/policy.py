@@ -24,13 +24,13 @@ from tessera.safety.rules import CATEGORIES, match
 
 log = logging.getLogger("tessera.safety")
 
-# The acts classifier (tessera.safety.acts) only adds blocks, so it is held to a higher bar than the linear
-# classifier's 0.5: chosen by 4-fold cross-validation over its hand-written training prompts (docs/safety.md), the
-# lowest that blocked at most 1 in 100 of the held-out everyday scenes.
+# The acts classifier's blocks (tessera.safety.acts) come on top of the linear classifier's, so they are held to a
+# higher bar than its 0.5: chosen by 4-fold cross-validation over its hand-written training prompts
+# (docs/safety.md), the lowest that blocked at most 1 in 100 of the held-out everyday scenes.
 ACTS_THRESHOLD = 0.9
 # Below this it lifts the linear classifier's violence or self-harm block ("a nurse handing a patient their morning
 # pills"): on the red-team sets seen in development it lifted 8 false blocks and no harmful prompt (at 0.1: 2
-# harmful); on fresh set 13, written after, it lifted nothing (docs/safety.md).
+# harmful); on fresh sets 13 and 14, written after, 0 and 2 false blocks and no harmful prompt (docs/safety.md).
 ACTS_LIFT = 0.05
 DEFAULT_OFF = ("copyright",)  # an operator option: on for a public service, off for private use
 
@@ -66,11 +66,14 @@ class Policy:
     threshold: float = 0.5  # classifier probability of a harmful category that blocks
     use_classifier: bool = True
     extra_people: tuple[str, ...] = field(default_factory=tuple)
-    # The acts classifier (tessera.safety.acts), an operator option: it blocks far more attacks and suicides told
-    # in everyday words, and some everyday accidents with them (docs/safety.md). None: TESSERA_SAFETY_ACTS=1 or off.
+    # The acts classifier's blocks (tessera.safety.acts), an operator option: far more attacks and suicides told in
+    # everyday words, and some everyday scenes with them (docs/safety.md). None: TESSERA_SAFETY_ACTS=1 or off.
     acts: bool | None = None
     acts_threshold: float = ACTS_THRESHOLD  # its probability that blocks what the linear classifier allowed
     acts_lift: float = ACTS_LIFT  # below it (violence and self-harm both), a linear-classifier block of them is lifted
+    # Its lift of the linear classifier's violence and self-harm blocks it reads as neither: on by default, with or
+    # without its blocks (docs/safety.md, "The lift").
+    lift: bool = True
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.categories) - set(CATEGORIES))
@@ -112,7 +115,7 @@ class Policy:
                 linear[i] = probs[start : start + len(texts)]
                 decisions[i] = self._classified(linear[i])
                 start += len(texts)
-            if self.acts:
+            if self.acts or self.lift:
                 self._acts(decisions, pending, linear)
         for prompt, decision in zip(prompts, decisions, strict=True):
             self._log(prompt, decision)
@@ -127,7 +130,11 @@ class Policy:
         from tessera.safety.classifier import LABELS
 
         watched = [c for c in ACTS if c in self.categories]
-        read = {i: texts for i, texts in pending.items() if decisions[i].allowed or decisions[i].category in watched}
+        read = {
+            i: texts
+            for i, texts in pending.items()
+            if (self.acts and decisions[i].allowed) or (self.lift and decisions[i].category in watched)
+        }
         if not watched or not read:
             return
         columns = [LABELS.index(c) for c in watched]
@@ -138,11 +145,11 @@ class Policy:
             start += len(texts)
             best = int(rows.max(axis=0).argmax())
             score = float(rows[:, best].max())
-            if decisions[i].allowed and score >= self.acts_threshold:
+            if decisions[i].allowed and self.acts and score >= self.acts_threshold:
                 category = watched[best]
                 reason = f"the acts classifier reads it as {category} ({score:.2f})"
                 decisions[i] = Decision(False, category, score, reason, "classifier")
-            elif not decisions[i].allowed and score < self.acts_lift:
+            elif not decisions[i].allowed and self.lift and score < self.acts_lift:
                 others = linear[i].copy()
                 others[:, columns] = 0  # the linear classifier's other readings still decide
                 decisions[i] = self._classified(others)
