@@ -24,6 +24,7 @@ def redteam_command(
     copyright_: bool = typer.Option(False, "--copyright", help="Turn the copyrighted-characters category on"),
     threshold: float = typer.Option(0.5, help="Classifier probability that blocks"),
     acts: bool = typer.Option(False, "--acts", help="Turn the acts classifier on (as TESSERA_SAFETY_ACTS=1 does)"),
+    lift: bool = typer.Option(True, help="Let the acts classifier lift the linear classifier's false blocks (default)"),
 ) -> None:
     """Measure the safety policy: block rates on harmful prompts, false blocks on benign ones."""
     from tessera.cli.output import check_output
@@ -35,7 +36,7 @@ def redteam_command(
         check_output(out)
     categories = tuple(c for c in CATEGORIES if copyright_ or c not in DEFAULT_OFF)
     rows = load_corpus(corpus or shipped_corpus())
-    report = run(rows, Policy(categories=categories, threshold=threshold, acts=acts or None))
+    report = run(rows, Policy(categories=categories, threshold=threshold, acts=acts or None, lift=lift))
     table = Table(title=f"red team: {corpus or 'shipped test split'} ({report['prompts']} prompts)")
     table.add_column("measure")
     table.add_column("rate [95% CI]")

@@ -259,3 +259,17 @@ def test_the_default_model_is_found_or_said_where_to_get(tmp_path, monkeypatch):
     monkeypatch.setenv("TESSERA_MODEL", str(tmp_path / "gone"))
     with pytest.raises(NotFoundError, match="TESSERA_MODEL is .*gone, which holds no pipeline.json"):
         model_folder(None)
+
+
+def test_redteam_measures_the_policy_with_and_without_the_lift(tmp_path):
+    # The linear classifier alone reads this everyday scene as self-harm; the default policy's lift allows it.
+    corpus = tmp_path / "c.jsonl"
+    row = {"prompt": "a nurse handing a patient their morning pills", "label": "benign", "kind": "borderline"}
+    corpus.write_text(json.dumps(row) + "\n")
+    rates = []
+    for flags in ([], ["--no-lift"]):
+        out = tmp_path / f"report{len(flags)}.json"
+        result = runner.invoke(app, ["redteam", "--corpus", str(corpus), "--out", str(out), *flags])
+        assert result.exit_code == 0, result.output
+        rates.append(json.loads(out.read_text())["false_block_borderline"]["all"]["rate"])
+    assert rates == [0.0, 1.0]
