@@ -34,9 +34,9 @@ OUTPUT_SUFFIXES = (".mp4", ".gif", ".png")  # what save writes
 # so read as a video it came in as the top-left tile alone; libheif (through pillow-heif) joins the grid and turns
 # it upright. Pillow reads AVIF itself.
 pillow_heif.register_heif_opener()
-# Formats whose further frames are an animation, read as a clip like a GIF; a HEIC's further images are other photos
-# (a burst, a stereo pair), so it is read as its primary photo.
-ANIMATED_FORMATS = ("GIF", "WEBP", "PNG", "AVIF")
+# Formats whose further frames are an animation, read as a clip as a GIF always is; a HEIC's further images are
+# other photos (a burst, a stereo pair), so it is read as its primary photo.
+ANIMATED_FORMATS = ("WEBP", "PNG", "AVIF")
 
 
 @dataclass(frozen=True)
@@ -217,11 +217,9 @@ def read_video(
     ``first``, only the first that many frames are decoded (the rest of the file is not read).
     """
     path = Path(path)
-    if path.suffix.lower() in IMAGE_SUFFIXES and not _is_animation(path):
-        return Video(read_image(path, limits, cover)[None], 0.0)
     _check_file(path, limits)
     if path.suffix.lower() in (".gif", *IMAGE_SUFFIXES):
-        return _read_animation(path, path, limits, cover, first)
+        return _read_picture(path, path, limits, cover, first)
     try:
         return _decode(path, limits, cover=cover, first=first)
     except MediaError:
@@ -247,11 +245,7 @@ def decode_video(
     source = io.BytesIO(data)
     try:
         if Path(name).suffix.lower() in IMAGE_SUFFIXES:
-            with Image.open(source) as im:
-                if _animated(im):
-                    return _read_animation(source, Path(name), limits, cover)
-                _check_frame(Path(name), im.height, im.width, limits)
-                return Video(image_rgb(im, cover)[None], 0.0)
+            return _read_picture(source, Path(name), limits, cover)
         return _decode(source, limits, Path(name), cover)
     except MediaError:
         raise
@@ -269,33 +263,22 @@ def _shrink(image: np.ndarray, cover: tuple[int, int] | None) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BICUBIC))
 
 
-def _animated(image: Image.Image) -> bool:
-    return image.format in ANIMATED_FORMATS and getattr(image, "n_frames", 1) > 1
-
-
-def _is_animation(path: Path) -> bool:
-    """Whether an image file holds an animation (an animated WebP, PNG or AVIF); an unreadable one is left to
-    :func:`read_image` to report."""
-    try:
-        with Image.open(path) as im:
-            return _animated(im)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
-        return False
-
-
-def _read_animation(
+def _read_picture(
     source: Path | io.BytesIO,
     path: Path,
     limits: MediaLimits,
     cover: tuple[int, int] | None = None,
     first: int | None = None,
 ) -> Video:
-    """A GIF or an animated WebP, PNG or AVIF (``path`` labels errors). They have a delay per frame, and encoders
-    merge repeated frames into one longer frame; expand them back to a constant frame rate (the shortest delay),
+    """A still image as a one-frame video with fps 0.0, or a GIF or an animated WebP, PNG or AVIF as a clip
+    (``path`` labels errors), from one opening of the file. An animation has a delay per frame, and encoders merge
+    repeated frames into one longer frame; they are expanded back to a constant frame rate (the shortest delay),
     so frame counts and timing survive a round trip."""
     try:
         with Image.open(source) as im:
             _check_frame(path, im.height, im.width, limits)
+            if im.format != "GIF" and not (im.format in ANIMATED_FORMATS and getattr(im, "n_frames", 1) > 1):
+                return Video(image_rgb(im, cover)[None], 0.0)
             frames, delays = [], []
             for k in range(min(getattr(im, "n_frames", 1), first or math.inf)):
                 im.seek(k)
@@ -305,7 +288,10 @@ def _read_animation(
                     raise MediaError(f"{path}: has more than {limits.max_frames} frames; trim it first")
                 _check_decoded(path, len(frames), frames[-1], limits)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
-        raise MediaError(f"{path}: not a readable animation ({e}); the file is corrupt or truncated") from e
+        raise MediaError(
+            f"{path}: not a readable image ({e}); the file is corrupt, truncated or not an image; re-export it as PNG "
+            "or JPEG"
+        ) from e
     base = min(delays)
     repeats = [max(1, round(d / base)) for d in delays]
     if sum(repeats) > limits.max_frames:

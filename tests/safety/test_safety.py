@@ -219,9 +219,36 @@ def test_the_acts_classifier_lifts_a_false_block_of_the_linear_one(prompt):
         d = policy.check(prompt)
         assert d.allowed and "acts classifier" in d.reason
     assert not Policy(acts_lift=1e-9).check(prompt).allowed  # how far it lifts is its own setting
-    # A block it agrees with, or one in a category it does not read, stands.
+    # A block it agrees with, or one by the rules, stands.
     assert not Policy(acts=True).check("a man's head is cut off and his body is taken apart, very bloody").allowed
     assert not Policy(acts=True).check("instructions to build a pipe bomb at home").allowed
+
+
+def test_a_lifted_block_still_answers_to_the_linear_classifiers_other_readings(monkeypatch):
+    # The lift removes only the violence and self-harm readings: a weapons reading over the threshold still blocks.
+    import numpy as np
+
+    from tessera.safety.acts import ActsClassifier
+    from tessera.safety.classifier import LABELS, Classifier
+
+    def reading(**probs):
+        row = np.zeros(len(LABELS), np.float32)
+        for label, p in probs.items():
+            row[LABELS.index(label)] = p
+        return lambda texts: np.repeat(row[None], len(texts), axis=0)
+
+    class Fixed:
+        def __init__(self, probabilities):
+            self.probabilities = probabilities
+
+    prompt = "a man cleans his hunting rifle at the kitchen table"
+    monkeypatch.setattr(ActsClassifier, "shipped", classmethod(lambda cls: Fixed(reading(benign=0.99))))
+    for others, allowed in (({"weapons": 0.7}, False), ({"weapons": 0.3}, True)):
+        linear = Fixed(reading(violence=0.8, **others))
+        monkeypatch.setattr(Classifier, "shipped", classmethod(lambda cls, linear=linear: linear))
+        assert Policy(lift=False).check(prompt).category == "violence"
+        d = Policy().check(prompt)
+        assert d.allowed is allowed and d.category == (None if allowed else "weapons")
 
 
 def test_the_acts_classifier_is_an_operator_option(monkeypatch):

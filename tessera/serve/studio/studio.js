@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { key: "", cards: new Map(), polling: new Set(), watching: false, model: null };
+const state = { key: "", cards: new Map(), polling: new Set(), watching: false, model: null, sizeFromServer: false };
 
 function loadKey() {
   const fromHash = new URLSearchParams(location.hash.slice(1)).get("key");
