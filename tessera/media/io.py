@@ -29,6 +29,8 @@ from tessera.media.hdr import is_hdr, to_sdr
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".heic", ".heif", ".avif")
 OUTPUT_SUFFIXES = (".mp4", ".gif", ".png")  # what save writes
+# Read by Pillow, which keeps each frame's delay; FFmpeg drops the last frame's (a GIF's 300 ms end came in as 100 ms).
+PICTURE_SUFFIXES = (".gif", *IMAGE_SUFFIXES)
 
 # A phone's photo is HEIC, its pixels a grid of 512x512 HEVC tiles. FFmpeg reads each tile as a stream of its own,
 # so read as a video it came in as the top-left tile alone; libheif (through pillow-heif) joins the grid and turns
@@ -218,7 +220,7 @@ def read_video(
     """
     path = Path(path)
     _check_file(path, limits)
-    if path.suffix.lower() in (".gif", *IMAGE_SUFFIXES):
+    if path.suffix.lower() in PICTURE_SUFFIXES:
         return _read_picture(path, path, limits, cover, first)
     try:
         return _decode(path, limits, cover=cover, first=first)
@@ -244,7 +246,7 @@ def decode_video(
         )
     source = io.BytesIO(data)
     try:
-        if Path(name).suffix.lower() in IMAGE_SUFFIXES:
+        if Path(name).suffix.lower() in PICTURE_SUFFIXES:
             return _read_picture(source, Path(name), limits, cover)
         return _decode(source, limits, Path(name), cover)
     except MediaError:

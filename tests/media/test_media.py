@@ -172,6 +172,15 @@ def test_an_animated_webp_png_or_avif_is_read_as_a_clip(tmp_path, suffix):
     assert read_video(tmp_path / f"still{suffix}").fps == 0.0
 
 
+def test_an_uploaded_gif_keeps_every_frames_delay_as_the_file_does(tmp_path):
+    # Uploads went to FFmpeg, which drops the last frame's delay: this GIF's 300 ms end came in as one 100 ms frame.
+    frames = [Image.fromarray(np.full((16, 16, 3), 40 * i, np.uint8)) for i in range(4)]
+    frames[0].save(tmp_path / "c.gif", save_all=True, append_images=frames[1:], duration=[100, 200, 100, 300], loop=0)
+    upload = decode_video((tmp_path / "c.gif").read_bytes(), "upload.gif")
+    assert upload.fps == 10.0 and list(upload.frames[:, 0, 0, 0]) == [0, 40, 40, 80, 120, 120, 120]
+    assert np.array_equal(upload.frames, read_video(tmp_path / "c.gif").frames)
+
+
 def test_a_display_p3_photo_is_read_in_srgb_as_a_browser_shows_it(tmp_path):
     # A phone's photo is in Display P3; read as sRGB its colours came in duller, by up to 40 of 255 here.
     from PIL import ImageCms
