@@ -165,12 +165,24 @@ def image_rgb(image: Image.Image, cover: tuple[int, int] | None = None) -> np.nd
         scale = 255 / 65535 if image.mode.startswith("I") else (255.0 if grey.max(initial=0) <= 1 else 1.0)
         grey = np.clip(np.rint(grey * scale), 0, 255).astype(np.uint8)
         return _shrink(np.repeat(grey[..., None], 3, axis=-1), cover)
+    if image.has_transparency_data:
+        image = _flatten(image)
     rgb = _shrink(np.asarray(image.convert("RGB"), dtype=np.uint8).copy(), cover)
     transform = _to_srgb(icc) if icc else None
     if transform is None:
         return rgb
     # After shrinking: a colour conversion is per pixel, so it need not touch the pixels a shrink drops.
     return np.asarray(ImageCms.applyTransform(Image.fromarray(rgb), transform), dtype=np.uint8).copy()
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """An image with transparency (RGBA, LA, or a palette with a transparent entry) composited over black, as a
+    dark page shows it. Why: dropping the alpha keeps whatever colour the encoder left in the transparent
+    pixels, so one picture (a red square on nothing) came in on green or on black depending on how it was saved,
+    and a half-transparent edge came in opaque. Black, because the world's scenes are on dark backdrops (its
+    default is black)."""
+    rgba = image.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
 
 
 @functools.lru_cache(maxsize=16)

@@ -215,6 +215,33 @@ def test_a_display_p3_photo_is_read_in_srgb_as_a_browser_shows_it(tmp_path):
         assert np.abs(read_image(tmp_path / "other.png").astype(int) - pixels).max() <= 1
 
 
+def test_a_transparent_image_is_composited_over_black_whatever_its_format(tmp_path):
+    # Its alpha was dropped, keeping whatever colour the encoder left under it: this one picture came in on green
+    # (PNG, GIF, an exact WebP) or black (a WebP saved by default), and its half-transparent corner opaque.
+    rgba = np.zeros((32, 32, 4), np.uint8)
+    rgba[..., 1] = 255  # transparent green
+    rgba[8:24, 8:24] = (255, 0, 0, 255)  # an opaque red square
+    rgba[:4, :4] = (255, 0, 0, 128)  # half-transparent red
+    picture = Image.fromarray(rgba)
+    picture.save(tmp_path / "a.png")
+    picture.save(tmp_path / "a.webp", lossless=True, exact=True)  # exact: keep the green under the alpha
+    picture.save(tmp_path / "a.gif")  # a palette with one transparent entry: no half-transparency
+    picture.convert("LA").save(tmp_path / "grey.png")
+    frames = [picture, Image.fromarray(np.roll(rgba, 4, axis=1))]
+    frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:], lossless=True, exact=True)
+    frames[0].save(tmp_path / "anim.png", save_all=True, append_images=frames[1:])
+    expected = np.zeros((32, 32, 3), np.uint8)
+    expected[8:24, 8:24, 0] = 255
+    expected[:4, :4, 0] = 128
+    for name in ("a.png", "a.webp", "a.gif", "anim.webp", "anim.png"):
+        for clip in (read_video(tmp_path / name), decode_video((tmp_path / name).read_bytes(), name)):
+            want = expected if name != "a.gif" else np.where(expected == 128, 255, expected)
+            assert np.array_equal(clip.frames[0], want), name
+    assert np.array_equal(read_video(tmp_path / "anim.png").frames[1], np.roll(expected, 4, axis=1))
+    grey = read_image(tmp_path / "grey.png")
+    assert grey[0, 16].tolist() == [0, 0, 0] and grey[16, 16].tolist() == [76] * 3  # red's luma, opaque
+
+
 def test_an_avif_photo_is_read(tmp_path):
     photo = np.zeros((40, 60, 3), np.uint8)
     photo[:, 30:] = (30, 30, 200)
@@ -250,7 +277,7 @@ def test_deep_and_float_images_keep_their_grey(tmp_path):
         assert np.array_equal(read_image(tmp_path / name), np.full((6, 8, 3), grey, np.uint8))
     deep = decode_video((tmp_path / "deep.png").read_bytes(), "deep.png").frames
     assert np.array_equal(deep[0], read_image(tmp_path / "deep.png"))
-    rgba = Image.fromarray(np.full((6, 8, 4), 200, np.uint8))
+    rgba = Image.fromarray(np.dstack([np.full((6, 8, 3), 200, np.uint8), np.full((6, 8), 255, np.uint8)]))
     assert np.array_equal(image_rgb(rgba), np.full((6, 8, 3), 200, np.uint8))
 
 
