@@ -12,6 +12,7 @@ import functools
 import io
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -335,7 +336,7 @@ def _decode(
         # One reformatter for the whole clip: frame.to_ndarray(format=...) sets up a new colour converter per
         # frame, which costs milliseconds even for a 64x64 frame (measured: 5 ms vs 0.07 ms).
         to_rgb = av.video.reformatter.VideoReformatter()
-        for frame in container.decode(stream):
+        for frame in _frames(container, stream):
             if first is not None and len(frames) >= first:
                 break
             if len(frames) >= limits.max_frames:
@@ -357,12 +358,16 @@ def _decode(
             # HDR (a phone's HLG or PQ clip) is read at 16 bits and tone-mapped as a player shows it on an SDR
             # screen; taken as 8-bit BT.709 it came in washed out and grey.
             hdr = is_hdr(frame.color_trc)
-            fmt = "rgb48le" if hdr else "rgb24"
+            # A transparent clip (ProRes 4444, PNG in MOV, a WebM with alpha) is composited over black, as an image is.
+            alpha = any(c.is_alpha for c in frame.format.components)
+            fmt = ("rgba64le" if alpha else "rgb48le") if hdr else ("rgba" if alpha else "rgb24")
             if (width, height) == (frame.width, frame.height):  # the conversion alone, as without cover
                 rgb = to_rgb.reformat(frame, format=fmt).to_ndarray()
             else:
                 rgb = to_rgb.reformat(frame, format=fmt, width=width, height=height, interpolation="AREA")
                 rgb = rgb.to_ndarray()
+            if alpha:
+                rgb = _over_black(rgb)
             if hdr:
                 rgb = to_sdr(rgb, frame.color_trc)
             frames.append(np.rot90(rgb, turns) if turns else rgb)
@@ -376,6 +381,26 @@ def _decode(
     if steady := _steady(frames, times, label, limits):
         return steady
     return Video(np.stack(frames), float(rate) if rate else 0.0)
+
+
+def _frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> Iterator[av.VideoFrame]:
+    """The stream's frames. A WebM's VP8 or VP9 with alpha (``alpha_mode`` 1) carries the alpha beside the picture,
+    which FFmpeg's own decoders drop and libvpx's read, so such a stream is decoded by libvpx (as ``ffmpeg -c:v
+    libvpx-vp9 -i`` must be told to)."""
+    name = {"vp8": "libvpx", "vp9": "libvpx-vp9"}.get(stream.codec_context.name)
+    if name is None or stream.metadata.get("alpha_mode") != "1" or name not in av.codecs_available:
+        yield from container.decode(stream)
+        return
+    decoder = av.CodecContext.create(name, "r")
+    for packet in container.demux(stream):  # its last, empty packet flushes the decoder
+        yield from decoder.decode(packet)
+
+
+def _over_black(rgba: np.ndarray) -> np.ndarray:
+    """(H, W, 4) RGBA of 8 or 16 bits composited over black, as :func:`_flatten` does a still image (the same
+    rounding as Pillow's alpha_composite: equal on all 65536 pairs of 8-bit value and alpha)."""
+    peak = np.iinfo(rgba.dtype).max
+    return ((rgba[..., :3].astype(np.uint64) * rgba[..., 3:] + peak // 2) // peak).astype(rgba.dtype)
 
 
 def _steady(frames: list[np.ndarray], times: list[float | None], label: Path, limits: MediaLimits) -> Video | None:

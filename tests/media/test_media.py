@@ -4,6 +4,7 @@ import os
 import re
 import stat
 import subprocess
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -240,6 +241,39 @@ def test_a_transparent_image_is_composited_over_black_whatever_its_format(tmp_pa
     assert np.array_equal(read_video(tmp_path / "anim.png").frames[1], np.roll(expected, 4, axis=1))
     grey = read_image(tmp_path / "grey.png")
     assert grey[0, 16].tolist() == [0, 0, 0] and grey[16, 16].tolist() == [76] * 3  # red's luma, opaque
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "pix_fmt", "tolerance"),
+    [
+        ("clip.webm", "libvpx-vp9", "yuva420p", 6),
+        ("clip.mov", "png", "rgba", 0),
+        ("clip.mov", "prores_ks", "yuva444p10le", 2),
+    ],
+)
+def test_a_transparent_clip_is_composited_over_black_as_an_image_is(tmp_path, name, codec, pix_fmt, tolerance):
+    # Its alpha was dropped: the colour under it came in (here green), and a WebM's VP9 alpha was not even decoded.
+    import av
+
+    rgba = np.zeros((48, 64, 4), np.uint8)
+    rgba[..., 1] = 255  # transparent green
+    rgba[8:40, 16:48] = (255, 0, 0, 255)  # an opaque red square
+    rgba[:, :8] = (255, 0, 0, 128)  # a half-transparent red band
+    with av.open(str(tmp_path / name), "w") as out:
+        stream = out.add_stream(codec, rate=8)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+        for k in range(4):
+            frame = av.VideoFrame.from_ndarray(rgba, format="rgba")
+            frame.pts, frame.time_base = k, Fraction(1, 8)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    expected = np.zeros((48, 64, 3), int)
+    expected[8:40, 16:48, 0] = 255
+    expected[:, :8, 0] = 128
+    for clip in (read_video(tmp_path / name), decode_video((tmp_path / name).read_bytes(), name)):
+        assert clip.frames.shape == (4, 48, 64, 3) and clip.fps == 8.0
+        for block in (np.s_[12:36, 20:44], np.s_[12:36, 2:6], np.s_[2:6, 52:62]):  # red, half red, transparent
+            assert np.abs(clip.frames[0][block].astype(int) - expected[block]).max() <= tolerance, (name, block)
 
 
 def test_an_avif_photo_is_read(tmp_path):
