@@ -24,9 +24,10 @@ VIDEO_ID = re.compile(r"^video_[0-9a-f]{32}$")
 # remix's strength sent to a create) is an error instead of a setting silently not applied.
 _EXTRAS = ("seed", "negative_prompt", "steps", "guidance")
 FIELDS = {
-    "text-to-video": ("prompt", "model", "seconds", "size", "input_reference", "recaption", *_EXTRAS),
+    "text-to-video": ("prompt", "model", "seconds", "size", "input_reference", "recaption", "loop", *_EXTRAS),
     "edit": ("prompt", "model", "video", "video[id]", "strength", *_EXTRAS),
-    "extend": ("prompt", "model", "seconds", "video", "video[id]", *_EXTRAS),
+    "extend": ("prompt", "model", "seconds", "video", "video[id]", "direction", *_EXTRAS),
+    "connect": ("prompt", "model", "seconds", "video", "video[id]", "end_video", "end_video[id]", *_EXTRAS),
     "storyboard": ("shots", "model", "size", "seed", "steps", "guidance"),
 }
 
@@ -65,6 +66,16 @@ class ModelInfo:
 
         return covering_size(self.sizes)
 
+    @property
+    def longest_call(self) -> float:
+        """Seconds one call of the model makes: a connection's bridge is one call."""
+        return (self.max_frames - 1) / self.fps
+
+    @property
+    def longest_loop(self) -> float:
+        """Seconds a loop lasts at most: one call, less the latent block that holds the first frame to close it."""
+        return (self.max_frames - self.temporal_factor - 1) / self.fps
+
     def answers_to(self, name: str) -> bool:
         """Its own id, or one of OpenAI's (``sora-2`` ...), which clients send by default: those map to it."""
         return name == self.name or str(name).startswith("sora-")
@@ -101,6 +112,7 @@ class Job:
     params: dict = field(default_factory=dict)
     uploads: dict[str, bytes] = field(default_factory=dict)  # file name in the job's inputs folder -> bytes
     source_id: str | None = None  # a completed video this job starts from
+    end_id: str | None = None  # a completed video a connection ends on
 
 
 def video_id(value: str, param: str = "video_id") -> str:
@@ -287,13 +299,25 @@ def parse_create(fields: dict, files: dict[str, Upload], model: ModelInfo, setti
         raise RequestError(
             'input_reference must be an uploaded image file or {"image_url": "data:..."}', "input_reference"
         )
+    if _flag(fields, "loop"):
+        if reference is not None:
+            raise RequestError("a loop is made from the prompt alone; leave out input_reference", "loop")
+        longest = model.longest_loop
+        if float(job.seconds) > longest:
+            raise RequestError(
+                f"a loop lasts at most {longest:g} s with this model (its longest clip, less the block that closes "
+                f"the loop); ask for seconds 1 to {int(longest)}",
+                "seconds",
+            )
+        job.params["loop"] = True
     recaption = _flag(fields, "recaption")
     if recaption is not None:
         if recaption and model.domain != "world":
             raise RequestError("'recaption' needs a model of the physics world; this one is not", "recaption")
-        if recaption and reference is not None:
+        if recaption and (reference is not None or job.params.get("loop")):
             raise RequestError(
-                "'recaption' applies to text-to-video only: a scene written afresh could contradict input_reference",
+                "'recaption' applies to text-to-video only: a scene written afresh could contradict input_reference, "
+                "and the world's captions tell one-way events, not loops",
                 "recaption",
             )
         job.params["recaption"] = recaption
@@ -310,24 +334,25 @@ def parse_create(fields: dict, files: dict[str, Upload], model: ModelInfo, setti
     return job
 
 
-def source_of(fields: dict, files: dict[str, Upload], settings: Settings, model: ModelInfo):
-    """The ``video`` of an extension or edit: an uploaded clip, or ``{"id": ...}`` of a completed video."""
-    if "video" in files:
-        return None, check_video(files["video"], settings, model.cover)
-    ref = fields.get("video")
+def source_of(fields: dict, files: dict[str, Upload], settings: Settings, model: ModelInfo, param: str = "video"):
+    """The ``video`` (or ``param``) of an extension, edit or connection: an uploaded clip, or ``{"id": ...}`` of a
+    completed video."""
+    if param in files:
+        return None, check_video(files[param], settings, model.cover, param)
+    ref = fields.get(param)
     if isinstance(ref, str) and ref.startswith("{"):
         try:
             ref = json.loads(ref)
         except json.JSONDecodeError:
             ref = None
-    ref_id = ref.get("id") if isinstance(ref, dict) else fields.get("video[id]")
+    ref_id = ref.get("id") if isinstance(ref, dict) else fields.get(f"{param}[id]")
     if ref_id is None:
         raise RequestError(
-            '\'video\' is required: upload a clip or give {"id": "video_..."} of a completed video',
-            "video",
+            f'\'{param}\' is required: upload a clip or give {{"id": "video_..."}} of a completed video',
+            param,
             "missing_required_parameter",
         )
-    return video_id(str(ref_id), "video"), None
+    return video_id(str(ref_id), param), None
 
 
 def parse_edit(fields: dict, files: dict[str, Upload], model: ModelInfo, settings: Settings, task: str) -> Job:
@@ -338,6 +363,7 @@ def parse_edit(fields: dict, files: dict[str, Upload], model: ModelInfo, setting
     if task == "extend":
         seconds = _choice(fields, "seconds", supported_seconds(settings), "4" if settings.max_seconds >= 4 else "1")
         params["extra_seconds"] = seconds
+        params["direction"] = _choice(fields, "direction", ["forward", "backward"], "forward")
     else:
         strength = _number(fields, "strength", float, 0.05, 1.0)
         params["strength"] = strength if strength is not None else settings.remix_strength
@@ -352,6 +378,31 @@ def parse_edit(fields: dict, files: dict[str, Upload], model: ModelInfo, setting
         job.size = nearest_size(clip.width, clip.height, model.sizes)
         # Counted at the model's frame rate, the one the worker reads the clip at (a 24 fps upload is resampled).
         job.params["source_frames"] = len(clip.at_fps(model.fps))
+    return job
+
+
+def parse_connect(fields: dict, files: dict[str, Upload], model: ModelInfo, settings: Settings) -> Job:
+    """A connection: ``video`` and ``end_video`` (each an upload or ``{"id": ...}``) joined by ``seconds`` of new
+    frames under ``prompt``; the result is the first clip, the bridge, then the second."""
+    _known("connect", fields, files)
+    prompt = _text(fields, "prompt", settings)
+    bridges = [str(s) for s in range(1, int(model.longest_call) + 1)]
+    seconds = _choice(fields, "seconds", bridges, "2" if "2" in bridges else bridges[-1])
+    params = {**_extras(fields), "bridge_seconds": seconds}
+    source_id, upload = source_of(fields, files, settings, model)
+    end_id, end_upload = source_of(fields, files, settings, model, "end_video")
+    job = Job(
+        prompt, _model(fields, model), seconds, model.sizes[0], "connect", params, source_id=source_id, end_id=end_id
+    )
+    for name, key, given in (("source.mp4", "source_frames", upload), ("end.mp4", "end_frames", end_upload)):
+        if given is not None:
+            data, clip = given
+            job.uploads[name] = data
+            job.params[key] = len(clip.at_fps(model.fps))  # at the model's frame rate, as the worker reads it
+            if name == "source.mp4":
+                from tessera.media import nearest_size
+
+                job.size = nearest_size(clip.width, clip.height, model.sizes)
     return job
 
 

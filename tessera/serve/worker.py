@@ -89,11 +89,19 @@ class Renderer:
             return out.frames[0], out.fps, out.watermarks[0], [source], "edit", None
         if row.task == "extend":
             clip = read_video(source, cover=(width, height))
-            out = pipe.extend(row.prompt, clip, float(p["extra_seconds"]), **common)
+            out = pipe.extend(row.prompt, clip, float(p["extra_seconds"]), p.get("direction", "forward"), **common)
             return out.frames[0], out.fps, out.watermarks[0], [source], "extend", None
-        out = pipe(row.prompt, num_frames=frames, recaption=p.get("recaption"), **common)
+        if row.task == "connect":
+            end = inputs_dir / p["end"]
+            clip, end_clip = (read_video(path, cover=(width, height)) for path in (source, end))
+            bridge = round(float(p["bridge_seconds"]) * fps) + 1
+            out = pipe(row.prompt, num_frames=bridge, video=clip, end_video=end_clip, **common)
+            return out.frames[0], out.fps, out.watermarks[0], [source, end], "connect", None
+        loop = bool(p.get("loop"))
+        out = pipe(row.prompt, num_frames=frames, recaption=p.get("recaption"), loop=loop, **common)
         video, revised = out.frames[0], out.prompts[0] if out.prompts[0] != row.prompt else None
-        return video, out.fps, out.watermarks[0], [], "text-to-video" if len(video) > 1 else "text-to-image", revised
+        task = "loop" if loop else "text-to-video" if len(video) > 1 else "text-to-image"
+        return video, out.fps, out.watermarks[0], [], task, revised
 
     def storyboard(self, row: Video, on_step):
         from tessera.media import parse_size

@@ -25,7 +25,7 @@ from tessera.models.text import TextEncoder, TextEncoderParams
 from tessera.pipeline import PipelineConfig, TextToVideoPipeline
 
 
-def tiny_pipeline() -> TextToVideoPipeline:
+def tiny_pipeline(max_frames: int = 9) -> TextToVideoPipeline:
     torch.manual_seed(0)
     dit = DiT.from_preset("tiny")
     for p in dit.parameters():
@@ -34,7 +34,7 @@ def tiny_pipeline() -> TextToVideoPipeline:
     torch.nn.init.zeros_(vae.decoder.conv_out.conv.weight)  # a random decoder draws saturated noise; this one gray
     config = PipelineConfig(
         sizes=("64x64", "112x64"),
-        max_frames=9,
+        max_frames=max_frames,
         steps=2,
         guidance=2.0,
         text_encoder={"source": "toy:32"},
@@ -47,6 +47,12 @@ def tiny_pipeline() -> TextToVideoPipeline:
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory) -> Path:
     return tiny_pipeline().save_pretrained(tmp_path_factory.mktemp("models") / "tessera-tiny")
+
+
+@pytest.fixture(scope="session")
+def long_model_dir(tmp_path_factory) -> Path:
+    """The tiny model making 17 frames a call, so it has room for a loop (a 9-frame call has none)."""
+    return tiny_pipeline(max_frames=17).save_pretrained(tmp_path_factory.mktemp("models") / "tessera-tiny-17")
 
 
 @pytest.fixture(scope="session")
@@ -204,9 +210,9 @@ class Server:
 def server_factory(model_dir, c2pa_dir, tmp_path):
     servers: list[Server] = []
 
-    def make(database_url: str, workers: int = 1, **env) -> Server:
+    def make(database_url: str, workers: int = 1, model: Path | None = None, **env) -> Server:
         server = Server(
-            model_dir, tmp_path / "data", database_url, {"TESSERA_CONFIG_DIR": str(c2pa_dir), **env}, workers
+            model or model_dir, tmp_path / "data", database_url, {"TESSERA_CONFIG_DIR": str(c2pa_dir), **env}, workers
         )
         servers.append(server)
         return server

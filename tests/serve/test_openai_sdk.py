@@ -150,6 +150,88 @@ def test_sdk_extend_an_upload_and_edit_by_id(server_factory, tmp_path):
     assert put.headers["allow"] == "GET, POST"
 
 
+def test_loops_backward_extensions_and_connections_as_the_cli_makes_them(server_factory, long_model_dir, tmp_path):
+    # Sora's tasks the CLI had and the API did not: a seamless loop, an extension backward, two clips connected.
+    from tessera.media import read_video, write_mp4
+    from tessera.provenance import read_manifest
+
+    server = server_factory(f"sqlite:///{tmp_path / 'db.sqlite'}", model=long_model_dir)
+    secret = server.cli("keys", "create", "tasks").strip().splitlines()[-1]
+    client = openai.OpenAI(base_url=server.start().url + "/v1", api_key=secret, max_retries=0)
+
+    def download(video) -> tuple:
+        done = wait(client, video.id)
+        assert done.status == "completed", done.error
+        path = tmp_path / f"{video.id}.mp4"
+        client.videos.download_content(video.id).write_to_file(path)
+        manifest = read_manifest(path)
+        assert manifest.state == "Valid" and verify(path).watermark_detected
+        return read_video(path), manifest.actions[0]["parameters"]["task"]
+
+    loop = client.videos.create(prompt="a red ball bounces on the floor", seconds="1", extra_body={"loop": True})
+    a = client.videos.create(prompt="a red ball rolls to the right", seconds="1")
+    b = client.videos.create(prompt="a blue square slides to the left", size="112x64", seconds="2")
+    clip, task = download(loop)
+    assert task == "loop" and clip.num_frames == 9 and loop.seconds == "1"
+    # A loop holds its first frame for one latent block to close: 17 frames a call leave room for 1.5 s.
+    with pytest.raises(openai.BadRequestError, match="a loop lasts at most 1.5 s with this model"):
+        client.videos.create(prompt="a red ball bounces", seconds="2", extra_body={"loop": True})
+    with pytest.raises(openai.BadRequestError, match="'recaption' applies to text-to-video only"):
+        client.videos.create(prompt="a red ball bounces", seconds="1", extra_body={"loop": True, "recaption": True})
+
+    back = client.post(
+        "/videos/extensions",
+        body={"prompt": "a red ball rolls in", "seconds": "1", "video": {"id": a.id}, "direction": "backward"},
+        cast_to=openai.types.Video,
+    )
+    assert back.seconds == "2" and back.size == "64x64"
+    first, _ = download(a)
+    clip, task = download(back)
+    assert task == "extend" and clip.num_frames == 17
+    with pytest.raises(openai.BadRequestError, match="direction 'sideways' is not supported"):
+        client.post(
+            "/videos/extensions",
+            body={"prompt": "p", "video": {"id": a.id}, "direction": "sideways"},
+            cast_to=openai.types.Video,
+        )
+
+    # Connected: by id, then the second clip as an upload (a multipart body, as the SDK sends files).
+    joined = client.post(
+        "/videos/connections",
+        body={
+            "prompt": "the ball turns into a square",
+            "seconds": "1",
+            "video": {"id": a.id},
+            "end_video": {"id": b.id},
+        },
+        cast_to=openai.types.Video,
+    )
+    second, _ = download(b)
+    upload = write_mp4(tmp_path / "b.mp4", second.frames, second.fps)
+    posted = httpx.post(
+        f"{server.url}/v1/videos/connections",
+        headers={"Authorization": f"Bearer {secret}"},
+        data={"prompt": "the ball turns into a square", "seconds": "2", "video[id]": a.id},
+        files={"end_video": ("b.mp4", upload.read_bytes(), "video/mp4")},
+    )
+    assert posted.status_code == 200, posted.text
+    # The first clip but its last frame (which opens the bridge), the bridge, the second clip but its first block.
+    for video, bridge in ((joined, 9), (openai.types.Video.model_construct(**posted.json()), 17)):
+        clip, task = download(video)
+        assert task == "connect" and video.size == "64x64"
+        assert clip.num_frames == first.num_frames - 1 + bridge + second.num_frames - 5
+        assert float(video.seconds) == (clip.num_frames - 1) / clip.fps
+        assert (clip.width, clip.height) == (64, 64)
+    with pytest.raises(openai.BadRequestError, match="'end_video' is required"):
+        client.post("/videos/connections", body={"prompt": "p", "video": {"id": a.id}}, cast_to=openai.types.Video)
+    with pytest.raises(openai.BadRequestError, match="seconds '3' is not supported; supported: 1, 2"):
+        client.post(
+            "/videos/connections",
+            body={"prompt": "p", "seconds": "3", "video": {"id": a.id}, "end_video": {"id": b.id}},
+            cast_to=openai.types.Video,
+        )
+
+
 def test_storyboard_endpoint_renders_one_signed_clip_and_refuses_a_blocked_shot(server_factory, tmp_path):
 
     from tessera.media import read_video

@@ -1,4 +1,5 @@
-"""The OpenAI Videos API: create, retrieve, list, delete, download, remix, extensions, edits."""
+"""The OpenAI Videos API: create, retrieve, list, delete, download, remix, extensions, edits; and Tessera's
+connections (two clips joined) and storyboards."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from tessera.serve.requests import (
     Job,
     RequestError,
     Upload,
+    parse_connect,
     parse_create,
     parse_edit,
     parse_storyboard,
@@ -46,6 +48,8 @@ _FORM_FIELDS = {
     "guidance": {"type": "number", "minimum": 0, "maximum": 30},
     "strength": {"type": "number", "minimum": 0.05, "maximum": 1},
     "recaption": {"type": "boolean"},  # text-to-video: false keeps the prompt as written (default: the model's)
+    "loop": {"type": "boolean"},  # text-to-video: the last frame leads back into the first
+    "direction": {"enum": ["forward", "backward"]},  # extensions: after the clip (default) or before it
 }
 
 
@@ -162,17 +166,24 @@ def _submit(app: State, key: KeyInfo, job: Job, remixed_from: str | None = None)
             code="insufficient_quota",
         )
     # Everything is checked before anything is written: a refused request leaves nothing behind.
-    source = None
-    if job.source_id:
-        source = app.store.get(key.id, job.source_id)
-        if source.status != "completed" or not source.assets:
-            raise InvalidInputError(f"video {source.id} is {source.status}; only a completed video can be used")
+    source = _completed(app, key, job.source_id)
+    if source is not None:
         job.size = source.size
         job.params["source_seconds"] = source.seconds
+    end = _completed(app, key, job.end_id)
+    if end is not None:
+        job.params["end_seconds"] = end.seconds
+    if job.uploads.get("end.mp4") is not None or end is not None:
+        job.params["end"] = "end.mp4"
     if job.uploads.get("source.mp4") is not None or source is not None:
         job.params["source"] = "source.mp4"
         base = job.params.get("source_seconds") or _seconds(job.params["source_frames"], app.model.fps)
-        job.seconds = _fmt(float(base) + float(job.params["extra_seconds"])) if job.task == "extend" else base
+        if job.task == "extend":
+            job.seconds = _fmt(float(base) + float(job.params["extra_seconds"]))
+        elif job.task == "connect":
+            job.seconds = _seconds(_connected_frames(job.params, app.model), app.model.fps)
+        else:
+            job.seconds = base
     if float(job.seconds) > app.settings.max_seconds:
         raise InvalidInputError(
             f"the result would last {job.seconds} s; this server makes at most {app.settings.max_seconds} s "
@@ -187,14 +198,15 @@ def _submit(app: State, key: KeyInfo, job: Job, remixed_from: str | None = None)
             job.params["notice"] = notes[0]
     vid = new_video_id()
     inputs = app.settings.storage / vid / "inputs"
-    if job.uploads or source is not None:
+    if job.uploads or source is not None or end is not None:
         inputs.mkdir(parents=True, exist_ok=True)
     for name, data in job.uploads.items():
         (inputs / (name + ".part")).write_bytes(data)
         (inputs / (name + ".part")).rename(inputs / name)
-    if source is not None:
-        shutil.copyfile(app.settings.storage / source.assets / VIDEO, inputs / "source.mp4.part")
-        (inputs / "source.mp4.part").rename(inputs / "source.mp4")
+    for name, row in (("source.mp4", source), ("end.mp4", end)):
+        if row is not None:
+            shutil.copyfile(app.settings.storage / row.assets / VIDEO, inputs / (name + ".part"))
+            (inputs / (name + ".part")).rename(inputs / name)
     row = Video(
         id=vid,
         key_id=key.id,
@@ -212,6 +224,28 @@ def _submit(app: State, key: KeyInfo, job: Job, remixed_from: str | None = None)
     app.store.audit("job.queued", key.id, vid, task=job.task, size=job.size, seconds=job.seconds)
     app.wake_workers()
     return video_object(row)
+
+
+def _completed(app: State, key: KeyInfo, vid: str | None) -> Video | None:
+    """The completed video ``vid`` of this key (None for None); a 404 for another key's, a 400 for an unfinished one."""
+    if vid is None:
+        return None
+    row = app.store.get(key.id, vid)
+    if row.status != "completed" or not row.assets:
+        raise InvalidInputError(f"video {row.id} is {row.status}; only a completed video can be used")
+    return row
+
+
+def _connected_frames(params: dict, model) -> int:
+    """Frames of a connection, as the pipeline makes it: the first clip but its last frame, which opens the bridge;
+    the bridge; the second clip but its first latent block (one frame and temporal_factor more), which closes it."""
+
+    def frames(name: str) -> int:
+        given = params.get(f"{name}_frames")
+        return given if given is not None else round(float(params[f"{name}_seconds"]) * model.fps) + 1
+
+    bridge = round(float(params["bridge_seconds"]) * model.fps) + 1
+    return frames("source") - 1 + bridge + max(frames("end") - model.temporal_factor - 1, 0)
 
 
 def _seconds(frames: int, fps: float) -> str:
@@ -352,6 +386,21 @@ async def extend_video(request: Request, app: App, key: Key) -> JSONResponse:
     """Continue a completed (or uploaded) clip by `seconds`; the result is the stitched whole."""
     fields, files = await read_request(request)
     job = await run_in_threadpool(parse_edit, fields, files, app.model, app.settings, "extend")  # decodes the clip
+    return JSONResponse(await run_in_threadpool(_submit, app, key, job))
+
+
+@router.post(
+    "/videos/connections",
+    responses=VIDEO_OBJECT,
+    openapi_extra=_body(
+        "connect", ["prompt", "video", "end_video"], {"video": {"type": "object"}, "end_video": {"type": "object"}}
+    ),
+)
+async def connect_videos(request: Request, app: App, key: Key) -> JSONResponse:
+    """Tessera extension: join two completed (or uploaded) clips, `video` then `end_video`, by `seconds` of new
+    frames under the prompt that start from the first clip's last frame and arrive at the second's first."""
+    fields, files = await read_request(request)
+    job = await run_in_threadpool(parse_connect, fields, files, app.model, app.settings)  # decodes the clips
     return JSONResponse(await run_in_threadpool(_submit, app, key, job))
 
 
