@@ -35,12 +35,12 @@ def _missing(message) -> bool:
 
 
 @contextmanager
-def studio(server_factory, tmp_path, **env):
-    """A running server (``env``: its TESSERA_* settings) and a Chromium page on its studio, connected with a fresh
-    key; yields (page, errors)."""
+def studio(server_factory, tmp_path, model=None, **env):
+    """A running server (of ``model``, the tiny one by default; ``env``: its TESSERA_* settings) and a Chromium page
+    on its studio, connected with a fresh key; yields (page, errors)."""
     from playwright.sync_api import expect, sync_playwright
 
-    server = server_factory(f"sqlite:///{tmp_path / 'db.sqlite'}", **env)
+    server = server_factory(f"sqlite:///{tmp_path / 'db.sqlite'}", model=model, **env)
     secret = server.cli("keys", "create", "studio").strip().splitlines()[-1]
     server.start()
     with sync_playwright() as p:
@@ -164,6 +164,42 @@ def test_studio_extends_and_remixes_a_finished_video(server_factory, tmp_path):
         )
         assert duration == pytest.approx(2 + 1 / 8, abs=0.2)
         follow_up(page, follow, "remix", "a green ball rolls to the right", 3)
+        assert not errors, errors
+
+
+def test_studio_makes_a_loop_then_leads_into_and_connects_videos(server_factory, long_model_dir, tmp_path):
+    from playwright.sync_api import expect
+
+    def duration(card):
+        return card.locator("video").evaluate(
+            "v => new Promise(r => v.duration ? r(v.duration) : v.onloadedmetadata = () => r(v.duration))"
+        )
+
+    with studio(server_factory, tmp_path, model=long_model_dir) as (page, errors):
+        page.fill("#prompt", "a red ball bounces on the floor")
+        page.select_option("#seconds", "1")
+        page.check("#loop")
+        page.click("#submit")
+        expect(page.locator(".card")).to_have_count(1)
+        loop = page.locator(f'.card[data-id="{page.locator(".card").first.get_attribute("data-id")}"]')
+        expect(loop.locator("video")).to_have_count(1, timeout=60_000)
+        assert duration(loop) == pytest.approx(1 + 1 / 8, abs=0.2)
+        expect(loop.locator(".connect")).to_be_disabled()  # nothing else to connect it to yet
+        page.uncheck("#loop")
+        page.fill("#prompt", "a blue square slides to the left")
+        page.click("#submit")
+        expect(page.locator(".card")).to_have_count(2)
+        square_id = page.locator(".card").first.get_attribute("data-id")
+        expect(page.locator(".card").first.locator("video")).to_have_count(1, timeout=60_000)
+        follow = loop.locator(".follow")
+        lead_in = follow_up(page, follow, "lead-in", "a red ball rolls in", 3)
+        expect(lead_in.locator(".meta")).to_contain_text("2 s")  # 1 s before the 1 s loop
+        assert follow.locator(".connect-to").input_value() == square_id  # the first choice stays as more videos come
+        follow.locator(".connect-to").select_option(square_id)
+        joined = follow_up(page, follow, "connect", "the ball turns into a square", 4)
+        # The loop but its last frame, 1 s of new frames (9), the square but its first latent block: 21 frames.
+        expect(joined.locator(".meta")).to_contain_text("2.5 s")
+        assert duration(joined) == pytest.approx(2.5 + 1 / 8, abs=0.2)
         assert not errors, errors
 
 

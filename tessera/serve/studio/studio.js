@@ -79,10 +79,15 @@ function card(video) {
     node.querySelector(".follow-prompt").value = video.prompt;
     node.querySelector(".remix").addEventListener("click", () => follow(node, video.id, "remix"));
     node.querySelector(".extend").addEventListener("click", () => follow(node, video.id, "extend"));
+    node.querySelector(".lead-in").addEventListener("click", () => follow(node, video.id, "lead-in"));
+    node.querySelector(".connect").addEventListener("click", () => follow(node, video.id, "connect"));
+    node.querySelector(".connect-to").addEventListener("focus", () => connectable(node, video.id));
     state.cards.set(video.id, node);
   }
   node.querySelector(".follow").hidden = video.status !== "completed";
+  const finished = video.status === "completed" && node.dataset.status !== "completed";
   node.dataset.status = video.status;
+  if (finished) state.cards.forEach(connectable);  // one more video every card can be connected to
   node.querySelector("progress").value = video.progress;
   node.querySelector("progress").hidden = video.status === "completed" || video.status === "failed";
   node.querySelector(".meta").textContent = `${video.size} · ${video.seconds} s · ${video.status}`;
@@ -158,15 +163,30 @@ async function poll(id) {
   }
 }
 
-// A remix (the API's /remix: this video's motion and layout under a new prompt) or an extension (the video and
-// the Seconds chosen in the form more) of a completed video, as a new card.
+// A card's choice of the other completed videos it can be connected to, newest first; the one chosen stays chosen.
+function connectable(node, id) {
+  const select = node.querySelector(".connect-to");
+  const chosen = select.value;
+  const others = [...state.cards].filter(([other, n]) => other !== id && n.dataset.status === "completed");
+  select.replaceChildren(...others.map(([other, n]) => new Option(`to: ${n.querySelector(".prompt").textContent}`, other)));
+  if (others.some(([other]) => other === chosen)) select.value = chosen;
+  node.querySelector(".connect").disabled = !others.length;
+}
+
+// A remix (the API's /remix: this video's motion and layout under a new prompt), an extension (the video and the
+// Seconds chosen in the form more, after it or, to lead in, before it) or a connection (the video, that many
+// seconds of new frames, then the video chosen beside the button) of a completed video, as a new card.
 async function follow(node, id, kind) {
   const error = node.querySelector(".follow-error");
   error.textContent = "";
   const prompt = node.querySelector(".follow-prompt").value;
-  const [path, body] = kind === "remix"
-    ? [`/v1/videos/${id}/remix`, { prompt }]
-    : ["/v1/videos/extensions", { prompt, video: { id }, seconds: $("seconds").value }];
+  const seconds = $("seconds").value;
+  const [path, body] = {
+    remix: () => [`/v1/videos/${id}/remix`, { prompt }],
+    extend: () => ["/v1/videos/extensions", { prompt, video: { id }, seconds }],
+    "lead-in": () => ["/v1/videos/extensions", { prompt, video: { id }, seconds, direction: "backward" }],
+    connect: () => ["/v1/videos/connections", { prompt, video: { id }, end_video: { id: node.querySelector(".connect-to").value }, seconds }],
+  }[kind]();
   node.querySelectorAll(".follow button").forEach((b) => { b.disabled = true; });
   try {
     const options = { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
@@ -176,6 +196,7 @@ async function follow(node, id, kind) {
     error.textContent = e.message;
   } finally {
     node.querySelectorAll(".follow button").forEach((b) => { b.disabled = false; });
+    connectable(node, id);
   }
 }
 
@@ -183,6 +204,7 @@ async function remove(id) {
   await api(`/v1/videos/${id}`, { method: "DELETE" });
   state.cards.get(id)?.remove();
   state.cards.delete(id);
+  state.cards.forEach(connectable);  // it can be connected to no longer
 }
 
 async function submit(event) {
@@ -197,6 +219,7 @@ async function submit(event) {
     form.append("seconds", $("seconds").value);
     form.append("seed", $("seed").value || "0");
     if ($("keep-words").checked) form.append("recaption", "false");
+    if ($("loop").checked) form.append("loop", "true");
     if ($("image").files[0]) form.append("input_reference", $("image").files[0]);
     const video = await (await api("/v1/videos", { method: "POST", body: form })).json();
     added(video);
