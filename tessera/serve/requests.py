@@ -211,7 +211,7 @@ def _model(fields: dict, model: ModelInfo) -> str:
     return model.name
 
 
-def check_image(upload: Upload, settings: Settings, cover: tuple[int, int]) -> bytes:
+def check_image(upload: Upload, settings: Settings, cover: tuple[int, int], param: str = "input_reference") -> bytes:
     """An image upload: decodable, of sane dimensions; returned as PNG bytes (no metadata carried on), no larger
     than covers ``cover`` (the model's sizes; its aspect kept): a 12 MP photo was kept whole as a 36 MB PNG,
     written in 1.4 s while the request waited (0.09 s now)."""
@@ -220,25 +220,22 @@ def check_image(upload: Upload, settings: Settings, cover: tuple[int, int]) -> b
     from tessera.media import image_rgb
 
     if not upload.data:
-        raise RequestError("input_reference is empty; upload a PNG, JPEG, WebP or HEIC image", "input_reference")
+        raise RequestError(f"{param} is empty; upload a PNG, JPEG, WebP or HEIC image", param)
     try:
         with Image.open(io.BytesIO(upload.data)) as image:  # reads the header only
             if image.format not in ("PNG", "JPEG", "WEBP", "GIF", "BMP", "HEIF", "AVIF"):
-                raise RequestError(
-                    f"input_reference is {image.format}; upload PNG, JPEG, WebP or HEIC", "input_reference"
-                )
+                raise RequestError(f"{param} is {image.format}; upload PNG, JPEG, WebP or HEIC", param)
             if image.width * image.height > settings.max_upload_pixels or min(image.size) < 1:
                 raise RequestError(
-                    f"input_reference is {image.width}x{image.height}; the limit is "
-                    f"{settings.max_upload_pixels} pixels",
-                    "input_reference",
+                    f"{param} is {image.width}x{image.height}; the limit is {settings.max_upload_pixels} pixels",
+                    param,
                 )
             out = io.BytesIO()
             Image.fromarray(image_rgb(image, cover)).save(out, format="PNG")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise RequestError(
-            f"input_reference is not a readable image ({type(e).__name__}); upload a PNG, JPEG, WebP or HEIC",
-            "input_reference",
+            f"{param} is not a readable image ({type(e).__name__}); upload a PNG, JPEG, WebP or HEIC",
+            param,
         ) from None
     return out.getvalue()
 
@@ -407,7 +404,8 @@ def parse_connect(fields: dict, files: dict[str, Upload], model: ModelInfo, sett
 
 
 def parse_storyboard(fields: dict, model: ModelInfo, settings: Settings) -> Job:
-    """``{"shots": [{"prompt", "duration", "at"?, "transition"?}], "size"?, "seed"?, "model"?}``."""
+    """``{"shots": [{"prompt", "duration", "at"?, "transition"?, "image"?}], "size"?, "seed"?, "model"?}``; a shot's
+    ``image`` (``{"image_url": "data:..."}``, as ``input_reference`` takes it) is the frame a cut starts from."""
     from tessera.pipeline.storyboard import Storyboard
 
     _known("storyboard", fields)
@@ -418,16 +416,24 @@ def parse_storyboard(fields: dict, model: ModelInfo, settings: Settings) -> Job:
         )
     if len(shots) > 50:
         raise RequestError("at most 50 shots per storyboard", "shots")
+    uploads: dict[str, bytes] = {}
+    named = []  # the shots with each image replaced by its file's name in the job's inputs folder
     for i, shot in enumerate(shots, 1):
-        if isinstance(shot, dict) and shot.get("image") is not None:
-            raise RequestError(
-                f"shot {i}: reference images are not accepted over the API yet; use cuts without "
-                "images, or `tessera storyboard` locally",
-                "shots",
-            )
         if isinstance(shot, dict) and isinstance(shot.get("prompt"), str):
             _text({"prompt": shot["prompt"]}, "prompt", settings)
-    data = {"shots": shots}
+        if isinstance(shot, dict) and shot.get("image") is not None:
+            image = shot["image"]
+            url = image.get("image_url") if isinstance(image, dict) else image
+            if not isinstance(url, str):
+                raise RequestError(f'shot {i}: image must be {{"image_url": "data:image/png;base64,..."}}', "shots")
+            try:
+                png = check_image(data_url(url, "image"), settings, model.cover, "image")
+            except RequestError as e:
+                raise RequestError(f"shot {i}: {e}", "shots") from None
+            uploads[f"shot-{i}.png"] = png
+            shot = {**shot, "image": f"shot-{i}.png"}
+        named.append(shot)
+    data = {"shots": named}
     try:
         board = Storyboard.from_dict(data)
         board.validate(model.fps, model.temporal_factor, max_seconds=settings.max_seconds)
@@ -436,7 +442,11 @@ def parse_storyboard(fields: dict, model: ModelInfo, settings: Settings) -> Job:
     seconds = sum(s.duration for s in board.shots)
     params = {
         "board": {
-            "shots": [{"prompt": s.prompt, "duration": s.duration, "transition": s.transition} for s in board.shots]
+            "shots": [
+                {"prompt": s.prompt, "duration": s.duration, "transition": s.transition}
+                | ({"image": s.image} if s.image is not None else {})
+                for s in board.shots
+            ]
         }
     }
     params.update({k: v for k, v in _extras(fields).items() if k in ("seed", "steps", "guidance")})
@@ -448,4 +458,5 @@ def parse_storyboard(fields: dict, model: ModelInfo, settings: Settings) -> Job:
         _choice(fields, "size", list(model.sizes), model.sizes[0]),
         "storyboard",
         params,
+        uploads,
     )

@@ -107,7 +107,8 @@ class Renderer:
         from tessera.media import parse_size
         from tessera.pipeline.storyboard import Storyboard
 
-        board = Storyboard.from_dict(row.params["board"])
+        inputs_dir = self.settings.storage / row.id / "inputs"
+        board = Storyboard.from_dict(row.params["board"], base=inputs_dir)  # a shot's image: a file in inputs/
         board.seed = int(row.params.get("seed", 0))
         width, height = parse_size(row.size)
         out = self.pipe.storyboard(
@@ -118,7 +119,8 @@ class Renderer:
             guidance_scale=row.params.get("guidance"),
             callback_on_step_end=on_step,
         )
-        return out.frames[0], out.fps, out.watermarks[0], board.timeline()
+        images = [Path(shot.image) for shot in board.shots if shot.image is not None]
+        return out.frames[0], out.fps, out.watermarks[0], board.timeline(), images
 
     def render(self, row: Video, folder: Path, on_step) -> str | None:
         """Write video.mp4 (watermarked, C2PA-signed), thumbnail.webp and spritesheet.jpg into ``folder``; returns
@@ -131,8 +133,8 @@ class Renderer:
         shots: list[dict] = []
         revised = None
         if row.task == "storyboard":
-            video, fps, payload, shots = self.storyboard(row, on_step)
-            inputs, task = [], "storyboard"
+            video, fps, payload, shots, inputs = self.storyboard(row, on_step)
+            task = "storyboard"
         else:
             video, fps, payload, inputs, task, revised = self.frames(row, on_step)
         folder.mkdir(parents=True, exist_ok=True)

@@ -233,9 +233,14 @@ def test_loops_backward_extensions_and_connections_as_the_cli_makes_them(server_
 
 
 def test_storyboard_endpoint_renders_one_signed_clip_and_refuses_a_blocked_shot(server_factory, tmp_path):
+    import base64
+    import io
+
+    from PIL import Image
 
     from tessera.media import read_video
     from tessera.provenance import read_manifest
+    from tessera.provenance.manifest import COMPOSITE, CREATED
 
     server = server_factory(f"sqlite:///{tmp_path / 'db.sqlite'}")
     secret = server.cli("keys", "create", "board").strip().splitlines()[-1]
@@ -258,8 +263,33 @@ def test_storyboard_endpoint_renders_one_signed_clip_and_refuses_a_blocked_shot(
         "shot 3 (cut) 2-2.5 s",
     ]
     assert verify(path).watermark_detected
+    assert manifest.actions[0]["digitalSourceType"] == CREATED  # made from the prompts alone
+
+    # A cut may start from an image, given as input_reference is (it was refused: "not accepted over the API yet").
+    png = io.BytesIO()
+    Image.new("RGB", (96, 64), (30, 200, 30)).save(png, format="PNG")
+    image = {"image_url": "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()}
+    pictured = client.post(
+        "/storyboards",
+        body={"shots": [shots[0], {**shots[2], "at": 1, "image": image}]},
+        cast_to=openai.types.Video,
+    )
+    assert pictured.seconds == "1.5" and wait(client, pictured.id).status == "completed"
+    client.videos.download_content(pictured.id).write_to_file(tmp_path / "pictured.mp4")
+    assert read_video(tmp_path / "pictured.mp4").num_frames == 1 + 8 * 1.5
+    # The image is the manifest's ingredient, so the video is declared a composite of it.
+    assert read_manifest(tmp_path / "pictured.mp4").actions[0]["digitalSourceType"] == COMPOSITE
+    client.videos.delete(pictured.id)
 
     headers = {"Authorization": f"Bearer {secret}"}
+    for shot, message in (
+        ({**shots[1], "image": image}, "shot 2 gives an image but continues the previous shot; make it a cut"),
+        ({**shots[2], "image": {"image_url": "data:image/png;base64,AAAA"}}, "shot 2: image is not a readable image"),
+        ({**shots[2], "image": {"image_url": "https://example.com/a.png"}}, "shot 2: image: only base64 data URLs"),
+        ({**shots[2], "image": 7}, 'shot 2: image must be {"image_url"'),
+    ):
+        refused = httpx.post(server.url + "/v1/storyboards", json={"shots": [shots[0], shot]}, headers=headers)
+        assert refused.status_code == 400 and refused.json()["error"]["message"].startswith(message), refused.text
     bad = shots[:1] + [{"prompt": "graphic gore, a beheading with blood everywhere", "duration": 1}]
     refused = httpx.post(server.url + "/v1/storyboards", json={"shots": bad}, headers=headers)
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "moderation_blocked"

@@ -441,6 +441,12 @@ async def edit_video(request: Request, app: App, key: Key) -> JSONResponse:
                                         "duration": {"type": "number"},
                                         "at": {"type": "number"},
                                         "transition": {"enum": ["continuous", "cut"]},
+                                        # The frame a cut starts from, as input_reference takes it.
+                                        "image": {
+                                            "type": "object",
+                                            "required": ["image_url"],
+                                            "properties": {"image_url": {"type": "string"}},
+                                        },
                                     },
                                 },
                             },
@@ -455,7 +461,8 @@ async def edit_video(request: Request, app: App, key: Key) -> JSONResponse:
     },
 )
 async def create_storyboard(request: Request, app: App, key: Key) -> JSONResponse:
-    """Tessera extension: timed shots as one continuous video; a `video` job like any other (retrieve, content)."""
+    """Tessera extension: timed shots as one continuous video, a cut starting from an image where its shot gives
+    one; a `video` job like any other (retrieve, content)."""
     fields, _ = await read_request(request)
     job = parse_storyboard(fields, app.model, app.settings)
     return JSONResponse(await run_in_threadpool(_submit, app, key, job))
