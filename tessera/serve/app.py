@@ -25,6 +25,7 @@ from tessera.serve.jobs import JobStore
 from tessera.serve.keys import AuthError, KeyStore, RateLimiter, RateLimitError
 from tessera.serve.requests import ModelInfo
 from tessera.serve.settings import Settings
+from tessera.serve.webhooks import Sender, WebhookStore
 from tessera.serve.worker import Renderer, Worker
 
 log = logging.getLogger("tessera.serve")
@@ -111,7 +112,12 @@ def create_app(settings: Settings | None = None, pipe=None, start_workers: bool 
     make = sessions(engine)
     store = JobStore(make, settings.storage, settings.max_attempts, settings.lease_seconds)
     model = ModelInfo.from_folder(settings.model or default_model(), settings.model_name)
-    app_state = State(settings, store, KeyStore(make), RateLimiter(settings.rate_per_minute), model, default_policy())
+    webhooks = WebhookStore(make)
+    app_state = State(
+        settings, store, KeyStore(make), RateLimiter(settings.rate_per_minute), model, default_policy(), webhooks
+    )
+    # The server sends the webhook events that its workers and any `tessera worker` processes queue.
+    sender = Sender(webhooks, settings.webhook_retry_seconds)
 
     def renderer() -> Renderer:
         return Renderer(settings, pipe)
@@ -126,6 +132,9 @@ def create_app(settings: Settings | None = None, pipe=None, start_workers: bool 
             app_state.policy.check("a red ball falls")
         finally:
             safety_log.setLevel(level)
+        sending = threading.Thread(target=sender.run, name="webhooks", daemon=True)
+        if settings.webhooks:
+            sending.start()
         if start_workers:
             for i in range(settings.workers):
                 worker = Worker(settings, store, renderer, label=f"serve-{i}")
@@ -142,6 +151,9 @@ def create_app(settings: Settings | None = None, pipe=None, start_workers: bool 
             worker.stop()
         for thread in app_state.threads:
             thread.join(settings.shutdown_grace + 10)
+        sender.stopping.set()
+        if sending.is_alive():
+            sending.join(15)
         engine.dispose()
         log.info("shutdown complete")
 
@@ -154,9 +166,11 @@ def create_app(settings: Settings | None = None, pipe=None, start_workers: bool 
     app.state.tessera = app_state
 
     from tessera.serve.routes import ops, videos
+    from tessera.serve.routes import webhooks as webhook_routes
 
     app.include_router(videos.router)
     app.include_router(ops.router)
+    app.include_router(webhook_routes.router)
     _add_schemas(app)
 
     @app.exception_handler(TesseraError)

@@ -62,6 +62,44 @@ class Video(Base):
     __table_args__ = (Index("ix_videos_status_created", "status", "created_at"),)
 
 
+class WebhookEndpoint(Base):
+    """Where a key's video events are sent (OpenAI's webhook endpoints). The signing secret is kept as it is, not
+    hashed like a key's: every delivery is signed with it."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # we_<hex>
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(Text)
+    event_types: Mapped[list] = mapped_column(JSON, default=list)
+    secret: Mapped[str] = mapped_column(String(100))  # whsec_<base64>
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+    updated_at: Mapped[float] = mapped_column(Float, default=now)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint, written with the change it reports (so none is lost to a crash), then sent
+    and retried by the server's sender until the endpoint answers 2xx or the attempts run out."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(40))  # evt_<hex>: the webhook-id header, the same on every retry
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id"), index=True)
+    type: Mapped[str] = mapped_column(String(40))  # video.completed, video.failed
+    payload: Mapped[str] = mapped_column(Text)  # the body, fixed once so every attempt sends the same bytes
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sending, delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[float] = mapped_column(Float, default=now)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the endpoint's HTTP status
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+
+    __table_args__ = (Index("ix_webhook_deliveries_status_next", "status", "next_at"),)
+
+
 class AuditEvent(Base):
     __tablename__ = "audit_events"
 

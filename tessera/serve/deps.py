@@ -11,6 +11,7 @@ from tessera.serve.jobs import JobStore
 from tessera.serve.keys import KeyInfo, KeyStore, RateLimiter
 from tessera.serve.requests import ModelInfo
 from tessera.serve.settings import Settings
+from tessera.serve.webhooks import WebhookStore
 
 
 @dataclass
@@ -21,6 +22,7 @@ class State:
     limiter: RateLimiter
     model: ModelInfo
     policy: object
+    webhooks: WebhookStore
     workers: list = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import sessionmaker
 
 from tessera.errors import NotFoundError
 from tessera.serve.db import AuditEvent, Video, readers
+from tessera.serve.webhooks import enqueue
 
 STATUSES = ("queued", "in_progress", "completed", "failed")
 HOST = socket.gethostname()
@@ -157,7 +158,10 @@ class JobStore:
             )
             if params is not None:
                 values["params"] = params
-            return s.execute(self._owned(video_id, token).values(**values)).rowcount == 1
+            done = s.execute(self._owned(video_id, token).values(**values)).rowcount == 1
+            if done:
+                enqueue(s, video_id, "video.completed")
+            return done
 
     def fail(self, video_id: str, token: str, code: str, message: str) -> bool:
         with self.sessions.begin() as s:
@@ -169,7 +173,10 @@ class JobStore:
                 claim=None,
                 lease_until=None,
             )
-            return s.execute(self._owned(video_id, token).values(**values)).rowcount == 1
+            failed = s.execute(self._owned(video_id, token).values(**values)).rowcount == 1
+            if failed:
+                enqueue(s, video_id, "video.failed")
+            return failed
 
     def release(self, video_id: str, token: str) -> bool:
         """Give a job back unfinished (graceful shutdown): queued again, and the attempt is not counted."""
@@ -213,6 +220,7 @@ class JobStore:
                         "submit the request again"
                     )
                     changed.append((row.id, "failed"))
+                    enqueue(s, row.id, "video.failed")
                 else:
                     row.status, row.progress = "queued", 0
                     changed.append((row.id, "queued"))

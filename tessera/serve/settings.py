@@ -36,6 +36,10 @@ class Settings:
     remix_strength: float = 0.6  # how far a remix may move from its source (SDEdit strength)
     retention_days: int = 0  # 0 = keep assets until deleted; otherwise expires_at and a cleanup sweep
     compile: bool = False  # torch.compile each worker's transformer: slower first job, ~1.2x faster after
+    # Key holders may register webhook URLs, which the server then posts to: it reaches whatever the server's
+    # network reaches, so a server whose keys are not all trusted with that turns them off.
+    webhooks: bool = True
+    webhook_retry_seconds: float = 30.0  # a refused webhook delivery is retried after this, then 4x longer each time
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -50,7 +54,7 @@ class Settings:
         for name in ("max_attempts", "rate_per_minute", "daily_quota", "max_prompt_chars", "max_request_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("lease_seconds", "max_seconds", "max_upload_pixels", "max_upload_frames"):
+        for name in ("lease_seconds", "max_seconds", "max_upload_pixels", "max_upload_frames", "webhook_retry_seconds"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
         if not 0 < self.remix_strength <= 1:

@@ -91,6 +91,47 @@ def test_a_job_interrupted_too_often_fails_with_a_reason(database_url, tmp_path)
     assert store.claim("otherhost:1:w") is None
 
 
+def test_a_jobs_end_queues_a_webhook_event_in_the_same_transaction(database_url, tmp_path):
+    # Completed, failed by the worker, and failed by recovery: one delivery each for the endpoint that asks for it.
+    from tessera.serve.db import WebhookDelivery
+    from tessera.serve.webhooks import ATTEMPTS, WebhookStore
+
+    store = _store(database_url, tmp_path, lease_seconds=0.05, max_attempts=1)
+    hooks = WebhookStore(store.sessions)
+    both = hooks.create("key_a", "both", "http://127.0.0.1:9/hook", ["video.completed", "video.failed"])
+    hooks.create("key_a", "failures only", "http://127.0.0.1:9/other", ["video.failed"])
+    done, failed, lost = _queue(store, 3)
+    row, token = store.claim("h:1:w")
+    assert row.id == done and store.complete(done, token, "assets")
+    _, token = store.claim("h:1:w")
+    assert store.fail(failed, token, "internal_error", "boom")
+    store.claim("otherhost:1:w")
+    time.sleep(0.1)
+    assert store.recover() == [(lost, "failed")]
+    with store.sessions() as s:
+        rows = s.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)).all()
+    events = [
+        (r.type, r.endpoint_id == both.id, r.payload.count(vid))
+        for r, vid in zip(rows, [done, failed, failed, lost, lost], strict=True)
+    ]
+    assert sorted(events) == [
+        ("video.completed", True, 1),
+        ("video.failed", False, 1),
+        ("video.failed", False, 1),
+        ("video.failed", True, 1),
+        ("video.failed", True, 1),
+    ]
+    # An endpoint that keeps refusing is retried with backoff, then given up on (and audited).
+    delivery, _ = hooks.claim_due(limit=1)[0]
+    assert hooks.claim_due(limit=100) and not any(d.id == delivery.id for d, _ in hooks.claim_due(limit=100))
+    for attempt in range(1, ATTEMPTS + 1):
+        outcome = hooks.finish(delivery, 500, "the endpoint answered 500", backoff=0.0)
+        assert outcome == ("failed" if attempt == ATTEMPTS else "pending")
+        delivery.attempts += 1
+    with store.sessions() as s:
+        assert s.scalar(select(func.count()).where(AuditEvent.action == "webhook.failed")) == 1
+
+
 def test_release_requeues_without_spending_an_attempt(tmp_path):
     store = _store(f"sqlite:///{tmp_path / 'db'}", tmp_path)
     (vid,) = _queue(store, 1)

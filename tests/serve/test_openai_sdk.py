@@ -307,3 +307,89 @@ def test_storyboard_endpoint_renders_one_signed_clip_and_refuses_a_blocked_shot(
     )
     assert odd.notice.startswith("shot 2: this model knows only the physics world, and 'a cat naps' names nothing")
     client.videos.delete(odd.id)
+
+
+class Receiver:
+    """A webhook receiver on localhost: records each delivery; answers ``fail`` of them 500 first."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.events: list[tuple[dict, bytes]] = []
+        self.fail = 0
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers["content-length"]))
+                receiver.events.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                status = 500 if receiver.fail > 0 else 200
+                receiver.fail -= 1
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait(self, count: int, timeout: float = 20) -> list[tuple[dict, bytes]]:
+        deadline = time.monotonic() + timeout
+        while len(self.events) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(self.events) >= count, f"{len(self.events)} of {count} deliveries arrived"
+        return self.events
+
+
+def test_webhooks_tell_an_endpoint_when_a_video_completes_signed_as_openai_signs(server_factory, tmp_path):
+    import json
+
+    receiver = Receiver()
+    server = server_factory(f"sqlite:///{tmp_path / 'db.sqlite'}", TESSERA_WEBHOOK_RETRY_SECONDS="0.2")
+    secret = server.cli("keys", "create", "hooks").strip().splitlines()[-1]
+    client = openai.OpenAI(base_url=server.start().url + "/v1", api_key=secret, max_retries=0)
+
+    hook = client.webhooks.create(name="ci", url=receiver.url, event_types=["video.completed", "video.failed"])
+    assert hook.signing_secret.startswith("whsec_") and hook.signing_secret_hint.endswith(hook.signing_secret[-4:])
+    assert [h.id for h in client.webhooks.list().data] == [hook.id]
+    assert client.webhooks.retrieve(hook.id).url == receiver.url
+    renamed = client.webhooks.update(hook.id, name="ci hooks")
+    assert renamed.name == "ci hooks" and renamed.updated_at >= hook.updated_at and renamed.url == receiver.url
+    tested = client.webhooks.test(hook.id, event_type="video.completed")
+    assert tested.status_code == 200 and tested.webhook_endpoint_id == hook.id
+    client.webhooks.verify_signature(receiver.wait(1)[0][1], receiver.events[0][0], secret=hook.signing_secret)
+
+    # A delivery the endpoint refuses is sent again, the same event (webhook-id) with a fresh signature.
+    receiver.fail = 1
+    video = client.videos.create(prompt="a red ball falls", seconds="1")
+    assert wait(client, video.id).status == "completed"
+    (refused_headers, _), (headers, body) = receiver.wait(3)[1:3]
+    assert refused_headers["webhook-id"] == headers["webhook-id"]
+    client.webhooks.verify_signature(body, headers, secret=hook.signing_secret)
+    event = json.loads(body)
+    assert event["type"] == "video.completed" and event["data"] == {"id": video.id} and event["object"] == "event"
+
+    # After a rotation only the new secret verifies; after deletion nothing more is sent.
+    rotated = client.webhooks.rotate_secret(hook.id)
+    assert rotated.signing_secret != hook.signing_secret
+    second = client.videos.create(prompt="a blue ball falls", seconds="1")
+    assert wait(client, second.id).status == "completed"
+    headers, body = receiver.wait(4)[3]
+    client.webhooks.verify_signature(body, headers, secret=rotated.signing_secret)
+    with pytest.raises(openai.InvalidWebhookSignatureError):
+        client.webhooks.verify_signature(body, headers, secret=hook.signing_secret)
+    assert client.webhooks.delete(hook.id).deleted and client.webhooks.list().data == []
+    assert wait(client, client.videos.create(prompt="a green ball falls", seconds="1").id).status == "completed"
+    time.sleep(1.5)
+    assert len(receiver.events) == 4
+
+    with pytest.raises(openai.BadRequestError, match="event types this server sends: video.completed, video.failed"):
+        client.webhooks.create(name="x", url=receiver.url, event_types=["batch.completed"])
+    with pytest.raises(openai.BadRequestError, match="'url' must be an http:// or https:// URL"):
+        client.webhooks.create(name="x", url="ftp://example.com/hook", event_types=["video.failed"])
+    with pytest.raises(openai.NotFoundError):
+        client.webhooks.retrieve(hook.id)
+    receiver.server.shutdown()

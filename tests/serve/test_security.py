@@ -82,6 +82,31 @@ def test_another_keys_video_is_404_everywhere(app, client):
     assert client.get(f"/v1/videos/{vid}", headers=alice).status_code == 200  # bob's delete did nothing
 
 
+def test_another_keys_webhook_endpoint_is_404_and_an_operator_can_turn_webhooks_off(app, client, model_dir, tmp_path):
+    alice, bob = key(app, "alice"), key(app, "bob")
+    hook = {"name": "a", "url": "http://127.0.0.1:9/hook", "event_types": ["video.completed"]}
+    made = client.post("/v1/webhook_endpoints", json=hook, headers=alice).json()
+    assert (
+        made["signing_secret"].startswith("whsec_")
+        and "signing_secret" not in client.get(f"/v1/webhook_endpoints/{made['id']}", headers=alice).json()
+    )
+    for method, path in [
+        ("GET", f"/v1/webhook_endpoints/{made['id']}"),
+        ("POST", f"/v1/webhook_endpoints/{made['id']}"),
+        ("DELETE", f"/v1/webhook_endpoints/{made['id']}"),
+        ("POST", f"/v1/webhook_endpoints/{made['id']}/rotate_secret"),
+    ]:
+        error(client.request(method, path, headers=bob, json={"name": "b"}), 404)
+    assert client.get("/v1/webhook_endpoints", headers=bob).json()["data"] == []
+    error(
+        client.post("/v1/webhook_endpoints", json={**hook, "secret": "mine"}, headers=alice), 400, "unknown_parameter"
+    )
+    off = create_app(Settings(data_dir=tmp_path / "off", model=model_dir, webhooks=False), start_workers=False)
+    with TestClient(off) as c:
+        refused = error(c.post("/v1/webhook_endpoints", json=hook, headers=key(off)), 400, "unsupported_feature")
+        assert "TESSERA_WEBHOOKS=0" in refused["message"]
+
+
 def test_rate_limit_and_daily_quota_are_429_with_retry_after(app, client):
     headers = key(app)
     for _ in range(3):

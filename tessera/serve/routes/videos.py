@@ -248,6 +248,12 @@ def _connected_frames(params: dict, model) -> int:
     return frames("source") - 1 + bridge + max(frames("end") - model.temporal_factor - 1, 0)
 
 
+def list_page(data: list[dict], more: bool) -> JSONResponse:
+    """OpenAI's cursor page of objects."""
+    first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
+    return JSONResponse({"object": "list", "data": data, "first_id": first, "last_id": last, "has_more": more})
+
+
 def _seconds(frames: int, fps: float) -> str:
     return _fmt(max(frames - 1, 0) / fps)
 
@@ -280,16 +286,7 @@ def list_videos(
     if after is not None:
         video_id(after, "after")
     rows, more = app.store.list(key.id, after, limit, order)
-    data = [video_object(r) for r in rows]
-    return JSONResponse(
-        {
-            "object": "list",
-            "data": data,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
-            "has_more": more,
-        }
-    )
+    return list_page([video_object(r) for r in rows], more)
 
 
 @router.post("/videos/characters", include_in_schema=False)
