@@ -125,6 +125,36 @@ def test_studio_builds_a_two_shot_storyboard_and_plays_it(server_factory, tmp_pa
         assert not errors, errors
 
 
+def test_a_storyboard_cut_starts_from_a_chosen_image(server_factory, tmp_path):
+    import httpx
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    from tessera.provenance import read_manifest
+    from tessera.provenance.manifest import COMPOSITE
+
+    Image.new("RGB", (64, 64), (30, 200, 30)).save(tmp_path / "start.png")
+    with studio(server_factory, tmp_path) as (page, errors):
+        shots = page.locator("#shots .shot")
+        shots.nth(0).locator(".shot-prompt").fill("a red ball rolls in from the left")
+        shots.nth(1).locator(".shot-prompt").fill("a green square falls")
+        # A continuing shot starts from the previous one's frames, so it offers no image; a cut does.
+        expect(shots.nth(1).locator(".shot-image")).to_be_hidden()
+        shots.nth(1).locator(".shot-transition").select_option("cut")
+        expect(shots.nth(1).locator(".shot-image")).to_be_visible()
+        shots.nth(1).locator(".shot-image").set_input_files(str(tmp_path / "start.png"))
+        page.click("#render-board")
+        card = page.locator(".card").first
+        expect(card.locator("video")).to_have_count(1, timeout=90_000)
+        assert page.locator("#board-error").inner_text() == ""
+        # The image reached the server: it is the signed video's ingredient, so the video is declared a composite.
+        key = page.evaluate("localStorage.getItem('tessera-key')")
+        url = page.url.split("#")[0].rstrip("/") + f"/v1/videos/{card.get_attribute('data-id')}/content"
+        (tmp_path / "board.mp4").write_bytes(httpx.get(url, headers={"Authorization": f"Bearer {key}"}).content)
+        assert read_manifest(tmp_path / "board.mp4").actions[0]["digitalSourceType"] == COMPOSITE
+        assert not errors, errors
+
+
 def follow_up(page, follow, button: str, prompt: str, cards: int):
     """Click a card's Remix or Extend under ``prompt``; the new card (the ``cards``-th), once its video plays."""
     from playwright.sync_api import expect

@@ -273,6 +273,7 @@ function addShot(prompt = "", duration = "1", transition = "continuous") {
   node.querySelector(".shot-down").addEventListener("click", () => { node.nextElementSibling?.after(node); drawTimeline(); });
   node.querySelector(".shot-remove").addEventListener("click", () => { node.remove(); drawTimeline(); });
   node.querySelectorAll("select, textarea").forEach((el) => el.addEventListener("input", drawTimeline));
+  node.querySelector(".shot-transition").addEventListener("change", drawTimeline);
   $("shots").append(node);
   drawTimeline();
 }
@@ -294,6 +295,8 @@ function drawTimeline() {
   [...$("shots").children].forEach((node, i) => {
     node.querySelector(".shot-transition").disabled = i === 0;
     node.querySelector(".shot-join").style.visibility = i === 0 ? "hidden" : "";
+    // Only a cut can start from an image: a continuing shot starts from the previous shot's frames.
+    node.querySelector(".shot-image-row").hidden = i > 0 && node.querySelector(".shot-transition").value !== "cut";
   });
   const list = shots();
   const total = list.reduce((s, x) => s + x.duration, 0) || 1;
@@ -307,11 +310,26 @@ function drawTimeline() {
   }));
 }
 
+function dataUrl(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
 async function renderBoard() {
   $("board-error").textContent = "";
   $("render-board").disabled = true;
   try {
-    const body = { shots: shots(), size: $("size").value, seed: Number($("seed").value || 0) };
+    const list = shots();
+    const nodes = [...$("shots").children];
+    for (const [i, shot] of list.entries()) {  // a cut's image goes as input_reference does: a data URL
+      const file = nodes[i].querySelector(".shot-image").files[0];
+      if (file && shot.transition === "cut") shot.image = { image_url: await dataUrl(file) };
+    }
+    const body = { shots: list, size: $("size").value, seed: Number($("seed").value || 0) };
     const video = await (await api("/v1/storyboards", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     })).json();
