@@ -165,12 +165,13 @@ def create_app(settings: Settings | None = None, pipe=None, start_workers: bool 
     )
     app.state.tessera = app_state
 
-    from tessera.serve.routes import ops, videos
+    from tessera.serve.routes import images, ops, videos
     from tessera.serve.routes import webhooks as webhook_routes
 
     app.include_router(videos.router)
     app.include_router(ops.router)
     app.include_router(webhook_routes.router)
+    app.include_router(images.router)
     _add_schemas(app)
 
     @app.exception_handler(TesseraError)

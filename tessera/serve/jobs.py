@@ -75,7 +75,8 @@ class JobStore:
 
     def list(self, key_id: str, after: str | None, limit: int, order: str) -> tuple[list[Video], bool]:
         with self.readers() as s:
-            query = select(Video).where(Video.key_id == key_id, Video.deleted.is_(False))
+            # Images (POST /v1/images/generations) are answered and deleted, not listed among videos.
+            query = select(Video).where(Video.key_id == key_id, Video.deleted.is_(False), Video.task != "text-to-image")
             if after:
                 anchor = s.get(Video, after)
                 if anchor is None or anchor.key_id != key_id:

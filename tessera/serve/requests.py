@@ -29,6 +29,7 @@ FIELDS = {
     "extend": ("prompt", "model", "seconds", "video", "video[id]", "direction", *_EXTRAS),
     "connect": ("prompt", "model", "seconds", "video", "video[id]", "end_video", "end_video[id]", *_EXTRAS),
     "storyboard": ("shots", "model", "size", "seed", "steps", "guidance"),
+    "image": ("prompt", "model", "n", "size", "response_format", "output_format", "recaption", *_EXTRAS),
 }
 
 
@@ -401,6 +402,33 @@ def parse_connect(fields: dict, files: dict[str, Upload], model: ModelInfo, sett
 
                 job.size = nearest_size(clip.width, clip.height, model.sizes)
     return job
+
+
+def parse_image(fields: dict, files: dict[str, Upload], model: ModelInfo, settings: Settings) -> list[Job]:
+    """OpenAI's image generation: ``n`` one-frame jobs of ``prompt``, image i of seed ``seed`` + i."""
+    _known("image", fields, files)
+    prompt = _text(fields, "prompt", settings)
+    n = _number(fields, "n", int, 1, 4) or 1
+    size = _choice(fields, "size", list(model.sizes), model.sizes[0])
+    if fields.get("response_format") not in (None, "b64_json"):
+        raise RequestError(
+            "response_format must be b64_json: this server returns images inline and serves no image URLs",
+            "response_format",
+        )
+    if fields.get("output_format") not in (None, "png"):
+        raise RequestError(
+            "output_format must be png: images are signed PNGs (C2PA) with their watermark", "output_format"
+        )
+    params = _extras(fields)
+    recaption = _flag(fields, "recaption")
+    if recaption is not None:
+        if recaption and model.domain != "world":
+            raise RequestError("'recaption' needs a model of the physics world; this one is not", "recaption")
+        params["recaption"] = recaption
+    seed = params.pop("seed", 0)
+    return [
+        Job(prompt, _model(fields, model), "0", size, "text-to-image", {**params, "seed": seed + i}) for i in range(n)
+    ]
 
 
 def parse_storyboard(fields: dict, model: ModelInfo, settings: Settings) -> Job:

@@ -48,7 +48,9 @@ def event_body(event_id: str, kind: str, video_id: str) -> str:
 def enqueue(session: Session, video_id: str, kind: str) -> None:
     """Inside a job change's transaction: one delivery for each of the video's key's endpoints that asks for
     ``kind``."""
-    key_id = session.scalar(select(Video.key_id).where(Video.id == video_id))
+    key_id, task = session.execute(select(Video.key_id, Video.task).where(Video.id == video_id)).one()
+    if task == "text-to-image":  # an image request is answered when it is done, and its id never shown
+        return
     endpoints = session.scalars(
         select(WebhookEndpoint)
         .where(WebhookEndpoint.key_id == key_id, WebhookEndpoint.deleted.is_(False))

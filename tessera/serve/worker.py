@@ -23,6 +23,7 @@ from tessera.serve.settings import Settings
 
 log = logging.getLogger("tessera.serve.worker")
 VIDEO, THUMBNAIL, SPRITESHEET = "video.mp4", "thumbnail.webp", "spritesheet.jpg"
+IMAGE = "image.png"  # what an image request (POST /v1/images/generations) makes instead
 VARIANTS = {
     "video": (VIDEO, "video/mp4"),
     "thumbnail": (THUMBNAIL, "image/webp"),
@@ -138,9 +139,12 @@ class Renderer:
         else:
             video, fps, payload, inputs, task, revised = self.frames(row, on_step)
         folder.mkdir(parents=True, exist_ok=True)
-        mp4 = save(folder / VIDEO, video, fps)
         prompt = row.prompt if os.environ.get("TESSERA_C2PA_INCLUDE_PROMPT") == "1" else None
         gen = Generation(self.pipe.name, self.pipe.weights_sha256, task, payload, inputs, prompt, shots)
+        if row.task == "text-to-image":  # a still, asked for as one: a signed PNG, no player's thumbnails
+            sign_file(save(folder / IMAGE, video, fps), gen)
+            return revised
+        mp4 = save(folder / VIDEO, video, fps)
         sign_file(mp4, gen)
         Image.fromarray(thumbnail(video)).save(folder / THUMBNAIL, quality=90)
         Image.fromarray(spritesheet(video)).save(folder / SPRITESHEET, quality=90)

@@ -393,3 +393,45 @@ def test_webhooks_tell_an_endpoint_when_a_video_completes_signed_as_openai_signs
     with pytest.raises(openai.NotFoundError):
         client.webhooks.retrieve(hook.id)
     receiver.server.shutdown()
+
+
+def test_images_generate_returns_signed_watermarked_pngs_and_leaves_nothing_behind(server_factory, tmp_path):
+    import base64
+    import sqlite3
+
+    import numpy as np
+    from PIL import Image
+
+    from tessera.provenance import read_manifest
+
+    server = server_factory(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    secret = server.cli("keys", "create", "images").strip().splitlines()[-1]
+    client = openai.OpenAI(base_url=server.start().url + "/v1", api_key=secret, max_retries=0)
+    made = client.images.generate(prompt="a red ball rests on the floor", size="112x64", n=2, extra_body={"seed": 3})
+    assert len(made.data) == 2 and made.output_format == "png"
+    pixels = []
+    for i, image in enumerate(made.data):
+        path = tmp_path / f"image{i}.png"
+        path.write_bytes(base64.b64decode(image.b64_json))
+        with Image.open(path) as im:
+            assert (im.format, im.size) == ("PNG", (112, 64))
+            pixels.append(np.asarray(im.convert("RGB")))
+        manifest = read_manifest(path)
+        assert manifest.state == "Valid" and manifest.actions[0]["parameters"]["task"] == "text-to-image"
+        assert verify(path).watermark_detected
+    assert not np.array_equal(*pixels)  # seeds 3 and 4
+    # Answered, not kept: no video to list, no files left.
+    assert client.videos.list().data == [] and not any((tmp_path / "data" / "videos").iterdir())
+    with pytest.raises(openai.BadRequestError, match="response_format must be b64_json"):
+        client.images.generate(prompt="a red ball", response_format="url")
+    with pytest.raises(openai.BadRequestError, match="size '1024x1024' is not supported; supported: 64x64, 112x64"):
+        client.images.generate(prompt="a red ball", size="1024x1024")
+    server.stop()
+    # With no worker to make it, the request says so after the server's wait, and leaves nothing queued.
+    idle = server_factory(f"sqlite:///{tmp_path / 'db.sqlite'}", workers=0, TESSERA_IMAGE_TIMEOUT="1")
+    idle.start()
+    with pytest.raises(openai.APIStatusError, match="no worker made the image within 1 s") as timed_out:
+        client.with_options(base_url=idle.url + "/v1").images.generate(prompt="a red ball")
+    assert timed_out.value.status_code == 504
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:
+        assert db.execute("select count(*) from videos where deleted = 0").fetchone() == (0,)
