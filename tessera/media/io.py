@@ -156,6 +156,9 @@ def image_rgb(image: Image.Image, cover: tuple[int, int] | None = None) -> np.nd
     profile names (a phone's photo: Display P3), converted to sRGB as a browser shows them.
     """
     icc = image.info.get("icc_profile")
+    # An HDR still (a camera's PQ or HLG HEIF, an HDR AVIF) says so in its nclx colour box: pillow-heif reports it,
+    # and _read_picture adds it for an AVIF, whose Pillow reader does not.
+    transfer = (image.info.get("nclx_profile") or {}).get("transfer_characteristics")
     if cover is not None and image.format == "JPEG":  # the scale is chosen before any orientation: either way up
         image.draft("RGB", (max(cover), max(cover)))
     if image.getexif().get(ORIENTATION, 1) != 1:
@@ -169,11 +172,32 @@ def image_rgb(image: Image.Image, cover: tuple[int, int] | None = None) -> np.nd
     if image.has_transparency_data:
         image = _flatten(image)
     rgb = _shrink(np.asarray(image.convert("RGB"), dtype=np.uint8).copy(), cover)
+    if is_hdr(transfer):
+        # Tone-mapped as an HDR clip is (tessera.media.hdr), from the 8 bits the readers give: its 10 spread over
+        # 0-255, so PQ's reference white, at 58% of the range, came in as a dim grey.
+        return to_sdr(rgb.astype(np.uint16) * 257, transfer)
     transform = _to_srgb(icc) if icc else None
     if transform is None:
         return rgb
     # After shrinking: a colour conversion is per pixel, so it need not touch the pixels a shrink drops.
     return np.asarray(ImageCms.applyTransform(Image.fromarray(rgb), transform), dtype=np.uint8).copy()
+
+
+def _avif_colour(image: Image.Image, source: Path | io.BytesIO) -> None:
+    """Add an AVIF's colour description (its transfer and primaries) to ``image.info`` as pillow-heif gives a
+    HEIF's, read by FFmpeg from the file's boxes (2 ms): Pillow's AVIF reader does not report it, so an HDR AVIF
+    read as SDR came in dim and grey."""
+    if image.format != "AVIF" or "nclx_profile" in image.info:
+        return
+    try:
+        with av.open(io.BytesIO(source.getvalue()) if isinstance(source, io.BytesIO) else str(source)) as container:
+            codec = container.streams.video[0].codec_context
+            image.info["nclx_profile"] = {
+                "transfer_characteristics": codec.color_trc,
+                "color_primaries": codec.color_primaries,
+            }
+    except (av.FFmpegError, IndexError, OSError):
+        pass  # FFmpeg cannot read it: Pillow's reading stands, as SDR
 
 
 def _flatten(image: Image.Image) -> Image.Image:
@@ -212,6 +236,7 @@ def read_image(
     try:
         with Image.open(path) as im:
             _check_frame(path, im.height, im.width, limits)
+            _avif_colour(im, path)
             return image_rgb(im, cover)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise MediaError(f"{path}: not a readable image ({e}); use a PNG or JPEG file") from e
@@ -292,6 +317,7 @@ def _read_picture(
     try:
         with Image.open(source) as im:
             _check_frame(path, im.height, im.width, limits)
+            _avif_colour(im, source)
             if im.format != "GIF" and not (im.format in ANIMATED_FORMATS and getattr(im, "n_frames", 1) > 1):
                 return Video(image_rgb(im, cover)[None], 0.0)
             frames, delays = [], []

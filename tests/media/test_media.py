@@ -505,12 +505,10 @@ def test_nearest_size_keeps_the_aspect_ratio():
     assert nearest_size(100, 100, ("112x64", "64x112")) == "112x64"  # a tie goes to the first listed
 
 
-def _hdr_clip(path, frames: np.ndarray, transfer: str) -> None:
-    """SDR frames as a phone's HDR clip shows them: SDR white at HDR reference white (203 nits, BT.2408), BT.2020
-    primaries, PQ or HLG coded, HEVC 10-bit tagged as such. Written from the standards' own numbers, not
-    tessera.media.hdr's, so an error there cannot cancel out in the round trip."""
-    import av
-
+def _hdr_signal(frames: np.ndarray, transfer: str) -> tuple[np.ndarray, str]:
+    """SDR frames as an HDR picture codes them: SDR white at HDR reference white (203 nits, BT.2408), BT.2020
+    primaries, PQ or HLG; the non-linear R'G'B' in [0, 1] and FFmpeg's name of the transfer. From the standards' own
+    numbers, not tessera.media.hdr's, so an error there cannot cancel out in the round trip."""
     bt709_to_bt2020 = np.array(
         [[0.6274, 0.3293, 0.0433], [0.0691, 0.9195, 0.0114], [0.0164, 0.0880, 0.8956]]
     )  # BT.2087
@@ -526,6 +524,14 @@ def _hdr_clip(path, frames: np.ndarray, transfer: str) -> None:
             np.where(scene <= 1 / 12, np.sqrt(3 * scene), a * np.log(np.maximum(12 * scene - b, 1e-9)) + c),
             "arib-std-b67",
         )
+    return np.clip(signal, 0, 1), tag
+
+
+def _hdr_clip(path, frames: np.ndarray, transfer: str) -> None:
+    """SDR frames as a phone's HDR clip shows them (see _hdr_signal), HEVC 10-bit tagged as such."""
+    import av
+
+    signal, tag = _hdr_signal(frames, transfer)
     r, g, b_ = signal[..., 0], signal[..., 1], signal[..., 2]
     y = 0.2627 * r + 0.6780 * g + 0.0593 * b_  # BT.2020 non-constant luminance, limited range
     planes = (64 + 876 * y, 512 + 896 * (b_ - y) / 1.8814, 512 + 896 * (r - y) / 1.4746)
@@ -542,6 +548,44 @@ def _hdr_clip(path, frames: np.ndarray, transfer: str) -> None:
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+
+
+@pytest.mark.parametrize(("suffix", "transfer"), [(".heic", "pq"), (".heic", "hlg"), (".avif", "pq")])
+def test_an_hdr_still_is_tone_mapped_as_an_hdr_clip_is(tmp_path, suffix, transfer):
+    # A camera's HDR HEIF or an HDR AVIF was read as SDR: PQ's reference white, at 58% of the range, came in grey.
+    import av
+    import pillow_heif
+
+    ramp = np.linspace(0, 255, 64)
+    sdr = np.zeros((64, 64, 3))
+    sdr[:32] = ramp[None, :, None]  # a grey ramp, black to SDR white
+    sdr[32:48] = ramp[None, :, None] * [1.0, 0.35, 0.2]  # a warm colour ramp
+    sdr[48:] = ramp[None, :, None] * [0.2, 0.5, 1.0]  # a cool one
+    signal, _ = _hdr_signal(sdr, transfer)
+    path = tmp_path / f"hdr{suffix}"
+    if suffix == ".heic":  # as a camera writes it: 10 bits, BT.2020, the transfer in its nclx box
+        code = {"pq": 16, "hlg": 18}[transfer]
+        still = pillow_heif.from_bytes(
+            mode="RGB;16", size=(64, 64), data=np.rint(signal * 65535).astype("<u2").tobytes()
+        )
+        still.save(path, quality=-1, color_primaries=9, transfer_characteristics=code, matrix_coefficients=9)
+    else:  # AV1 10-bit in an AVIF, as Chrome or Lightroom export one
+        with av.open(str(path), "w", format="avif") as out:
+            stream = out.add_stream("libsvtav1", rate=1)
+            stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p10le"
+            stream.options = {"crf": "4"}
+            context = stream.codec_context
+            context.color_primaries, context.color_trc, context.colorspace, context.color_range = 9, 16, 9, 2
+            frame = av.VideoFrame.from_ndarray(np.rint(signal * 65535).astype(np.uint16), format="rgb48le")
+            out.mux(stream.encode(frame.reformat(format="yuv420p10le", dst_colorspace=9, dst_color_range=2)))
+            out.mux(stream.encode(None))
+    got = read_image(path).astype(float)
+    error = np.abs(got - sdr)
+    below_knee = sdr.max(-1) < 170
+    assert error[below_knee].mean() < 4 and error.mean() < 7, (error[below_knee].mean(), error.mean())
+    with Image.open(path) as plain:  # read as before, as SDR
+        assert np.abs(np.asarray(plain.convert("RGB"), float) - sdr).mean() > 3 * error.mean()
+    assert np.array_equal(decode_video(path.read_bytes(), path.name).frames[0], read_image(path))
 
 
 @pytest.mark.parametrize("transfer", ["pq", "hlg"])
