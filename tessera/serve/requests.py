@@ -192,6 +192,14 @@ def _flag(fields: dict, name: str) -> bool | None:
     raise RequestError(f"'{name}' must be true or false, got {str(value)[:40]!r}", name)
 
 
+def _recaption(fields: dict, model: ModelInfo) -> bool | None:
+    """The ``recaption`` flag (None when not sent); asking for it needs a model of the physics world."""
+    recaption = _flag(fields, "recaption")
+    if recaption and model.domain != "world":
+        raise RequestError("'recaption' needs a model of the physics world; this one is not", "recaption")
+    return recaption
+
+
 def _known(task: str, *names: dict) -> None:
     """Refuse any field or file the request kind does not take (OpenAI's ``unknown_parameter``)."""
     for name in (n for group in names for n in group):
@@ -302,16 +310,15 @@ def parse_create(fields: dict, files: dict[str, Upload], model: ModelInfo, setti
             raise RequestError("a loop is made from the prompt alone; leave out input_reference", "loop")
         longest = model.longest_loop
         if float(job.seconds) > longest:
+            ask = f"ask for seconds 1 to {int(longest)}" if longest >= 1 else "so it makes no loop of a whole second"
             raise RequestError(
                 f"a loop lasts at most {longest:g} s with this model (its longest clip, less the block that closes "
-                f"the loop); ask for seconds 1 to {int(longest)}",
+                f"the loop); {ask}",
                 "seconds",
             )
         job.params["loop"] = True
-    recaption = _flag(fields, "recaption")
+    recaption = _recaption(fields, model)
     if recaption is not None:
-        if recaption and model.domain != "world":
-            raise RequestError("'recaption' needs a model of the physics world; this one is not", "recaption")
         if recaption and (reference is not None or job.params.get("loop")):
             raise RequestError(
                 "'recaption' applies to text-to-video only: a scene written afresh could contradict input_reference, "
@@ -420,10 +427,8 @@ def parse_image(fields: dict, files: dict[str, Upload], model: ModelInfo, settin
             "output_format must be png: images are signed PNGs (C2PA) with their watermark", "output_format"
         )
     params = _extras(fields)
-    recaption = _flag(fields, "recaption")
+    recaption = _recaption(fields, model)
     if recaption is not None:
-        if recaption and model.domain != "world":
-            raise RequestError("'recaption' needs a model of the physics world; this one is not", "recaption")
         params["recaption"] = recaption
     seed = params.pop("seed", 0)
     return [
