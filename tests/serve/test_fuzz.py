@@ -18,6 +18,7 @@ def api(model_dir, tmp_path_factory, c2pa_dir):
             rate_per_minute=100_000,
             daily_quota=100_000,
             workers=0,
+            image_timeout=0.2,  # no worker makes the images it asks for: each is a 504 that says so
         ),
         start_workers=False,
     )
@@ -37,7 +38,9 @@ def test_no_input_makes_a_server_error(api):
         def fuzz(case):
             response = case.call(headers={"Authorization": f"Bearer {secret}"})
             where = f"{case.method} {case.formatted_path}"
-            assert response.status_code < 500, f"{where}: {response.status_code} {response.text[:300]}"
+            # The one 5xx an input may meet: an image that no worker made in time (this server runs none).
+            unmade = response.status_code == 504 and "no worker made the image" in response.text
+            assert response.status_code < 500 or unmade, f"{where}: {response.status_code} {response.text[:300]}"
             if response.status_code >= 400 and "application/json" in str(response.headers.get("content-type")):
                 assert response.json()["error"]["message"], where  # every refusal explains itself
 

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tessera.errors import TesseraError
 from tessera.serve.requests import parse_image
-from tessera.serve.routes.videos import App, Key, _submit, read_request
+from tessera.serve.routes.videos import App, Key, _submit, json_body, read_request
 from tessera.serve.worker import IMAGE
 
 router = APIRouter(prefix="/v1", tags=["images"])
@@ -29,7 +29,22 @@ class ImageError(TesseraError):
         self.http_status, self.code = http_status, code
 
 
-@router.post("/images/generations")
+_PROPERTIES = {
+    "prompt": {"type": "string", "maxLength": 2000},
+    "model": {"type": "string"},
+    "n": {"type": "integer", "minimum": 1, "maximum": 4},
+    "size": {"type": "string"},
+    "response_format": {"enum": ["b64_json"]},
+    "output_format": {"enum": ["png"]},
+    "recaption": {"type": "boolean"},
+    "seed": {"type": "integer", "minimum": 0},
+    "negative_prompt": {"type": "string"},
+    "steps": {"type": "integer", "minimum": 1, "maximum": 200},
+    "guidance": {"type": "number", "minimum": 0, "maximum": 30},
+}
+
+
+@router.post("/images/generations", openapi_extra=json_body(_PROPERTIES, ["prompt"]))
 async def generate_images(request: Request, app: App, key: Key) -> JSONResponse:
     """`prompt`, `n` (1-4), `size` (the model's), `response_format` (b64_json); Tessera's `seed` (image i gets seed
     + i), `negative_prompt`, `steps`, `guidance`, `recaption`."""

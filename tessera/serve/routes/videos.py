@@ -71,6 +71,12 @@ def _body(task: str, required: list[str], extra: dict) -> dict:
     }
 
 
+def json_body(properties: dict, required: list[str]) -> dict:
+    """The OpenAPI request body of a JSON-only request (what /docs shows and the fuzz test sends)."""
+    schema = {"type": "object", "required": required, "properties": properties}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 VIDEO_OBJECT = {
     "200": {
         "description": "The video job",

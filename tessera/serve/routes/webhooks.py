@@ -12,11 +12,16 @@ from starlette.concurrency import run_in_threadpool
 
 from tessera.serve.db import WebhookEndpoint
 from tessera.serve.requests import RequestError
-from tessera.serve.routes.videos import App, Key, list_page, read_request
+from tessera.serve.routes.videos import App, Key, json_body, list_page, read_request
 from tessera.serve.webhooks import EVENT_TYPES, event_body, new_secret, post
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 _FIELDS = ("name", "url", "event_types")
+_PROPERTIES = {
+    "name": {"type": "string", "maxLength": 200},
+    "url": {"type": "string", "format": "uri"},
+    "event_types": {"type": "array", "minItems": 1, "items": {"enum": list(EVENT_TYPES)}},
+}
 
 
 def endpoint_object(row: WebhookEndpoint, with_secret: bool = False) -> dict:
@@ -83,7 +88,7 @@ def _checked(fields: dict, required: bool, allowed: tuple[str, ...] = _FIELDS) -
     return values
 
 
-@router.post("/webhook_endpoints")
+@router.post("/webhook_endpoints", openapi_extra=json_body(_PROPERTIES, list(_FIELDS)))
 async def create_endpoint(request: Request, app: App, key: Key) -> JSONResponse:
     """Register a URL for this key's video events; the answer carries the signing secret, shown once."""
     _enabled(app)
@@ -110,7 +115,7 @@ def retrieve_endpoint(endpoint_id: str, app: App, key: Key) -> JSONResponse:
     return JSONResponse(endpoint_object(app.webhooks.get(key.id, endpoint_id)))
 
 
-@router.post("/webhook_endpoints/{endpoint_id}")
+@router.post("/webhook_endpoints/{endpoint_id}", openapi_extra=json_body(_PROPERTIES, []))
 async def update_endpoint(endpoint_id: str, request: Request, app: App, key: Key) -> JSONResponse:
     """Change its name, URL or event types (each optional); its secret stays."""
     _enabled(app)
@@ -134,7 +139,10 @@ def rotate_secret(endpoint_id: str, app: App, key: Key) -> JSONResponse:
     return JSONResponse(endpoint_object(row, with_secret=True))
 
 
-@router.post("/webhook_endpoints/{endpoint_id}/test")
+@router.post(
+    "/webhook_endpoints/{endpoint_id}/test",
+    openapi_extra=json_body({"event_type": {"enum": list(EVENT_TYPES)}}, ["event_type"]),
+)
 async def test_endpoint(endpoint_id: str, request: Request, app: App, key: Key) -> JSONResponse:
     """Send a sample event (of ``event_type``, about a video id that does not exist) now; the endpoint's status."""
     import httpx
