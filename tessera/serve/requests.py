@@ -392,6 +392,12 @@ def parse_connect(fields: dict, files: dict[str, Upload], model: ModelInfo, sett
     _known("connect", fields, files)
     prompt = _text(fields, "prompt", settings)
     bridges = [str(s) for s in range(1, int(model.longest_call) + 1)]
+    if not bridges:
+        raise RequestError(
+            f"this model makes at most {model.longest_call:g} s a call, too short to connect two clips by a whole "
+            "second",
+            "seconds",
+        )
     seconds = _choice(fields, "seconds", bridges, "2" if "2" in bridges else bridges[-1])
     params = {**_extras(fields), "bridge_seconds": seconds}
     source_id, upload = source_of(fields, files, settings, model)
