@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None, pipe=None, start_workers: bool 
         settings, store, KeyStore(make), RateLimiter(settings.rate_per_minute), model, default_policy(), webhooks
     )
     # The server sends the webhook events that its workers and any `tessera worker` processes queue.
-    sender = Sender(webhooks, settings.webhook_retry_seconds)
+    sender = Sender(webhooks, settings.webhook_retry_seconds, hosts=settings.webhook_hosts)
 
     def renderer() -> Renderer:
         return Renderer(settings, pipe)

@@ -39,6 +39,8 @@ class Settings:
     # Key holders may register webhook URLs, which the server then posts to: it reaches whatever the server's
     # network reaches, so a server whose keys are not all trusted with that turns them off.
     webhooks: bool = True
+    # Where they may point: comma-separated host names, "*.example.com" for its subdomains; empty = anywhere.
+    webhook_hosts: str = ""
     image_timeout: float = 300.0  # an image request waits this long for a worker to make it (504 after)
     webhook_retry_seconds: float = 30.0  # a refused webhook delivery is retried after this, then 4x longer each time
 

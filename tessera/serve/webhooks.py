@@ -29,6 +29,13 @@ EVENT_TYPES = ("video.completed", "video.failed")
 ATTEMPTS = 6  # a delivery the endpoint keeps refusing is given up after this many tries
 
 
+def host_allowed(host: str, allowed: str) -> bool:
+    """Whether ``host`` is one of ``allowed`` (TESSERA_WEBHOOK_HOSTS: "a.example.com, *.example.org"; empty: any)."""
+    patterns = [p.strip().lower() for p in allowed.split(",") if p.strip()]
+    host = host.lower().rstrip(".")
+    return not patterns or any(host == p or (p.startswith("*.") and host.endswith(p[1:])) for p in patterns)
+
+
 def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
@@ -163,12 +170,14 @@ class WebhookStore:
                     taken.append((delivery, s.get(WebhookEndpoint, delivery.endpoint_id)))
         return taken
 
-    def finish(self, delivery: WebhookDelivery, status: int | None, error: str | None, backoff: float) -> str:
+    def finish(
+        self, delivery: WebhookDelivery, status: int | None, error: str | None, backoff: float, give_up: bool = False
+    ) -> str:
         """Record an attempt: delivered on 2xx; otherwise pending again after ``backoff`` x 4^(attempts-1)
-        seconds, or failed once ``ATTEMPTS`` are spent. Returns the new status."""
+        seconds, or failed once ``ATTEMPTS`` are spent (at once with ``give_up``). Returns the new status."""
         if status is not None and 200 <= status < 300:
             outcome, next_at = "delivered", delivery.next_at
-        elif delivery.attempts >= ATTEMPTS:
+        elif give_up or delivery.attempts >= ATTEMPTS:
             outcome, next_at = "failed", delivery.next_at
         else:
             outcome, next_at = "pending", time.time() + backoff * 4 ** (delivery.attempts - 1)
@@ -198,8 +207,8 @@ class WebhookStore:
 class Sender:
     """Sends due deliveries from a thread of the server, about every ``poll`` seconds."""
 
-    def __init__(self, store: WebhookStore, backoff: float, poll: float = 0.5) -> None:
-        self.store, self.backoff, self.poll = store, backoff, poll
+    def __init__(self, store: WebhookStore, backoff: float, poll: float = 0.5, hosts: str = "") -> None:
+        self.store, self.backoff, self.poll, self.hosts = store, backoff, poll, hosts
         self.stopping = threading.Event()
 
     def run(self) -> None:
@@ -215,14 +224,19 @@ class Sender:
     def send(self, delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> None:
         import httpx
 
+        # The operator may have narrowed TESSERA_WEBHOOK_HOSTS since the endpoint was registered: no retry helps.
+        allowed = host_allowed(httpx.URL(endpoint.url).host, self.hosts)
         status, error = None, None
-        try:
-            status = post(endpoint.url, endpoint.secret, delivery.event_id, delivery.payload)
-            if not 200 <= status < 300:
-                error = f"the endpoint answered {status}"
-        except httpx.HTTPError as e:
-            error = f"could not reach the endpoint ({type(e).__name__})"
-        outcome = self.store.finish(delivery, status, error, self.backoff)
+        if not allowed:
+            error = "the endpoint's host is no longer in TESSERA_WEBHOOK_HOSTS"
+        else:
+            try:
+                status = post(endpoint.url, endpoint.secret, delivery.event_id, delivery.payload)
+                if not 200 <= status < 300:
+                    error = f"the endpoint answered {status}"
+            except httpx.HTTPError as e:
+                error = f"could not reach the endpoint ({type(e).__name__})"
+        outcome = self.store.finish(delivery, status, error, self.backoff, give_up=not allowed)
         log.info(
             "webhook %s %s to %s: %s (attempt %d)",
             delivery.type,

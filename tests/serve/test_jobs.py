@@ -132,6 +132,28 @@ def test_a_jobs_end_queues_a_webhook_event_in_the_same_transaction(database_url,
         assert s.scalar(select(func.count()).where(AuditEvent.action == "webhook.failed")) == 1
 
 
+def test_a_delivery_to_a_host_the_operator_no_longer_allows_is_given_up_at_once(tmp_path):
+    from tessera.serve.db import WebhookDelivery
+    from tessera.serve.webhooks import Sender, WebhookStore
+
+    store = _store(f"sqlite:///{tmp_path / 'db'}", tmp_path)
+    hooks = WebhookStore(store.sessions)
+    hooks.create("key_a", "local", "http://127.0.0.1:9/hook", ["video.completed"])  # allowed when registered
+    (vid,) = _queue(store, 1)
+    _, token = store.claim("h:1:w")
+    store.complete(vid, token, "assets")
+    sender = Sender(hooks, backoff=0.0, hosts="hooks.example.com")
+    for delivery, endpoint in hooks.claim_due():
+        sender.send(delivery, endpoint)  # not sent: nothing listens on port 9, and an attempt would be retried
+    with store.sessions() as s:
+        (row,) = s.scalars(select(WebhookDelivery)).all()
+    assert (row.status, row.attempts, row.last_status) == (
+        "failed",
+        1,
+        None,
+    ) and "TESSERA_WEBHOOK_HOSTS" in row.last_error
+
+
 def test_release_requeues_without_spending_an_attempt(tmp_path):
     store = _store(f"sqlite:///{tmp_path / 'db'}", tmp_path)
     (vid,) = _queue(store, 1)

@@ -105,6 +105,23 @@ def test_another_keys_webhook_endpoint_is_404_and_an_operator_can_turn_webhooks_
     with TestClient(off) as c:
         refused = error(c.post("/v1/webhook_endpoints", json=hook, headers=key(off)), 400, "unsupported_feature")
         assert "TESSERA_WEBHOOKS=0" in refused["message"]
+    # An operator may name the hosts webhooks may go to; anything else is refused by name.
+    narrow = Settings(data_dir=tmp_path / "narrow", model=model_dir, webhook_hosts="hooks.example.com, *.example.org")
+    some = create_app(narrow, start_workers=False)
+    with TestClient(some) as c:
+        headers = key(some)
+        for url, allowed in (
+            ("https://hooks.example.com/a", True),
+            ("https://ci.example.org/a", True),
+            ("https://example.org/a", False),
+            ("http://127.0.0.1:9/hook", False),
+            ("https://hooks.example.com.evil.net/a", False),
+        ):
+            response = c.post("/v1/webhook_endpoints", json={**hook, "url": url}, headers=headers)
+            if allowed:
+                assert response.status_code == 200, response.text
+            else:
+                assert "sends webhooks only to hooks.example.com, *.example.org" in error(response, 400)["message"]
 
 
 def test_rate_limit_and_daily_quota_are_429_with_retry_after(app, client):

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from tessera.serve.db import WebhookEndpoint
 from tessera.serve.requests import RequestError
 from tessera.serve.routes.videos import App, Key, json_body, list_page, read_request
-from tessera.serve.webhooks import EVENT_TYPES, event_body, new_secret, post
+from tessera.serve.webhooks import EVENT_TYPES, event_body, host_allowed, new_secret, post
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 _FIELDS = ("name", "url", "event_types")
@@ -49,7 +49,7 @@ def _enabled(app) -> None:
         )
 
 
-def _checked(fields: dict, required: bool, allowed: tuple[str, ...] = _FIELDS) -> dict:
+def _checked(fields: dict, required: bool, hosts: str, allowed: tuple[str, ...] = _FIELDS) -> dict:
     """The endpoint fields of a create (all required) or an update (any), each checked; anything else refused."""
     import httpx
 
@@ -77,6 +77,11 @@ def _checked(fields: dict, required: bool, allowed: tuple[str, ...] = _FIELDS) -
             parsed = None
         if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
             raise RequestError("'url' must be an http:// or https:// URL of at most 2000 characters", "url")
+        if not host_allowed(parsed.host, hosts):
+            raise RequestError(
+                f"this server sends webhooks only to {hosts} (TESSERA_WEBHOOK_HOSTS), not to {parsed.host[:200]}",
+                "url",
+            )
     if "event_types" in values:
         kinds = values["event_types"]
         if not isinstance(kinds, list) or not kinds or any(k not in EVENT_TYPES for k in kinds):
@@ -93,7 +98,7 @@ async def create_endpoint(request: Request, app: App, key: Key) -> JSONResponse:
     """Register a URL for this key's video events; the answer carries the signing secret, shown once."""
     _enabled(app)
     fields, _ = await read_request(request)
-    values = _checked(fields, required=True)
+    values = _checked(fields, required=True, hosts=app.settings.webhook_hosts)
     row = await run_in_threadpool(app.webhooks.create, key.id, values["name"], values["url"], values["event_types"])
     app.store.audit("webhook.created", key.id, None, endpoint=row.id)
     return JSONResponse(endpoint_object(row, with_secret=True))
@@ -120,7 +125,7 @@ async def update_endpoint(endpoint_id: str, request: Request, app: App, key: Key
     """Change its name, URL or event types (each optional); its secret stays."""
     _enabled(app)
     fields, _ = await read_request(request)
-    values = _checked(fields, required=False)
+    values = _checked(fields, required=False, hosts=app.settings.webhook_hosts)
     row = await run_in_threadpool(app.webhooks.update, key.id, endpoint_id, **values)
     return JSONResponse(endpoint_object(row))
 
