@@ -18,6 +18,12 @@ JOB_SECONDS = Histogram(
     buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, float("inf")),
 )
 MODERATION = Counter("tessera_moderation", "Moderation decisions", ["decision", "category"], registry=REGISTRY)
+WEBHOOKS = Counter(
+    "tessera_webhook_attempts",
+    "Webhook delivery attempts by outcome (delivered, retry, failed)",
+    ["outcome"],
+    registry=REGISTRY,
+)
 
 
 class QueueCollector:

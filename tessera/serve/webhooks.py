@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tessera.errors import NotFoundError
+from tessera.serve import metrics
 from tessera.serve.db import AuditEvent, Video, WebhookDelivery, WebhookEndpoint, readers
 
 log = logging.getLogger("tessera.serve.webhooks")
@@ -237,6 +238,7 @@ class Sender:
             except httpx.HTTPError as e:
                 error = f"could not reach the endpoint ({type(e).__name__})"
         outcome = self.store.finish(delivery, status, error, self.backoff, give_up=not allowed)
+        metrics.WEBHOOKS.labels("retry" if outcome == "pending" else outcome).inc()
         log.info(
             "webhook %s %s to %s: %s (attempt %d)",
             delivery.type,

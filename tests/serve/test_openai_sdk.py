@@ -385,6 +385,10 @@ def test_webhooks_tell_an_endpoint_when_a_video_completes_signed_as_openai_signs
     assert wait(client, client.videos.create(prompt="a green ball falls", seconds="1").id).status == "completed"
     time.sleep(1.5)
     assert len(receiver.events) == 4
+    # Prometheus counts the sender's attempts (the test event is sent by the request itself, not counted).
+    scraped = httpx.get(server.url + "/metrics").text
+    assert 'tessera_webhook_attempts_total{outcome="retry"} 1.0' in scraped
+    assert 'tessera_webhook_attempts_total{outcome="delivered"} 2.0' in scraped
 
     with pytest.raises(openai.BadRequestError, match="event types this server sends: video.completed, video.failed"):
         client.webhooks.create(name="x", url=receiver.url, event_types=["batch.completed"])
