@@ -18,7 +18,7 @@ import secrets
 import threading
 import time
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tessera.errors import NotFoundError
@@ -28,6 +28,7 @@ from tessera.serve.db import AuditEvent, Video, WebhookDelivery, WebhookEndpoint
 log = logging.getLogger("tessera.serve.webhooks")
 EVENT_TYPES = ("video.completed", "video.failed")
 ATTEMPTS = 6  # a delivery the endpoint keeps refusing is given up after this many tries
+KEEP_SECONDS = 7 * 86400  # finished deliveries are kept a week, then pruned
 
 
 def host_allowed(host: str, allowed: str) -> bool:
@@ -194,6 +195,16 @@ class WebhookStore:
                 s.add(AuditEvent(action=f"webhook.{outcome}", key_id=key_id, detail={**detail, "status": status}))
         return outcome
 
+    def prune(self, older_than: float = KEEP_SECONDS) -> int:
+        """Forget deliveries finished longer ago than ``older_than`` (the audit log keeps each one's outcome)."""
+        with self.sessions.begin() as s:
+            return s.execute(
+                delete(WebhookDelivery).where(
+                    WebhookDelivery.status.in_(("delivered", "failed")),
+                    WebhookDelivery.created_at < time.time() - older_than,
+                )
+            ).rowcount
+
     def requeue_stale(self, older_than: float) -> None:
         """Deliveries left 'sending' by a server that stopped mid-send: due again (an endpoint may see an event
         twice, never not at all; the webhook-id tells repeats apart)."""
@@ -214,8 +225,12 @@ class Sender:
 
     def run(self) -> None:
         self.store.requeue_stale(older_than=60.0)
+        next_prune = 0.0
         while not self.stopping.is_set():
             try:
+                if time.monotonic() >= next_prune:
+                    self.store.prune()
+                    next_prune = time.monotonic() + 3600
                 for delivery, endpoint in self.store.claim_due():
                     self.send(delivery, endpoint)
             except Exception:  # the database went away: keep trying, do not die
