@@ -152,6 +152,7 @@ def test_a_delivery_to_a_host_the_operator_no_longer_allows_is_given_up_at_once(
         1,
         None,
     ) and "TESSERA_WEBHOOK_HOSTS" in row.last_error
+    assert hooks.prune() == 0 and hooks.prune(older_than=-1) == 1  # finished rows go after a week
 
 
 def test_release_requeues_without_spending_an_attempt(tmp_path):
