@@ -59,6 +59,8 @@ class ModelInfo:
     created: int = 0
     temporal_factor: int = 4  # frames per latent frame: storyboard shots come in multiples of it
     domain: str | None = None  # what it was trained on ("world": the physics world alone), where recorded
+    steps: int = 24  # its sampling steps and guidance when a request gives none
+    guidance: float = 2.0
 
     @property
     def cover(self) -> tuple[int, int]:
@@ -98,6 +100,8 @@ class ModelInfo:
             int(data.get("max_frames", 33)),
             int(path.stat().st_mtime),
             domain=data.get("domain"),
+            steps=int(data.get("steps", 24)),
+            guidance=float(data.get("guidance", 2.0)),
         )
 
 

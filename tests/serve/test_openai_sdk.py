@@ -93,6 +93,8 @@ def test_sdk_create_retrieve_list_download_remix_delete(server_factory, database
     assert [m.id for m in models.data] == ["tessera-tiny"]
     # Retrieve, by its name or OpenAI's (which creates map to it); any other is a 404 naming the served one.
     assert client.models.retrieve("tessera-tiny").id == client.models.retrieve("sora-2").id == "tessera-tiny"
+    served = client.models.retrieve("tessera-tiny").model_extra  # Tessera's fields: what a request may ask of it
+    assert served["longest_loop_seconds"] == 0.5 and (served["default_steps"], served["default_guidance"]) == (2, 2.0)
     with pytest.raises(openai.NotFoundError, match="this server has 'tessera-tiny'"):
         client.models.retrieve("gpt-image-1")
 

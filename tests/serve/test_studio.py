@@ -233,6 +233,30 @@ def test_studio_makes_a_loop_then_leads_into_and_connects_videos(server_factory,
         assert not errors, errors
 
 
+def test_advanced_settings_are_sent_and_a_bad_one_is_explained(server_factory, tmp_path):
+    from playwright.sync_api import expect
+
+    with studio(server_factory, tmp_path) as (page, errors):
+        expect(page.locator("#steps")).to_have_attribute("placeholder", "2")  # the tiny model's own
+        page.fill("#prompt", "a red ball falls")
+        page.select_option("#seconds", "1")
+        page.click("#advanced summary")
+        page.fill("#negative", "a blue ball")
+        page.fill("#steps", "3")
+        page.fill("#guidance", "4.5")
+        with page.expect_request(lambda r: r.url.endswith("/v1/videos") and r.method == "POST") as sent:
+            page.click("#submit")
+        body = sent.value.post_data_buffer.decode(errors="replace")
+        for field, value in (("negative_prompt", "a blue ball"), ("steps", "3"), ("guidance", "4.5")):
+            assert f'name="{field}"\r\n\r\n{value}\r\n' in body, field
+        expect(page.locator(".card video")).to_have_count(1, timeout=60_000)
+        page.fill("#steps", "0")  # the browser's own check (min 1) stops it first; past that, the server explains
+        page.evaluate("document.getElementById('create-form').noValidate = true")
+        page.click("#submit")
+        expect(page.locator("#create-error")).to_contain_text("'steps' must be between 1 and 200")
+        assert not errors, errors
+
+
 def test_studio_waits_out_the_keys_rate_limit_instead_of_failing(server_factory, tmp_path):
     from playwright.sync_api import expect
 

@@ -79,6 +79,9 @@ def _model(app: State) -> dict:
         "fps": m.fps,
         "max_seconds": app.settings.max_seconds,
         "domain": m.domain,  # "world": prompts should name the physics world's shapes, colours and motions
+        "longest_loop_seconds": m.longest_loop,  # a loop holds its first frame for one latent block to close
+        "default_steps": m.steps,  # what a request without steps or guidance gets
+        "default_guidance": m.guidance,
     }
 
 

@@ -44,6 +44,9 @@ async function loadModel() {
   $("seconds").value = String(Math.min(2, model.max_seconds));
   state.model = model;
   $("domain-hint").hidden = $("keep-words-row").hidden = model.domain !== "world";
+  // Left empty, a request gets the model's own settings: shown as the placeholders.
+  $("steps").placeholder = String(model.default_steps);
+  $("guidance").placeholder = String(model.default_guidance);
   document.querySelectorAll(".shot-duration").forEach(fillDurations);
   if (!$("shots").children.length) { addShot(); addShot(); }
   return model;
@@ -220,6 +223,9 @@ async function submit(event) {
     form.append("seed", $("seed").value || "0");
     if ($("keep-words").checked) form.append("recaption", "false");
     if ($("loop").checked) form.append("loop", "true");
+    for (const [id, field] of [["negative", "negative_prompt"], ["steps", "steps"], ["guidance", "guidance"]]) {
+      if ($(id).value.trim()) form.append(field, $(id).value.trim());
+    }
     if ($("image").files[0]) form.append("input_reference", $("image").files[0]);
     const video = await (await api("/v1/videos", { method: "POST", body: form })).json();
     added(video);
@@ -330,6 +336,8 @@ async function renderBoard() {
       if (file && shot.transition === "cut") shot.image = { image_url: await dataUrl(file) };
     }
     const body = { shots: list, size: $("size").value, seed: Number($("seed").value || 0) };
+    if ($("steps").value.trim()) body.steps = Number($("steps").value);  // the Advanced settings above, as a video's
+    if ($("guidance").value.trim()) body.guidance = Number($("guidance").value);
     const video = await (await api("/v1/storyboards", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     })).json();
