@@ -207,8 +207,10 @@ def test_studio_makes_a_loop_then_leads_into_and_connects_videos(server_factory,
 
     with studio(server_factory, tmp_path, model=long_model_dir) as (page, errors):
         page.fill("#prompt", "a red ball bounces on the floor")
-        page.select_option("#seconds", "1")
-        page.check("#loop")
+        page.select_option("#seconds", "2")
+        page.check("#loop")  # this model's loops last at most 1.5 s: 2 s goes grey and 1 s is chosen
+        expect(page.locator("#seconds")).to_have_value("1")
+        assert page.locator('#seconds option[value="2"]').is_disabled()
         page.click("#submit")
         expect(page.locator(".card")).to_have_count(1)
         loop = page.locator(f'.card[data-id="{page.locator(".card").first.get_attribute("data-id")}"]')

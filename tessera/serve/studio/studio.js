@@ -360,6 +360,13 @@ $("key-form").addEventListener("submit", (event) => {
 });
 $("create-form").addEventListener("submit", submit);
 $("image").addEventListener("change", sizeFromImage);
+// A loop is at most the model's longest loop (one call, less the block that closes it): longer durations go grey.
+$("loop").addEventListener("change", () => {
+  const longest = Math.floor((state.model && state.model.longest_loop_seconds) || 0);
+  const loop = $("loop").checked;
+  [...$("seconds").options].forEach((o) => { o.disabled = loop && Number(o.value) > longest; });
+  if (loop && longest >= 1 && Number($("seconds").value) > longest) $("seconds").value = String(longest);
+});
 $("size").addEventListener("change", () => { state.sizeFromServer = false; }); // a size chosen by hand is kept
 loadKey();
 if (state.key) connect();
