@@ -154,6 +154,22 @@ def _choice(fields: dict, name: str, allowed: list[str], default: str) -> str:
     return value
 
 
+# OpenAI's sizes (Sora's and its image models'), which unmodified clients send. Each maps to the model's size of the
+# nearest aspect ratio, as OpenAI's model names map to the served model; the video object says what was made.
+OPENAI_SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024", "1024x1024", "1536x1024", "1024x1536")
+
+
+def _size(fields: dict, model: ModelInfo) -> str:
+    value = fields.get("size")
+    if isinstance(value, str) and value.strip() in OPENAI_SIZES and value.strip() not in model.sizes:
+        from tessera.media import nearest_size, parse_size
+
+        return nearest_size(*parse_size(value.strip()), model.sizes)
+    if value == "auto":  # the images API's
+        return model.sizes[0]
+    return _choice(fields, "size", list(model.sizes), model.sizes[0])
+
+
 def _number(fields: dict, name: str, kind, low, high):
     value = fields.get(name)
     if value is None or value == "":
@@ -291,7 +307,7 @@ def parse_create(fields: dict, files: dict[str, Upload], model: ModelInfo, setti
         prompt=prompt,
         model=_model(fields, model),
         seconds=_choice(fields, "seconds", supported_seconds(settings), "4" if settings.max_seconds >= 4 else "1"),
-        size=_choice(fields, "size", list(model.sizes), model.sizes[0]),
+        size=_size(fields, model),
         task="text-to-video",
         params=_extras(fields),
     )
@@ -426,7 +442,7 @@ def parse_image(fields: dict, files: dict[str, Upload], model: ModelInfo, settin
     _known("image", fields, files)
     prompt = _text(fields, "prompt", settings)
     n = _number(fields, "n", int, 1, 4) or 1
-    size = _choice(fields, "size", list(model.sizes), model.sizes[0])
+    size = _size(fields, model)
     if fields.get("response_format") not in (None, "b64_json"):
         raise RequestError(
             "response_format must be b64_json: this server returns images inline and serves no image URLs",
@@ -498,7 +514,7 @@ def parse_storyboard(fields: dict, model: ModelInfo, settings: Settings) -> Job:
         prompt[:4000],
         _model(fields, model),
         f"{seconds:g}",
-        _choice(fields, "size", list(model.sizes), model.sizes[0]),
+        _size(fields, model),
         "storyboard",
         params,
         uploads,

@@ -54,6 +54,11 @@ def test_sdk_create_retrieve_list_download_remix_delete(server_factory, database
     dog = client.videos.create(prompt="a dog barks at the mailman", seconds="1")
     assert "names nothing of it" in dog.notice and "name a ball, square or triangle" in dog.notice
     client.videos.delete(dog.id)
+    # OpenAI's own sizes, which unmodified clients send, map to the model's size of the nearest aspect ratio.
+    for asked, made in (("1280x720", "112x64"), ("720x1280", "64x64"), ("1792x1024", "112x64")):
+        mapped = client.videos.create(prompt="a red ball falls", size=asked, seconds="1")
+        assert mapped.size == made
+        client.videos.delete(mapped.id)
 
     listed = client.videos.list(limit=10)
     assert [v.id for v in listed.data] == [video.id]
@@ -430,8 +435,8 @@ def test_images_generate_returns_signed_watermarked_pngs_and_leaves_nothing_behi
     assert client.videos.list().data == [] and not any((tmp_path / "data" / "videos").iterdir())
     with pytest.raises(openai.BadRequestError, match="response_format must be b64_json"):
         client.images.generate(prompt="a red ball", response_format="url")
-    with pytest.raises(openai.BadRequestError, match="size '1024x1024' is not supported; supported: 64x64, 112x64"):
-        client.images.generate(prompt="a red ball", size="1024x1024")
+    with pytest.raises(openai.BadRequestError, match="size '2048x2048' is not supported; supported: 64x64, 112x64"):
+        client.images.generate(prompt="a red ball", size="2048x2048")
     server.stop()
     # With no worker to make it, the request says so after the server's wait, and leaves nothing queued.
     idle = server_factory(f"sqlite:///{tmp_path / 'db.sqlite'}", workers=0, TESSERA_IMAGE_TIMEOUT="1")

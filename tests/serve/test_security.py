@@ -146,7 +146,7 @@ def test_rate_limit_and_daily_quota_are_429_with_retry_after(app, client):
         ({"prompt": ""}, "prompt"),
         ({}, "prompt"),
         ({"prompt": 5}, "prompt"),
-        ({"prompt": "a ball", "size": "720x1280"}, "size"),
+        ({"prompt": "a ball", "size": "1920x1080"}, "size"),
         ({"prompt": "a ball", "seconds": "99"}, "seconds"),
         ({"prompt": "a ball", "seconds": "-1"}, "seconds"),
         ({"prompt": "a ball", "model": "gpt-9"}, "model"),
