@@ -93,6 +93,7 @@ class WebhookDelivery(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sending, delivered, failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_at: Mapped[float] = mapped_column(Float, default=now)
+    claimed_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # when a sender took it to send
     last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the endpoint's HTTP status
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[float] = mapped_column(Float, default=now)

@@ -29,6 +29,9 @@ log = logging.getLogger("tessera.serve.webhooks")
 EVENT_TYPES = ("video.completed", "video.failed")
 ATTEMPTS = 6  # a delivery the endpoint keeps refusing is given up after this many tries
 KEEP_SECONDS = 7 * 86400  # finished deliveries are kept a week, then pruned
+TIMEOUT = 10.0  # seconds an endpoint has to answer
+STALE_SECONDS = 12 * TIMEOUT  # a delivery still 'sending' after this was left by a server that stopped
+SENDS = 4  # deliveries sent at once, so one slow endpoint does not hold up the others
 
 
 def host_allowed(host: str, allowed: str) -> bool:
@@ -72,7 +75,7 @@ def enqueue(session: Session, video_id: str, kind: str) -> None:
             session.add(WebhookDelivery(event_id=event_id, endpoint_id=endpoint.id, type=kind, payload=body))
 
 
-def post(url: str, secret: str, event_id: str, body: str, timeout: float = 10.0) -> int:
+def post(url: str, secret: str, event_id: str, body: str, timeout: float = TIMEOUT) -> int:
     """Send one signed event; the endpoint's HTTP status (raises httpx.HTTPError when it cannot be reached)."""
     import httpx
 
@@ -165,7 +168,7 @@ class WebhookStore:
                 won = s.execute(
                     update(WebhookDelivery)
                     .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending")
-                    .values(status="sending", attempts=WebhookDelivery.attempts + 1)
+                    .values(status="sending", attempts=WebhookDelivery.attempts + 1, claimed_at=time.time())
                 ).rowcount
                 if won:
                     delivery = s.get(WebhookDelivery, delivery_id)
@@ -205,37 +208,40 @@ class WebhookStore:
                 )
             ).rowcount
 
-    def requeue_stale(self, older_than: float) -> None:
-        """Deliveries left 'sending' by a server that stopped mid-send: due again (an endpoint may see an event
-        twice, never not at all; the webhook-id tells repeats apart)."""
+    def requeue_stale(self, older_than: float = STALE_SECONDS) -> int:
+        """Deliveries taken to send longer ago than any send takes: their server stopped mid-send, so they are due
+        again (an endpoint may see an event twice, never not at all; the webhook-id tells repeats apart)."""
         with self.sessions.begin() as s:
-            s.execute(
+            return s.execute(
                 update(WebhookDelivery)
-                .where(WebhookDelivery.status == "sending", WebhookDelivery.next_at < time.time() - older_than)
+                .where(WebhookDelivery.status == "sending", WebhookDelivery.claimed_at < time.time() - older_than)
                 .values(status="pending")
-            )
+            ).rowcount
 
 
 class Sender:
-    """Sends due deliveries from a thread of the server, about every ``poll`` seconds."""
+    """Sends due deliveries from a thread of the server, ``SENDS`` at a time, about every ``poll`` seconds; every
+    minute it also takes back sends a stopped server abandoned, and prunes old rows."""
 
     def __init__(self, store: WebhookStore, backoff: float, poll: float = 0.5, hosts: str = "") -> None:
         self.store, self.backoff, self.poll, self.hosts = store, backoff, poll, hosts
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        self.store.requeue_stale(older_than=60.0)
-        next_prune = 0.0
-        while not self.stopping.is_set():
-            try:
-                if time.monotonic() >= next_prune:
-                    self.store.prune()
-                    next_prune = time.monotonic() + 3600
-                for delivery, endpoint in self.store.claim_due():
-                    self.send(delivery, endpoint)
-            except Exception:  # the database went away: keep trying, do not die
-                log.exception("webhook deliveries unavailable; retrying")
-            self.stopping.wait(self.poll)
+        from concurrent.futures import ThreadPoolExecutor
+
+        next_sweep = 0.0
+        with ThreadPoolExecutor(SENDS, thread_name_prefix="webhook") as pool:
+            while not self.stopping.is_set():
+                try:
+                    if time.monotonic() >= next_sweep:  # every minute: another server's abandoned sends, old rows
+                        self.store.requeue_stale()
+                        self.store.prune()
+                        next_sweep = time.monotonic() + 60
+                    list(pool.map(lambda taken: self.send(*taken), self.store.claim_due()))
+                except Exception:  # the database went away: keep trying, do not die
+                    log.exception("webhook deliveries unavailable; retrying")
+                self.stopping.wait(self.poll)
 
     def send(self, delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> None:
         import httpx

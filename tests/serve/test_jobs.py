@@ -155,6 +155,22 @@ def test_a_delivery_to_a_host_the_operator_no_longer_allows_is_given_up_at_once(
     assert hooks.prune() == 0 and hooks.prune(older_than=-1) == 1  # finished rows go after a week
 
 
+def test_a_send_abandoned_by_a_stopped_server_is_due_again(tmp_path):
+    from tessera.serve.webhooks import WebhookStore
+
+    store = _store(f"sqlite:///{tmp_path / 'db'}", tmp_path)
+    hooks = WebhookStore(store.sessions)
+    hooks.create("key_a", "a", "http://127.0.0.1:9/hook", ["video.completed"])
+    (vid,) = _queue(store, 1)
+    _, token = store.claim("h:1:w")
+    store.complete(vid, token, "assets")
+    ((taken, _),) = hooks.claim_due()  # taken to send; then the server stops
+    assert hooks.claim_due() == [] and hooks.requeue_stale() == 0  # not yet: a send may still be under way
+    assert hooks.requeue_stale(older_than=-1) == 1
+    ((again, _),) = hooks.claim_due()
+    assert again.event_id == taken.event_id and again.attempts == 2
+
+
 def test_release_requeues_without_spending_an_attempt(tmp_path):
     store = _store(f"sqlite:///{tmp_path / 'db'}", tmp_path)
     (vid,) = _queue(store, 1)
