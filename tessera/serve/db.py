@@ -112,6 +112,20 @@ class AuditEvent(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
+def page(session, query, table, anchor, limit: int, ascending: bool = False) -> tuple[list, bool]:
+    """One cursor page of ``query``'s rows of ``table`` in (created_at, id) order, newest first unless ``ascending``:
+    those after ``anchor`` (the previous page's last row; None for the first page), and whether more follow."""
+    if anchor is not None:
+        at, row_id = anchor.created_at, anchor.id
+        if ascending:
+            query = query.where((table.created_at > at) | ((table.created_at == at) & (table.id > row_id)))
+        else:
+            query = query.where((table.created_at < at) | ((table.created_at == at) & (table.id < row_id)))
+    keys = (table.created_at, table.id)
+    rows = list(session.scalars(query.order_by(*(k.asc() if ascending else k.desc() for k in keys)).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; creates the tables (idempotent) and the SQLite file's folder."""
     if url.startswith("sqlite:///"):

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
 from tessera.errors import NotFoundError
-from tessera.serve.db import AuditEvent, Video, readers
+from tessera.serve.db import AuditEvent, Video, page, readers
 from tessera.serve.webhooks import enqueue
 
 STATUSES = ("queued", "in_progress", "completed", "failed")
@@ -77,26 +77,10 @@ class JobStore:
         with self.readers() as s:
             # Images (POST /v1/images/generations) are answered and deleted, not listed among videos.
             query = select(Video).where(Video.key_id == key_id, Video.deleted.is_(False), Video.task != "text-to-image")
-            if after:
-                anchor = s.get(Video, after)
-                if anchor is None or anchor.key_id != key_id:
-                    raise NotFoundError(f"no video with id {after!r} to list after")
-                key = (anchor.created_at, anchor.id)
-                if order == "asc":
-                    query = query.where(
-                        (Video.created_at > key[0]) | ((Video.created_at == key[0]) & (Video.id > key[1]))
-                    )
-                else:
-                    query = query.where(
-                        (Video.created_at < key[0]) | ((Video.created_at == key[0]) & (Video.id < key[1]))
-                    )
-            sort = (
-                (Video.created_at.asc(), Video.id.asc())
-                if order == "asc"
-                else (Video.created_at.desc(), Video.id.desc())
-            )
-            rows = list(s.scalars(query.order_by(*sort).limit(limit + 1)))
-        return rows[:limit], len(rows) > limit
+            anchor = s.get(Video, after) if after else None
+            if after and (anchor is None or anchor.key_id != key_id):
+                raise NotFoundError(f"no video with id {after!r} to list after")
+            return page(s, query, Video, anchor, limit, ascending=order == "asc")
 
     def delete(self, key_id: str, video_id: str) -> None:
         row = self.get(key_id, video_id)

@@ -30,6 +30,8 @@ FIELDS = {
     "connect": ("prompt", "model", "seconds", "video", "video[id]", "end_video", "end_video[id]", *_EXTRAS),
     "storyboard": ("shots", "model", "size", "seed", "steps", "guidance"),
     "image": ("prompt", "model", "n", "size", "response_format", "output_format", "recaption", *_EXTRAS),
+    "webhook endpoint": ("name", "url", "event_types"),
+    "webhook test": ("event_type",),
 }
 
 
@@ -220,7 +222,7 @@ def _recaption(fields: dict, model: ModelInfo) -> bool | None:
     return recaption
 
 
-def _known(task: str, *names: dict) -> None:
+def refuse_unknown(task: str, *names: dict) -> None:
     """Refuse any field or file the request kind does not take (OpenAI's ``unknown_parameter``)."""
     for name in (n for group in names for n in group):
         if name not in FIELDS[task]:
@@ -301,7 +303,7 @@ def data_url(value: str, param: str) -> Upload:
 
 
 def parse_create(fields: dict, files: dict[str, Upload], model: ModelInfo, settings: Settings) -> Job:
-    _known("text-to-video", fields, files)
+    refuse_unknown("text-to-video", fields, files)
     prompt = _text(fields, "prompt", settings)
     job = Job(
         prompt=prompt,
@@ -382,7 +384,7 @@ def source_of(fields: dict, files: dict[str, Upload], settings: Settings, model:
 
 def parse_edit(fields: dict, files: dict[str, Upload], model: ModelInfo, settings: Settings, task: str) -> Job:
     """An edit (``task='edit'``) or extension (``task='extend'``) request."""
-    _known(task, fields, files)
+    refuse_unknown(task, fields, files)
     prompt = _text(fields, "prompt", settings)
     params = _extras(fields)
     if task == "extend":
@@ -409,7 +411,7 @@ def parse_edit(fields: dict, files: dict[str, Upload], model: ModelInfo, setting
 def parse_connect(fields: dict, files: dict[str, Upload], model: ModelInfo, settings: Settings) -> Job:
     """A connection: ``video`` and ``end_video`` (each an upload or ``{"id": ...}``) joined by ``seconds`` of new
     frames under ``prompt``; the result is the first clip, the bridge, then the second."""
-    _known("connect", fields, files)
+    refuse_unknown("connect", fields, files)
     prompt = _text(fields, "prompt", settings)
     bridges = [str(s) for s in range(1, int(model.longest_call) + 1)]
     if not bridges:
@@ -439,7 +441,7 @@ def parse_connect(fields: dict, files: dict[str, Upload], model: ModelInfo, sett
 
 def parse_image(fields: dict, files: dict[str, Upload], model: ModelInfo, settings: Settings) -> list[Job]:
     """OpenAI's image generation: ``n`` one-frame jobs of ``prompt``, image i of seed ``seed`` + i."""
-    _known("image", fields, files)
+    refuse_unknown("image", fields, files)
     prompt = _text(fields, "prompt", settings)
     n = _number(fields, "n", int, 1, 4) or 1
     size = _size(fields, model)
@@ -467,7 +469,7 @@ def parse_storyboard(fields: dict, model: ModelInfo, settings: Settings) -> Job:
     ``image`` (``{"image_url": "data:..."}``, as ``input_reference`` takes it) is the frame a cut starts from."""
     from tessera.pipeline.storyboard import Storyboard
 
-    _known("storyboard", fields)
+    refuse_unknown("storyboard", fields)
     shots = fields.get("shots")
     if not isinstance(shots, list) or not shots:
         raise RequestError(

@@ -57,7 +57,14 @@ class Settings:
         for name in ("max_attempts", "rate_per_minute", "daily_quota", "max_prompt_chars", "max_request_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("lease_seconds", "max_seconds", "max_upload_pixels", "max_upload_frames", "webhook_retry_seconds"):
+        for name in (
+            "lease_seconds",
+            "max_seconds",
+            "max_upload_pixels",
+            "max_upload_frames",
+            "webhook_retry_seconds",
+            "image_timeout",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
         if not 0 < self.remix_strength <= 1:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tessera.errors import NotFoundError
 from tessera.serve import metrics
-from tessera.serve.db import AuditEvent, Video, WebhookDelivery, WebhookEndpoint, readers
+from tessera.serve.db import AuditEvent, Video, WebhookDelivery, WebhookEndpoint, page, readers
 
 log = logging.getLogger("tessera.serve.webhooks")
 EVENT_TYPES = ("video.completed", "video.failed")
@@ -118,15 +118,7 @@ class WebhookStore:
         """Newest first, paged by the id of the last one of the previous page."""
         with self.readers() as s:
             query = select(WebhookEndpoint).where(WebhookEndpoint.key_id == key_id, WebhookEndpoint.deleted.is_(False))
-            if after:
-                anchor = self.get(key_id, after)
-                query = query.where(
-                    (WebhookEndpoint.created_at < anchor.created_at)
-                    | ((WebhookEndpoint.created_at == anchor.created_at) & (WebhookEndpoint.id < anchor.id))
-                )
-            order = (WebhookEndpoint.created_at.desc(), WebhookEndpoint.id.desc())
-            rows = list(s.scalars(query.order_by(*order).limit(limit + 1)))
-        return rows[:limit], len(rows) > limit
+            return page(s, query, WebhookEndpoint, self.get(key_id, after) if after else None, limit)
 
     def update(self, key_id: str, endpoint_id: str, **values) -> WebhookEndpoint:
         """Change ``values`` (name, url, event_types; ``secret`` to rotate it); updated_at moves only on a change."""

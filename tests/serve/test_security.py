@@ -98,6 +98,17 @@ def test_another_keys_webhook_endpoint_is_404_and_an_operator_can_turn_webhooks_
     ]:
         error(client.request(method, path, headers=bob, json={"name": "b"}), 404)
     assert client.get("/v1/webhook_endpoints", headers=bob).json()["data"] == []
+    # Paged newest first, as the videos are (one keyset paging for both).
+    more = [client.post("/v1/webhook_endpoints", json={**hook, "name": n}, headers=alice).json()["id"] for n in "bc"]
+    first = client.get("/v1/webhook_endpoints?limit=2", headers=alice).json()
+    assert [e["id"] for e in first["data"]] == more[::-1] and first["has_more"]
+    rest = client.get(f"/v1/webhook_endpoints?limit=2&after={first['last_id']}", headers=alice).json()
+    assert [e["id"] for e in rest["data"]] == [made["id"]] and not rest["has_more"]
+    error(
+        client.post(f"/v1/webhook_endpoints/{made['id']}/test", json={"event": "x"}, headers=alice),
+        400,
+        "unknown_parameter",
+    )
     error(
         client.post("/v1/webhook_endpoints", json={**hook, "secret": "mine"}, headers=alice), 400, "unknown_parameter"
     )

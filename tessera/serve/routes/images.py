@@ -65,6 +65,8 @@ async def generate_images(request: Request, app: App, key: Key) -> JSONResponse:
                     "timeout",
                 )
             for video in rows:
+                if video["id"] in done:
+                    continue
                 row = await run_in_threadpool(app.store.get, key.id, video["id"])
                 if row.status in ("completed", "failed"):
                     done[row.id] = row

@@ -11,12 +11,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from tessera.serve.db import WebhookEndpoint
-from tessera.serve.requests import RequestError
+from tessera.serve.requests import FIELDS, RequestError, refuse_unknown
 from tessera.serve.routes.videos import App, Key, json_body, list_page, read_request
 from tessera.serve.webhooks import EVENT_TYPES, event_body, host_allowed, new_secret, post
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
-_FIELDS = ("name", "url", "event_types")
 _PROPERTIES = {
     "name": {"type": "string", "maxLength": 200},
     "url": {"type": "string", "format": "uri"},
@@ -49,17 +48,11 @@ def _enabled(app) -> None:
         )
 
 
-def _checked(fields: dict, required: bool, hosts: str, allowed: tuple[str, ...] = _FIELDS) -> dict:
+def _checked(fields: dict, required: bool, hosts: str) -> dict:
     """The endpoint fields of a create (all required) or an update (any), each checked; anything else refused."""
     import httpx
 
-    for name in fields:
-        if name not in allowed:
-            raise RequestError(
-                f"unknown parameter {str(name)[:40]!r}; this request takes {', '.join(allowed)}",
-                str(name)[:40],
-                "unknown_parameter",
-            )
+    refuse_unknown("webhook endpoint", fields)
     values = {}
     for name in ("name", "url", "event_types"):
         if fields.get(name) in (None, "", []):
@@ -93,7 +86,7 @@ def _checked(fields: dict, required: bool, hosts: str, allowed: tuple[str, ...] 
     return values
 
 
-@router.post("/webhook_endpoints", openapi_extra=json_body(_PROPERTIES, list(_FIELDS)))
+@router.post("/webhook_endpoints", openapi_extra=json_body(_PROPERTIES, list(FIELDS["webhook endpoint"])))
 async def create_endpoint(request: Request, app: App, key: Key) -> JSONResponse:
     """Register a URL for this key's video events; the answer carries the signing secret, shown once."""
     _enabled(app)
@@ -154,13 +147,7 @@ async def test_endpoint(endpoint_id: str, request: Request, app: App, key: Key) 
 
     _enabled(app)
     fields, _ = await read_request(request)
-    for name in fields:
-        if name != "event_type":
-            raise RequestError(
-                f"unknown parameter {str(name)[:40]!r}; this request takes event_type",
-                str(name)[:40],
-                "unknown_parameter",
-            )
+    refuse_unknown("webhook test", fields)
     kind = fields.get("event_type")
     if kind not in EVENT_TYPES:
         raise RequestError(f"'event_type' must be one of {', '.join(EVENT_TYPES)}", "event_type")
