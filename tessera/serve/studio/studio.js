@@ -84,7 +84,6 @@ function card(video) {
     node.querySelector(".extend").addEventListener("click", () => follow(node, video.id, "extend"));
     node.querySelector(".lead-in").addEventListener("click", () => follow(node, video.id, "lead-in"));
     node.querySelector(".connect").addEventListener("click", () => follow(node, video.id, "connect"));
-    node.querySelector(".connect-to").addEventListener("focus", () => connectable(node, video.id));
     state.cards.set(video.id, node);
   }
   node.querySelector(".follow").hidden = video.status !== "completed";
@@ -166,7 +165,8 @@ async function poll(id) {
   }
 }
 
-// A card's choice of the other completed videos it can be connected to, newest first; the one chosen stays chosen.
+// A card's choice of the other completed videos it can be connected to, redrawn when one finishes or is deleted;
+// the one chosen stays chosen.
 function connectable(node, id) {
   const select = node.querySelector(".connect-to");
   const chosen = select.value;
